@@ -1,0 +1,40 @@
+"""dataprep: computer-vision datasets from raw annotations to a trained, evaluated model.
+
+The public API is re-exported here and loaded lazily, so ``import dataprep`` (and the CLI)
+stay fast: nothing heavy is imported until it is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    "Dataset": "dataprep.dataset",
+    "read": "dataprep.formats",
+    "load": "dataprep.formats",
+    "write": "dataprep.formats",
+    "convert": "dataprep.formats",
+    "detect": "dataprep.formats",
+    "summarize": "dataprep.summary",
+    "validate": "dataprep.validation",
+}
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from dataprep.dataset import Dataset
+    from dataprep.formats import convert, detect, load, read, write
+    from dataprep.summary import summarize
+    from dataprep.validation import validate
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dataprep' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

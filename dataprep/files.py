@@ -1,0 +1,184 @@
+"""Safe file handling: atomic output directories, path sanitising, image header probes.
+
+Every writer builds its output inside `atomic_output_dir`, so a crash or an error leaves
+either the old destination or the complete new one, never half of each.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from dataprep.errors import InputError, OutputError, UsageError
+
+IMAGE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".jfif", ".pgm", ".ppm"}
+)
+IMAGE_MODES = ("copy", "link", "none")
+
+
+@contextlib.contextmanager
+def atomic_output_dir(dest: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a fresh temporary directory that replaces `dest` when the block succeeds.
+
+    The temporary directory is a sibling of `dest` (same filesystem, so the final step is a
+    rename). On an exception it is removed and `dest` is left untouched.
+
+    Raises:
+        OutputError: `dest` exists and `overwrite` is false, or it is a file.
+    """
+    dest = Path(dest)
+    if dest.exists() and not overwrite:
+        raise OutputError(f"{dest}: already exists. Choose another output or pass --overwrite.")
+    if dest.exists() and not dest.is_dir():
+        raise OutputError(f"{dest}: exists and is not a directory. Remove it or choose another output.")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if dest.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))
+        os.replace(dest, old / "d")
+    os.replace(tmp, dest)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def check_member(name: str, *, path: str | Path | None = None, record: str | None = None) -> str:
+    """Return `name` as a clean relative POSIX path, or raise if it could escape its root.
+
+    Backslashes are read as separators (Windows-made files); ``.`` parts are dropped.
+
+    Raises:
+        InputError: the name is empty, absolute, has a drive letter or a ``..`` part.
+    """
+    text = str(name).replace("\\", "/")
+    parts = [p for p in text.split("/") if p not in ("", ".")]
+    bad = (
+        not parts
+        or text.startswith("/")
+        or ".." in parts
+        or (len(parts[0]) >= 2 and parts[0][1] == ":")
+    )
+    if bad:
+        raise InputError(
+            path,
+            f"unsafe file name {name!r}",
+            record=record,
+            hint="File names must be relative paths inside the dataset, without '..' or a drive",
+        )
+    return str(PurePosixPath(*parts))
+
+
+def safe_join(root: str | Path, name: str) -> Path:
+    """Join a dataset-relative `name` to `root`, refusing names that escape it.
+
+    Raises:
+        OutputError: `name` is absolute or contains ``..``.
+    """
+    try:
+        clean = check_member(name)
+    except InputError as err:
+        raise OutputError(f"{root}: refusing to write {name!r}: {err.problem}") from None
+    return Path(root) / clean
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """What an image file's header says, without decoding pixels.
+
+    `width` and `height` are as displayed, i.e. after the EXIF orientation is applied;
+    `stored_width`/`stored_height` are the pixel array's own.
+    """
+
+    width: int
+    height: int
+    stored_width: int
+    stored_height: int
+    orientation: int  # EXIF orientation tag 1..8; 1 = as stored
+    format: str | None
+
+    @property
+    def rotated(self) -> bool:
+        """True when EXIF orientation swaps width and height."""
+        return self.orientation in (5, 6, 7, 8)
+
+
+def probe_image(path: str | Path) -> ImageHeader:
+    """Read an image's size and EXIF orientation from its header (no full decode).
+
+    Raises:
+        InputError: the file is missing or not an image Pillow can identify.
+    """
+    from PIL import Image, UnidentifiedImageError  # lazy: convert/info avoid it when sizes are known
+
+    try:
+        with Image.open(path) as im:
+            stored_w, stored_h = im.size
+            orientation = 1
+            try:
+                orientation = int(im.getexif().get(0x0112, 1) or 1)
+            except Exception:  # a broken EXIF block is not a broken image
+                orientation = 1
+            fmt = im.format
+    except FileNotFoundError:
+        raise InputError(path, "image file not found", hint="Check the file name in the labels") from None
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        raise InputError(path, f"not a readable image ({err})", hint="Re-export or remove the file") from None
+    if orientation not in range(1, 9):
+        orientation = 1
+    w, h = (stored_h, stored_w) if orientation in (5, 6, 7, 8) else (stored_w, stored_h)
+    return ImageHeader(w, h, stored_w, stored_h, orientation, fmt)
+
+
+def file_digest(path: str | Path, *, chunk_size: int = 1 << 20) -> str:
+    """Content hash of a file (BLAKE2b, 128 bits, hex), for duplicate and leak checks."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        while chunk := f.read(chunk_size):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def transfer_files(pairs: Iterable[tuple[Path, Path]], mode: str) -> int:
+    """Copy or link each ``(source, destination)`` pair; return how many were placed.
+
+    `mode` is ``"copy"``, ``"link"`` (hard link, falling back to a copy across devices) or
+    ``"none"``. Missing sources are skipped (validation reports them); parent folders are made.
+
+    Raises:
+        UsageError: unknown `mode`.
+    """
+    if mode not in IMAGE_MODES:
+        raise UsageError(f"unknown images mode {mode!r}; choose one of {', '.join(IMAGE_MODES)}")
+    if mode == "none":
+        return 0
+    made: set[Path] = set()
+    placed = 0
+    for src, dst in pairs:
+        parent = dst.parent
+        if parent not in made:
+            parent.mkdir(parents=True, exist_ok=True)
+            made.add(parent)
+        try:
+            if mode == "link":
+                try:
+                    os.link(src, dst)
+                except OSError:
+                    shutil.copyfile(src, dst)
+            else:
+                shutil.copyfile(src, dst)
+        except FileNotFoundError:
+            continue
+        placed += 1
+    return placed

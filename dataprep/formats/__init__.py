@@ -1,0 +1,213 @@
+"""Label formats: the registry and the format-independent read/write/convert entry points.
+
+`FORMATS` is the only registry: adding a format is one module exporting ``FORMAT`` plus one
+entry here. Format modules import only numpy/pandas at module level, so ``dataprep convert``
+starts fast; Pillow, pycocotools and yaml are imported where they are needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dataprep.dataset import Dataset
+from dataprep.errors import InputError, OutputError, UsageError
+from dataprep.files import IMAGE_MODES, atomic_output_dir
+from dataprep.formats import coco, folders, labels_csv, voc, yolo
+from dataprep.formats.base import Capabilities, FormatSpec, Loss, OnError, ReadResult, WriteReport, plan_losses
+
+FORMATS: dict[str, FormatSpec] = {
+    "coco": coco.FORMAT,
+    "voc": voc.FORMAT,
+    "yolo": yolo.FORMAT,
+    "folders": folders.FORMAT,
+    "csv": labels_csv.FORMAT,
+}
+
+__all__ = [
+    "FORMATS",
+    "Capabilities",
+    "ConvertResult",
+    "FormatSpec",
+    "Loss",
+    "ReadResult",
+    "WriteReport",
+    "convert",
+    "detect",
+    "get_format",
+    "load",
+    "plan",
+    "read",
+    "write",
+]
+
+
+def get_format(name: str) -> FormatSpec:
+    """The registered format called `name`.
+
+    Raises:
+        UsageError: no such format.
+    """
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise UsageError(f"unknown format {name!r}; choose one of {', '.join(FORMATS)}") from None
+
+
+def detect(path: str | Path) -> list[tuple[str, float]]:
+    """Formats that `path` looks like, as ``(name, confidence)`` pairs, most likely first."""
+    p = Path(path)
+    found = []
+    for name, spec in FORMATS.items():
+        confidence = spec.detect(p)
+        if confidence:
+            found.append((name, float(confidence)))
+    return sorted(found, key=lambda item: -item[1])
+
+
+def _resolve_format(path: Path, format: str) -> str:
+    if format != "auto":
+        get_format(format)
+        return format
+    found = detect(path)
+    if not found:
+        raise InputError(
+            path,
+            "no known label format found",
+            hint=f"Pass the format explicitly (--from {'|'.join(FORMATS)}) or check the path",
+        )
+    best = [name for name, conf in found if conf == found[0][1]]
+    if len(best) > 1:
+        raise InputError(
+            path,
+            f"matches {' and '.join(best)} equally well",
+            hint=f"Pass --from {best[0]} (or --from {best[1]}) to choose",
+        )
+    return best[0]
+
+
+def load(path: str | Path, format: str = "auto", *, on_error: OnError = "raise", **options: Any) -> ReadResult:
+    """Read a dataset and also return the problems met and the guesses made.
+
+    Args:
+        path: a dataset folder, or a single label file where the format has one (COCO json).
+        format: a name from `FORMATS`, or ``"auto"`` to detect it.
+        on_error: ``"raise"`` stops at the first unparseable record; ``"collect"`` skips it
+            and returns it as a finding.
+        **options: format-specific reader options.
+
+    Raises:
+        InputError: the path is missing, the format cannot be told, or a record is unparseable.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError(p, "no such file or directory", hint="Check the path")
+    if on_error not in ("raise", "collect"):
+        raise UsageError(f"on_error must be 'raise' or 'collect', not {on_error!r}")
+    name = _resolve_format(p, format)
+    result = FORMATS[name].read(p, on_error=on_error, **options)
+    if format == "auto":
+        result.notes.insert(0, f"detected format: {name}")
+    return result
+
+
+def read(path: str | Path, format: str = "auto", **options: Any) -> Dataset:
+    """Read a dataset in any registered format (``format="auto"`` detects it).
+
+    Raises:
+        InputError: the path is missing, the format cannot be told, or a record is unparseable.
+    """
+    return load(path, format, **options).dataset
+
+
+def plan(ds: Dataset, format: str, **options: Any) -> list[Loss]:
+    """What writing `ds` as `format` would drop or change, without writing anything."""
+    spec = get_format(format)
+    if spec.plan is not None:
+        return spec.plan(ds, **options)
+    return plan_losses(ds, spec.capabilities, format_name=spec.name)
+
+
+def write(
+    ds: Dataset,
+    path: str | Path,
+    format: str,
+    *,
+    images: str = "copy",
+    overwrite: bool = False,
+    **options: Any,
+) -> WriteReport:
+    """Write `ds` as `format` into the folder `path`, atomically.
+
+    The output is built in a temporary sibling folder and renamed into place, so `path` is
+    either untouched or complete. Losses (what the format cannot hold) are in the report.
+
+    Args:
+        images: ``"copy"``, ``"link"`` (hard link, copy across devices) or ``"none"``.
+        overwrite: replace an existing `path`.
+        **options: format-specific writer options (e.g. ``layout="darknet"`` for YOLO).
+
+    Raises:
+        OutputError: `path` exists without `overwrite`, or would replace the dataset's own images.
+        UsageError: unknown format, images mode or option.
+    """
+    spec = get_format(format)
+    if images not in IMAGE_MODES:
+        raise UsageError(f"unknown images mode {images!r}; choose one of {', '.join(IMAGE_MODES)}")
+    out = Path(path)
+    if ds.root is not None and out.exists():
+        root, target = ds.root.resolve(), out.resolve()
+        if root == target or target in root.parents:
+            raise OutputError(f"{out}: refusing to replace the folder the input dataset lives in. Choose another output.")
+    losses = plan(ds, format, **options)
+    with atomic_output_dir(out, overwrite=overwrite) as tmp:
+        report = spec.write(ds, tmp, images=images, **options)
+    report.path = str(out)
+    report.losses = losses + report.losses
+    return report
+
+
+@dataclass
+class ConvertResult:
+    """The outcome of `convert`: what was read (with notes and findings) and what was written."""
+
+    source: ReadResult
+    written: WriteReport
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {
+            "source_format": self.source.format,
+            "notes": self.source.notes + self.notes,
+            "findings": [f.to_dict() for f in self.source.findings],
+            "written": self.written.to_dict(),
+        }
+
+
+def convert(
+    src: str | Path,
+    dst: str | Path,
+    *,
+    to: str,
+    from_format: str = "auto",
+    images: str = "copy",
+    overwrite: bool = False,
+    on_error: OnError = "raise",
+    read_options: dict[str, Any] | None = None,
+    write_options: dict[str, Any] | None = None,
+) -> ConvertResult:
+    """Read `src` and write it to `dst` as format `to`, reporting everything dropped.
+
+    Raises:
+        InputError: `src` cannot be read.
+        OutputError: `dst` exists without `overwrite`, or is (or contains) `src`.
+    """
+    get_format(to)
+    src_p, dst_p = Path(src).resolve(), Path(dst).resolve()
+    if src_p == dst_p or dst_p in src_p.parents:
+        raise OutputError(f"{dst}: output would replace the input {src}. Choose another output folder.")
+    source = load(src, from_format, on_error=on_error, **(read_options or {}))
+    written = write(source.dataset, dst, to, images=images, overwrite=overwrite, **(write_options or {}))
+    return ConvertResult(source, written)

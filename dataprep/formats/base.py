@@ -1,0 +1,173 @@
+"""The plug-in contract every label format implements.
+
+A format module exports ``FORMAT = FormatSpec(...)`` with:
+
+- ``detect(path) -> float | None``: a cheap look at file names and the first record; a
+  confidence in ``(0, 1]`` or None when the path is not this format.
+- ``read(path, *, on_error="raise", **options) -> ReadResult``: parse; fail only on what cannot
+  be parsed (``on_error="collect"`` turns per-record problems into findings and skips the
+  record). Semantic problems are left for validation.
+- ``write(ds, out_dir, *, images="copy", **options) -> WriteReport``: write into `out_dir`,
+  a fresh empty directory made by `dataprep.formats.write` (which handles atomicity and
+  overwrite). It must report every loss (see `plan_losses`) rather than drop silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from dataprep.dataset import BOX_COLUMNS, Dataset
+from dataprep.errors import Finding
+
+OnError = Literal["raise", "collect"]
+MAX_EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a format can hold; `plan_losses` compares a dataset against it."""
+
+    boxes: bool = True
+    polygons: bool = False
+    rle: bool = False
+    crowd: bool = False
+    scores: bool = False
+    attributes: bool = False  # per-annotation attributes (VOC flags, CVAT attributes)
+    image_attributes: bool = False  # per-image extras (COCO license, urls)
+    image_level_labels: bool = False  # labels without a box (classification)
+    float_coordinates: bool = True  # False: integer pixel coordinates only (VOC)
+    splits: bool = True
+    groups: bool = False
+    info: bool = False  # dataset-level info/licenses
+    supercategories: bool = False
+
+
+@dataclass
+class Loss:
+    """Something a writer cannot hold: what, how many, and a few example ids."""
+
+    code: str  # kebab-case, stable: "segmentation-to-box", "score-dropped", ...
+    message: str
+    count: int
+    examples: list[int] = field(default_factory=list)
+    unit: Literal["annotation", "image", "category", "dataset"] = "annotation"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass
+class WriteReport:
+    """What a writer wrote and what it could not hold."""
+
+    format: str
+    path: str
+    images: int = 0
+    annotations: int = 0
+    categories: int = 0
+    images_transferred: int = 0  # image files copied or linked
+    images_missing: int = 0  # image files that could not be found to copy or link
+    losses: list[Loss] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def lossless(self) -> bool:
+        """True when nothing was dropped or changed."""
+        return not self.losses
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        out = asdict(self)
+        out["lossless"] = self.lossless
+        return out
+
+
+@dataclass
+class ReadResult:
+    """A parsed dataset with the problems met (collect mode) and the guesses made."""
+
+    dataset: Dataset
+    format: str
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. "layout: ultralytics", "read 12 sizes from image headers"
+
+
+@dataclass(frozen=True)
+class FormatSpec:
+    """One label format: its name, what it holds, and its detect/read/write functions."""
+
+    name: str
+    description: str
+    capabilities: Capabilities
+    detect: Callable[[Path], float | None]
+    read: Callable[..., ReadResult]
+    write: Callable[..., WriteReport]
+    extensions: tuple[str, ...] = ()  # label file suffixes, for messages
+    # What `write` would drop, given its options; None = `plan_losses` over `capabilities`.
+    plan: Callable[..., list[Loss]] | None = None
+
+
+def _examples(ids: pd.Index | np.ndarray) -> list[int]:
+    return [int(i) for i in np.asarray(ids)[:MAX_EXAMPLES]]
+
+
+def plan_losses(ds: Dataset, caps: Capabilities, *, format_name: str) -> list[Loss]:
+    """Everything `ds` holds that a format with `caps` cannot, as `Loss` records.
+
+    Vectorized over the annotation table; example ids are annotation ids unless the unit
+    says otherwise. Writers add format-specific losses of their own.
+    """
+    anns = ds.annotations
+    losses: list[Loss] = []
+    seg = anns["segmentation"]
+    has_seg = seg.notna().to_numpy()
+    if has_seg.any():
+        is_rle = np.fromiter((isinstance(s, dict) for s in seg[has_seg]), bool, int(has_seg.sum()))
+        rle_ids = anns.index[has_seg][is_rle]
+        poly_ids = anns.index[has_seg][~is_rle]
+        if len(poly_ids) and not caps.polygons:
+            losses.append(Loss("polygon-to-box", f"{format_name} holds no polygons: kept their boxes only", len(poly_ids), _examples(poly_ids)))
+        if len(rle_ids) and not caps.rle:
+            losses.append(Loss("mask-to-box", f"{format_name} holds no RLE masks: kept their boxes only", len(rle_ids), _examples(rle_ids)))
+    crowd = anns.index[anns["iscrowd"].to_numpy()]
+    if len(crowd) and not caps.crowd:
+        losses.append(Loss("crowd-flag-dropped", f"{format_name} has no crowd flag: crowd regions written as ordinary objects", len(crowd), _examples(crowd)))
+    scored = anns.index[anns["score"].notna().to_numpy()]
+    if len(scored) and not caps.scores:
+        losses.append(Loss("score-dropped", f"{format_name} holds no confidence scores", len(scored), _examples(scored)))
+    attrs = anns.index[anns["attributes"].map(bool, na_action="ignore").fillna(False).astype(bool).to_numpy()]
+    if len(attrs) and not caps.attributes:
+        losses.append(Loss("attributes-dropped", f"{format_name} holds no per-object attributes", len(attrs), _examples(attrs)))
+    no_box = anns.index[anns["x_min"].isna().to_numpy()]
+    if len(no_box) and not caps.image_level_labels:
+        losses.append(Loss("image-label-dropped", f"{format_name} needs a box per object: labels without a box dropped", len(no_box), _examples(no_box)))
+    if caps.image_level_labels and not caps.boxes:
+        boxed = anns.index[anns["x_min"].notna().to_numpy()]
+        if len(boxed):
+            losses.append(Loss("box-dropped", f"{format_name} holds image-level labels only: boxes dropped, their classes kept", len(boxed), _examples(boxed)))
+    if not caps.float_coordinates and len(anns):
+        xyxy = anns[BOX_COLUMNS].to_numpy(dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            frac = (np.abs(xyxy - np.round(xyxy)) > 1e-9).any(axis=1)
+        ids = anns.index[frac]
+        if len(ids):
+            losses.append(Loss("coordinates-rounded", f"{format_name} stores integer pixel coordinates: rounded to the nearest pixel", len(ids), _examples(ids)))
+    img_attrs = ds.images.index[ds.images["attributes"].map(bool, na_action="ignore").fillna(False).astype(bool).to_numpy()]
+    if len(img_attrs) and not caps.image_attributes:
+        losses.append(Loss("image-attributes-dropped", f"{format_name} holds no per-image extras (license, urls...)", len(img_attrs), _examples(img_attrs), unit="image"))
+    grouped = ds.images.index[ds.images["group"].notna().to_numpy()]
+    if len(grouped) and not caps.groups:
+        losses.append(Loss("group-dropped", f"{format_name} holds no leak groups", len(grouped), _examples(grouped), unit="image"))
+    if ds.info and not caps.info:
+        losses.append(Loss("info-dropped", f"{format_name} holds no dataset info/licenses: {', '.join(sorted(ds.info))}", len(ds.info), unit="dataset"))
+    sup = ds.categories.index[ds.categories["supercategory"].notna().to_numpy()]
+    if len(sup) and not caps.supercategories:
+        losses.append(Loss("supercategory-dropped", f"{format_name} holds no supercategories", len(sup), _examples(sup), unit="category"))
+    return losses
