@@ -171,3 +171,45 @@ def plan_losses(ds: Dataset, caps: Capabilities, *, format_name: str) -> list[Lo
     if len(sup) and not caps.supercategories:
         losses.append(Loss("supercategory-dropped", f"{format_name} holds no supercategories", len(sup), _examples(sup), unit="category"))
     return losses
+
+
+UNASSIGNED_SPLIT = "unassigned"
+
+
+def image_layout(ds: Dataset) -> pd.DataFrame:
+    """Where each image goes in a split-based output layout.
+
+    Returns a frame aligned with ``ds.images`` with columns ``split`` (the output split
+    folder name; ``""`` when the dataset has no splits at all, ``"unassigned"`` for images
+    without a split in a dataset that has some) and ``name`` (the image's path relative to its
+    split folder: `file_name` with the longest directory prefix shared by that split removed,
+    so ``images/train/a.jpg`` becomes ``a.jpg`` and sub-folders below the split are kept).
+    """
+    images = ds.images
+    split = images["split"]
+    if split.isna().all():
+        keys = pd.Series("", index=images.index, dtype=object)
+    else:
+        keys = split.astype(object).where(split.notna(), UNASSIGNED_SPLIT)
+    names = images["file_name"].astype(object)
+    out_names = pd.Series(index=images.index, dtype=object)
+    for idx in keys.groupby(keys, sort=False).groups.values():
+        group = names.loc[idx]
+        dirs = group.str.rpartition("/")[0]
+        prefix = _common_dir(dirs.unique().tolist())
+        out_names.loc[idx] = group.str.slice(len(prefix) + 1) if prefix else group
+    return pd.DataFrame({"split": keys, "name": out_names}, index=images.index)
+
+
+def _common_dir(dirs: list[str]) -> str:
+    """Longest common ``/``-separated directory prefix of `dirs` (``""`` when none)."""
+    if not dirs or any(d == "" for d in dirs):
+        return ""
+    parts = [d.split("/") for d in dirs]
+    common: list[str] = []
+    for segs in zip(*parts, strict=False):
+        if all(s == segs[0] for s in segs):
+            common.append(segs[0])
+        else:
+            break
+    return "/".join(common)
