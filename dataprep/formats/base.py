@@ -4,9 +4,10 @@ A format module exports ``FORMAT = FormatSpec(...)`` with:
 
 - ``detect(path) -> float | None``: a cheap look at file names and the first record; a
   confidence in ``(0, 1]`` or None when the path is not this format.
-- ``read(path, *, on_error="raise", **options) -> ReadResult``: parse; fail only on what cannot
-  be parsed (``on_error="collect"`` turns per-record problems into findings and skips the
-  record). Semantic problems are left for validation.
+- ``read(path, *, on_error="raise", provenance=False, **options) -> ReadResult``: parse; fail
+  only on what cannot be parsed (``on_error="collect"`` turns per-record problems into findings
+  and skips the record). Semantic problems are left for validation. ``provenance=True`` also
+  fills `ReadResult.image_sources`/`annotation_sources` (file, line, record of each row).
 - ``write(ds, out_dir, *, images="copy", **options) -> WriteReport``: write into `out_dir`,
   a fresh empty directory made by `dataprep.formats.write` (which handles atomicity and
   overwrite). It must report every loss (see `plan_losses`) rather than drop silently.
@@ -97,6 +98,14 @@ class ReadResult:
     format: str
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # e.g. "layout: ultralytics", "read 12 sizes from image headers"
+    # Where records came from, filled only when the reader is called with ``provenance=True``
+    # (validation does; convert does not, to stay fast). Paths are relative to the dataset root.
+    # image_sources: index image_id; columns ``file`` (str: the label file describing the image).
+    # annotation_sources: index annotation_id; columns ``file`` (str), ``line`` (Int64, 1-based,
+    # line formats only) and ``record`` (str: JSON pointer such as ``annotations[12]`` or an XML
+    # path such as ``object[2]``; NaN where ``line`` says it all).
+    image_sources: pd.DataFrame | None = None
+    annotation_sources: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
