@@ -113,10 +113,13 @@ def is_inverted_or_empty(xyxy: npt.ArrayLike) -> npt.NDArray[np.bool_]:
     return (b[:, 2] <= b[:, 0]) | (b[:, 3] <= b[:, 1])
 
 
-def is_outside(xyxy: npt.ArrayLike, width: npt.ArrayLike, height: npt.ArrayLike, *, tol: float = 0.0) -> npt.NDArray[np.bool_]:
+def is_outside(
+    xyxy: npt.ArrayLike, width: npt.ArrayLike, height: npt.ArrayLike, *, tol: float = 0.0
+) -> npt.NDArray[np.bool_]:
     """``(N,)`` mask of boxes reaching outside ``[0, width] x [0, height]`` by more than `tol` pixels.
 
-    Boxes on images of unknown size (NaN width/height) are never reported.
+    Negative coordinates are always outside; the right/bottom edges are not checked on images
+    of unknown size (NaN width/height).
     """
     b = _as_boxes(xyxy)
     w = np.asarray(width, dtype=np.float64)

@@ -91,10 +91,10 @@ def _normalize(frame: pd.DataFrame | dict[str, Any] | None, table: str) -> pd.Da
         if name in df.columns:
             col = df[name]
         else:
-            if default is None and n and dtype != object:
+            if default is None and n and dtype is not object:
                 raise DatasetStructureError(f"{table}: required column {name!r} is missing")
-            col = pd.Series([default] * n, index=df.index, dtype=object if dtype == object else None)
-        if dtype == object:
+            col = pd.Series([default] * n, index=df.index, dtype=object if dtype is object else None)
+        if dtype is object:
             out[name] = col.astype(object)
         else:
             out[name] = col.astype(dtype)
@@ -199,7 +199,9 @@ class Dataset:
     def class_index(self) -> pd.Series:
         """``category_id -> class_index`` (0..C-1 in category_id order): what a net sees."""
         ids = self.categories.index.to_numpy()
-        return pd.Series(np.arange(len(ids), dtype=np.int64), index=pd.Index(ids, name="category_id"), name="class_index")
+        return pd.Series(
+            np.arange(len(ids), dtype=np.int64), index=pd.Index(ids, name="category_id"), name="class_index"
+        )
 
     def image_slices(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """``(starts, stops)``: row ranges of each image's annotations, aligned with `images`."""
@@ -213,10 +215,7 @@ class Dataset:
         Annotations of dropped images go too; categories are kept whole.
         """
         keep_arr = np.asarray(keep)
-        if keep_arr.dtype == bool:
-            ids = self.images.index[keep_arr]
-        else:
-            ids = pd.Index(keep_arr.astype(np.int64))
+        ids = self.images.index[keep_arr] if keep_arr.dtype == bool else pd.Index(keep_arr.astype(np.int64))
         images = self.images.loc[self.images.index.isin(ids)]
         annotations = self.annotations.loc[self.annotations["image_id"].isin(images.index)]
         return dataclasses.replace(self, images=images, annotations=annotations)

@@ -17,9 +17,7 @@ from pathlib import Path, PurePosixPath
 
 from dataprep.errors import InputError, OutputError, UsageError
 
-IMAGE_SUFFIXES = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".jfif", ".pgm", ".ppm"}
-)
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".jfif", ".pgm", ".ppm"})
 IMAGE_MODES = ("copy", "link", "none")
 
 
@@ -64,12 +62,7 @@ def check_member(name: str, *, path: str | Path | None = None, record: str | Non
     """
     text = str(name).replace("\\", "/")
     parts = [p for p in text.split("/") if p not in ("", ".")]
-    bad = (
-        not parts
-        or text.startswith("/")
-        or ".." in parts
-        or (len(parts[0]) >= 2 and parts[0][1] == ":")
-    )
+    bad = not parts or text.startswith("/") or ".." in parts or (len(parts[0]) >= 2 and parts[0][1] == ":")
     if bad:
         raise InputError(
             path,

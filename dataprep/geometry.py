@@ -51,10 +51,7 @@ def rle_compress(rle: dict[str, Any]) -> dict[str, Any]:
     from pycocotools import mask as mask_utils
 
     h, w = rle["size"]
-    if isinstance(rle["counts"], list):
-        compressed = mask_utils.frPyObjects(rle, h, w)
-    else:
-        compressed = dict(rle)
+    compressed = mask_utils.frPyObjects(rle, h, w) if isinstance(rle["counts"], list) else dict(rle)
     counts = compressed["counts"]
     return {"size": [int(h), int(w)], "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts}
 

@@ -14,8 +14,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.command("convert")(convert.command)
-app.command("info")(info.command)
+app.command("convert", help=convert.HELP)(convert.command)
+app.command("info", help=info.HELP)(info.command)
 app.command("validate")(validate.command)
 app.add_typer(samples.app, name="samples")
 

@@ -18,7 +18,7 @@ EXIT_CODES_HELP = (
 )
 
 
-def console(stderr: bool = False):  # noqa: ANN201 - rich is imported lazily
+def console(stderr: bool = False):
     """A rich Console on stdout (or stderr)."""
     from rich.console import Console
 
@@ -53,7 +53,7 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def table(title: str | None, columns: list[str], rows: list[list[Any]], *, justify_numbers: bool = True):  # noqa: ANN201
+def table(title: str | None, columns: list[str], rows: list[list[Any]], *, justify_numbers: bool = True):
     """A rich Table with right-justified numeric columns."""
     from rich.table import Table
 

@@ -159,7 +159,9 @@ def write(
     if ds.root is not None and out.exists():
         root, target = ds.root.resolve(), out.resolve()
         if root == target or target in root.parents:
-            raise OutputError(f"{out}: refusing to replace the folder the input dataset lives in. Choose another output.")
+            raise OutputError(
+                f"{out}: refusing to replace the folder the input dataset lives in. Choose another output."
+            )
     losses = plan(ds, format, **options)
     with atomic_output_dir(out, overwrite=overwrite) as tmp:
         report = spec.write(ds, tmp, images=images, **options)

@@ -142,43 +142,116 @@ def plan_losses(ds: Dataset, caps: Capabilities, *, format_name: str) -> list[Lo
         rle_ids = anns.index[has_seg][is_rle]
         poly_ids = anns.index[has_seg][~is_rle]
         if len(poly_ids) and not caps.polygons:
-            losses.append(Loss("polygon-to-box", f"{format_name} holds no polygons: kept their boxes only", len(poly_ids), _examples(poly_ids)))
+            losses.append(
+                Loss(
+                    "polygon-to-box",
+                    f"{format_name} holds no polygons: kept their boxes only",
+                    len(poly_ids),
+                    _examples(poly_ids),
+                )
+            )
         if len(rle_ids) and not caps.rle:
-            losses.append(Loss("mask-to-box", f"{format_name} holds no RLE masks: kept their boxes only", len(rle_ids), _examples(rle_ids)))
+            losses.append(
+                Loss(
+                    "mask-to-box",
+                    f"{format_name} holds no RLE masks: kept their boxes only",
+                    len(rle_ids),
+                    _examples(rle_ids),
+                )
+            )
     crowd = anns.index[anns["iscrowd"].to_numpy()]
     if len(crowd) and not caps.crowd:
-        losses.append(Loss("crowd-flag-dropped", f"{format_name} has no crowd flag: crowd regions written as ordinary objects", len(crowd), _examples(crowd)))
+        losses.append(
+            Loss(
+                "crowd-flag-dropped",
+                f"{format_name} has no crowd flag: crowd regions written as ordinary objects",
+                len(crowd),
+                _examples(crowd),
+            )
+        )
     scored = anns.index[anns["score"].notna().to_numpy()]
     if len(scored) and not caps.scores:
-        losses.append(Loss("score-dropped", f"{format_name} holds no confidence scores", len(scored), _examples(scored)))
+        losses.append(
+            Loss("score-dropped", f"{format_name} holds no confidence scores", len(scored), _examples(scored))
+        )
     attrs = anns.index[anns["attributes"].map(bool, na_action="ignore").fillna(False).astype(bool).to_numpy()]
     if len(attrs) and not caps.attributes:
-        losses.append(Loss("attributes-dropped", f"{format_name} holds no per-object attributes", len(attrs), _examples(attrs)))
+        losses.append(
+            Loss("attributes-dropped", f"{format_name} holds no per-object attributes", len(attrs), _examples(attrs))
+        )
     no_box = anns.index[anns["x_min"].isna().to_numpy()]
     if len(no_box) and not caps.image_level_labels:
-        losses.append(Loss("image-label-dropped", f"{format_name} needs a box per object: labels without a box dropped", len(no_box), _examples(no_box)))
+        losses.append(
+            Loss(
+                "image-label-dropped",
+                f"{format_name} needs a box per object: labels without a box dropped",
+                len(no_box),
+                _examples(no_box),
+            )
+        )
     if caps.image_level_labels and not caps.boxes:
         boxed = anns.index[anns["x_min"].notna().to_numpy()]
         if len(boxed):
-            losses.append(Loss("box-dropped", f"{format_name} holds image-level labels only: boxes dropped, their classes kept", len(boxed), _examples(boxed)))
+            losses.append(
+                Loss(
+                    "box-dropped",
+                    f"{format_name} holds image-level labels only: boxes dropped, their classes kept",
+                    len(boxed),
+                    _examples(boxed),
+                )
+            )
     if not caps.float_coordinates and len(anns):
         xyxy = anns[BOX_COLUMNS].to_numpy(dtype=np.float64)
         with np.errstate(invalid="ignore"):
             frac = (np.abs(xyxy - np.round(xyxy)) > 1e-9).any(axis=1)
         ids = anns.index[frac]
         if len(ids):
-            losses.append(Loss("coordinates-rounded", f"{format_name} stores integer pixel coordinates: rounded to the nearest pixel", len(ids), _examples(ids)))
-    img_attrs = ds.images.index[ds.images["attributes"].map(bool, na_action="ignore").fillna(False).astype(bool).to_numpy()]
+            losses.append(
+                Loss(
+                    "coordinates-rounded",
+                    f"{format_name} stores integer pixel coordinates: rounded to the nearest pixel",
+                    len(ids),
+                    _examples(ids),
+                )
+            )
+    img_attrs = ds.images.index[
+        ds.images["attributes"].map(bool, na_action="ignore").fillna(False).astype(bool).to_numpy()
+    ]
     if len(img_attrs) and not caps.image_attributes:
-        losses.append(Loss("image-attributes-dropped", f"{format_name} holds no per-image extras (license, urls...)", len(img_attrs), _examples(img_attrs), unit="image"))
+        losses.append(
+            Loss(
+                "image-attributes-dropped",
+                f"{format_name} holds no per-image extras (license, urls...)",
+                len(img_attrs),
+                _examples(img_attrs),
+                unit="image",
+            )
+        )
     grouped = ds.images.index[ds.images["group"].notna().to_numpy()]
     if len(grouped) and not caps.groups:
-        losses.append(Loss("group-dropped", f"{format_name} holds no leak groups", len(grouped), _examples(grouped), unit="image"))
+        losses.append(
+            Loss("group-dropped", f"{format_name} holds no leak groups", len(grouped), _examples(grouped), unit="image")
+        )
     if ds.info and not caps.info:
-        losses.append(Loss("info-dropped", f"{format_name} holds no dataset info/licenses: {', '.join(sorted(ds.info))}", len(ds.info), unit="dataset"))
+        losses.append(
+            Loss(
+                "info-dropped",
+                f"{format_name} holds no dataset info/licenses: {', '.join(sorted(ds.info))}",
+                len(ds.info),
+                unit="dataset",
+            )
+        )
     sup = ds.categories.index[ds.categories["supercategory"].notna().to_numpy()]
     if len(sup) and not caps.supercategories:
-        losses.append(Loss("supercategory-dropped", f"{format_name} holds no supercategories", len(sup), _examples(sup), unit="category"))
+        losses.append(
+            Loss(
+                "supercategory-dropped",
+                f"{format_name} holds no supercategories",
+                len(sup),
+                _examples(sup),
+                unit="category",
+            )
+        )
     return losses
 
 

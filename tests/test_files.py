@@ -1,0 +1,83 @@
+"""Atomic output folders, path sanitising and image header probes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from dataprep.errors import InputError, OutputError
+from dataprep.files import atomic_output_dir, check_member, file_digest, probe_image, safe_join, transfer_files
+
+
+def test_atomic_dir_commits_on_success(tmp_path: Path) -> None:
+    dest = tmp_path / "out"
+    with atomic_output_dir(dest) as tmp:
+        (tmp / "a.txt").write_text("x")
+        assert not dest.exists()
+    assert (dest / "a.txt").read_text() == "x"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_atomic_dir_leaves_nothing_on_error(tmp_path: Path) -> None:
+    dest = tmp_path / "out"
+    with pytest.raises(RuntimeError), atomic_output_dir(dest) as tmp:
+        (tmp / "a.txt").write_text("x")
+        raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_dir_refuses_existing_and_keeps_it_on_error(tmp_path: Path) -> None:
+    dest = tmp_path / "out"
+    dest.mkdir()
+    (dest / "old.txt").write_text("old")
+    with pytest.raises(OutputError, match=r"already exists.*--overwrite"), atomic_output_dir(dest):
+        pass
+    with pytest.raises(RuntimeError), atomic_output_dir(dest, overwrite=True):
+        raise RuntimeError("boom")
+    assert (dest / "old.txt").read_text() == "old"
+    with atomic_output_dir(dest, overwrite=True) as tmp:
+        (tmp / "new.txt").write_text("new")
+    assert [p.name for p in dest.iterdir()] == ["new.txt"]
+
+
+@pytest.mark.parametrize("name", ["../x.jpg", "/etc/passwd", "a/../../b.jpg", "C:/x.jpg", "..\\x.jpg", ""])
+def test_unsafe_members_rejected(name: str, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="unsafe file name"):
+        check_member(name, path="labels.json", record="images[3].file_name")
+    with pytest.raises(OutputError, match="refusing"):
+        safe_join(tmp_path, name)
+
+
+def test_safe_members_cleaned(tmp_path: Path) -> None:
+    assert check_member("./a\\b c/é.jpg") == "a/b c/é.jpg"
+    assert safe_join(tmp_path, "x/y.png") == tmp_path / "x" / "y.png"
+
+
+def test_probe_applies_exif_orientation(tmp_path: Path) -> None:
+    im = Image.new("RGB", (40, 20))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° on display
+    im.save(tmp_path / "r.jpg", exif=exif)
+    header = probe_image(tmp_path / "r.jpg")
+    assert (header.width, header.height, header.stored_width, header.stored_height) == (20, 40, 40, 20)
+    assert header.rotated
+
+
+def test_probe_errors_name_the_file(tmp_path: Path) -> None:
+    (tmp_path / "bad.jpg").write_bytes(b"not an image")
+    with pytest.raises(InputError, match=r"bad\.jpg: not a readable image"):
+        probe_image(tmp_path / "bad.jpg")
+    with pytest.raises(InputError, match=r"missing\.jpg: image file not found"):
+        probe_image(tmp_path / "missing.jpg")
+
+
+def test_transfer_and_digest(tmp_path: Path) -> None:
+    src = tmp_path / "a.bin"
+    src.write_bytes(b"abc")
+    placed = transfer_files(
+        [(src, tmp_path / "o" / "x" / "a.bin"), (tmp_path / "missing", tmp_path / "o" / "m")], "link"
+    )
+    assert placed == 1
+    assert file_digest(tmp_path / "o" / "x" / "a.bin") == file_digest(src)
