@@ -1,25 +1,625 @@
-"""Placeholder: the folders format is being written."""
+"""Image classification as one folder per class (ImageNet / torchvision ``ImageFolder`` style).
+
+Layouts read::
+
+    <root>/<class>/<image>                 no splits
+    <root>/<split>/<class>/<image>         split folders: train, val (also valid, validation), test, trainval
+
+Folders below a class folder belong to that class (``cat/indoor/1.jpg`` is a ``cat``).
+Images with no class folder (at the root, or directly in a split folder) are images without a
+label. Categories are the class folder names in plain sorted order (what ``ImageFolder`` and
+Ultralytics use), ids 1..C; a class folder with no image is still a category. Each label is an
+annotation row with a NaN box. Images are not opened (widths and heights stay ``<NA>``).
+
+The writer puts each image in ``<split>/<class>/<name>`` (``<class>/<name>`` without splits) and
+creates every class folder in every split folder, so class lists agree across splits. An image
+whose annotations name several classes goes under its most frequent class (ties: the lowest
+``category_id``) and the other classes are reported as ``multi-label-dropped``; an image
+without labels is written as a plain file at the top of its split folder, which this reader
+reads back as an image without a label.
+"""
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
+from typing import Any
 
-from dataprep.formats.base import Capabilities, FormatSpec
+import numpy as np
+import pandas as pd
+
+from dataprep.dataset import Dataset
+from dataprep.errors import InputError
+from dataprep.files import IMAGE_SUFFIXES, safe_join, transfer_files
+from dataprep.formats.base import (
+    MAX_EXAMPLES,
+    UNASSIGNED_SPLIT,
+    Capabilities,
+    FormatSpec,
+    Loss,
+    OnError,
+    ReadResult,
+    WriteReport,
+    image_layout,
+    plan_losses,
+)
+
+NAME = "folders"
+CAPABILITIES = Capabilities(boxes=False, image_level_labels=True, splits=True)
+
+# Split folder names recognised on reading (lower-cased) -> split value; "unassigned" is what
+# `image_layout` names images without a split in a dataset that has splits.
+SPLIT_ALIASES: dict[str, str | None] = {
+    "train": "train",
+    "training": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "test": "test",
+    "testing": "test",
+    "trainval": "trainval",
+    UNASSIGNED_SPLIT: None,
+}
+# Files whose presence says "this tree has label files": a detection format, not class folders.
+_LABEL_SUFFIXES = frozenset({".txt", ".xml", ".json", ".csv", ".yaml", ".yml"})
+_META_SUFFIXES = frozenset({".json", ".xml", ".csv", ".yaml", ".yml", ".data", ".names"})
+_DETECT_DIRS = 20  # class folders looked at by `detect`
+_DETECT_ENTRIES = 64  # entries looked at per folder by `detect`
+_UNSAFE_CHARS = re.compile(r"[/\\\x00-\x1f]")
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(".") or name == "__MACOSX"
+
+
+def _is_image(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES
+
+
+# -- detect ------------------------------------------------------------------------------
+
+
+def _peek(path: str) -> tuple[list[str], list[str]]:
+    """Up to `_DETECT_ENTRIES` (dirs, files) names directly inside `path`."""
+    dirs: list[str] = []
+    files: list[str] = []
+    try:
+        with os.scandir(path) as it:
+            for n, entry in enumerate(it):
+                if n >= _DETECT_ENTRIES:
+                    break
+                if _hidden(entry.name):
+                    continue
+                try:
+                    (dirs if entry.is_dir() else files).append(entry.name)
+                except OSError:
+                    continue
+    except OSError:
+        pass
+    return dirs, files
 
 
 def detect(path: Path) -> float | None:
-    """Not implemented yet."""
-    return None
+    """0.5 for a folder whose sub-folders (or split/sub-folders) hold images and no label files.
+
+    Lower than the detection formats on purpose: a YOLO, VOC or COCO tree also has folders of
+    images, but it has label files beside them, which rules this format out.
+    """
+    if not path.is_dir():
+        return None
+    try:
+        entries = sorted((e for e in os.scandir(path) if not _hidden(e.name)), key=lambda e: e.name)
+    except OSError:
+        return None
+    top_dirs = [e.name for e in entries if _safe_is_dir(e)]
+    top_files = [e.name for e in entries if not _safe_is_dir(e)]
+    if not top_dirs:
+        return None
+    found_images = False
+    for name in top_dirs[:_DETECT_DIRS]:
+        sub = os.path.join(path, name)
+        dirs, files = _peek(sub)
+        if any(os.path.splitext(f)[1].lower() in _LABEL_SUFFIXES for f in files):
+            return None
+        found_images |= any(_is_image(f) for f in files)
+        for inner in dirs[:_DETECT_DIRS]:
+            _, inner_files = _peek(os.path.join(sub, inner))
+            if any(os.path.splitext(f)[1].lower() in _LABEL_SUFFIXES for f in inner_files):
+                return None
+            found_images |= any(_is_image(f) for f in inner_files)
+    if not found_images:
+        return None
+    if any(os.path.splitext(f)[1].lower() in _META_SUFFIXES for f in top_files):
+        return 0.2  # a csv/yaml/json beside the folders: another format most likely owns this tree
+    return 0.5
 
 
-def read(path: Path, **options: object):  # noqa: ANN201
-    """Not implemented yet."""
-    raise NotImplementedError("folders reader")
+def _safe_is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
 
 
-def write(ds: object, out_dir: Path, **options: object):  # noqa: ANN201
-    """Not implemented yet."""
-    raise NotImplementedError("folders writer")
+# -- read --------------------------------------------------------------------------------
 
 
-FORMAT = FormatSpec("folders", "folders (placeholder)", Capabilities(), detect, read, write)
+def _walk_images(root: str, rel: str, out: list[str], skipped: list[str]) -> None:
+    """Append the POSIX paths (relative to `root`) of every image below `root/rel` to `out`.
+
+    Follows symlinked folders (datasets are often assembled with ``ln -s``) but never the same
+    folder twice, so link cycles end. Non-image files go to `skipped`.
+    """
+    seen: set[tuple[int, int]] = set()
+    stack = [rel]
+    while stack:
+        current = stack.pop()
+        full = os.path.join(root, current)
+        try:
+            st = os.stat(full)
+        except OSError:
+            continue
+        key = (st.st_dev, st.st_ino)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            with os.scandir(full) as it:
+                entries = list(it)
+        except OSError:
+            continue
+        for entry in entries:
+            if _hidden(entry.name):
+                continue
+            child = f"{current}/{entry.name}" if current else entry.name
+            if _safe_is_dir(entry):
+                stack.append(child)
+            elif _is_image(entry.name):
+                out.append(child)
+            else:
+                skipped.append(child)
+
+
+def _check_names(paths: list[str], root: Path, on_error: OnError, findings: list) -> list[str]:
+    """Drop (collect) or reject (raise) file names that are not valid UTF-8."""
+    try:
+        "\n".join(paths).encode("utf-8")
+        return paths
+    except UnicodeEncodeError:
+        pass
+    good = []
+    for p in paths:
+        try:
+            p.encode("utf-8")
+            good.append(p)
+        except UnicodeEncodeError:
+            err = InputError(
+                root / p,
+                f"file name {p.encode('utf-8', 'surrogateescape')!r} is not valid UTF-8",
+                record=p.encode("utf-8", "backslashreplace").decode("ascii"),
+                hint="Rename the file with UTF-8 characters (e.g. `convmv -f latin1 -t utf8`)",
+            )
+            if on_error == "raise":
+                raise err from None
+            findings.append(err.to_finding("file-name-encoding"))
+    return good
+
+
+def read(
+    path: Path,
+    *,
+    on_error: OnError = "raise",
+    provenance: bool = False,
+    splits: bool | None = None,
+) -> ReadResult:
+    """Read a class-per-folder tree.
+
+    Args:
+        path: the dataset root folder.
+        on_error: ``"collect"`` skips files whose names are not valid UTF-8 (as findings).
+        provenance: also return where each row came from (the image path, its class folder).
+        splits: ``True`` reads the top-level folders as splits whatever their names, ``False``
+            reads them as classes; ``None`` treats them as splits when every one is a known split
+            name (train, val, valid, validation, test, trainval).
+
+    Raises:
+        InputError: `path` is not a folder or holds no image.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise InputError(root, "not a folder", hint="The folders format reads a folder with one sub-folder per class")
+    notes: list[str] = []
+    findings: list = []
+    top = sorted((e for e in os.scandir(root) if not _hidden(e.name)), key=lambda e: e.name)
+    top_dirs = [e.name for e in top if _safe_is_dir(e)]
+    top_images = [e.name for e in top if not _safe_is_dir(e) and _is_image(e.name)]
+    if splits is None:
+        splits = bool(top_dirs) and all(d.lower() in SPLIT_ALIASES for d in top_dirs)
+
+    # (file_name, split, class folder or None) for every image
+    file_names: list[str] = []
+    split_col: list[str | None] = []
+    class_col: list[str | None] = []
+    class_dir_col: list[str | None] = []
+    class_names: set[str] = set()
+    skipped: list[str] = []
+
+    def add_class_tree(prefix: str, split: str | None) -> None:
+        entries = (
+            sorted((e for e in os.scandir(root / prefix) if not _hidden(e.name)), key=lambda e: e.name)
+            if prefix
+            else top
+        )
+        for entry in entries:
+            rel = f"{prefix}/{entry.name}" if prefix else entry.name
+            if _safe_is_dir(entry):
+                class_names.add(entry.name)
+                found: list[str] = []
+                _walk_images(str(root), rel, found, skipped)
+                file_names.extend(found)
+                split_col.extend([split] * len(found))
+                class_col.extend([entry.name] * len(found))
+                class_dir_col.extend([rel] * len(found))
+            elif _is_image(entry.name):
+                file_names.append(rel)
+                split_col.append(split)
+                class_col.append(None)
+                class_dir_col.append(None)
+            elif prefix:
+                skipped.append(rel)
+
+    if splits:
+        renamed = sorted({d for d in top_dirs if SPLIT_ALIASES.get(d.lower(), d) not in (d, None)})
+        notes.append("layout: split folders " + ", ".join(top_dirs))
+        if renamed:
+            notes.append("split folders read as: " + ", ".join(f"{d} -> {SPLIT_ALIASES[d.lower()]}" for d in renamed))
+        for d in top_dirs:
+            add_class_tree(d, SPLIT_ALIASES.get(d.lower(), d))
+        for name in top_images:
+            file_names.append(name)
+            split_col.append(None)
+            class_col.append(None)
+            class_dir_col.append(None)
+    else:
+        notes.append("layout: class folders at the top level")
+        add_class_tree("", None)
+
+    if not file_names:
+        raise InputError(
+            root,
+            "no image files found in class folders",
+            hint="Expected <class>/<image> or <split>/<class>/<image> with image suffixes "
+            + ", ".join(sorted(IMAGE_SUFFIXES)),
+        )
+    keep = set(_check_names(file_names, root, on_error, findings))
+    if len(keep) != len(file_names):
+        mask = [f in keep for f in file_names]
+        file_names = [f for f, m in zip(file_names, mask, strict=True) if m]
+        split_col = [s for s, m in zip(split_col, mask, strict=True) if m]
+        class_col = [c for c, m in zip(class_col, mask, strict=True) if m]
+        class_dir_col = [c for c, m in zip(class_dir_col, mask, strict=True) if m]
+
+    frame = pd.DataFrame(
+        {"file_name": file_names, "split": split_col, "class": class_col, "class_dir": class_dir_col}
+    ).sort_values("file_name", kind="stable", ignore_index=True)
+    n = len(frame)
+    image_ids = np.arange(1, n + 1, dtype=np.int64)
+    names = sorted(c for c in class_names if _utf8(c))
+    categories = pd.DataFrame({"category_id": np.arange(1, len(names) + 1, dtype=np.int64), "name": names})
+    cat_of = pd.Series(categories["category_id"].to_numpy(), index=pd.Index(names, dtype=object))
+    labelled = frame["class"].notna().to_numpy()
+    m = int(labelled.sum())
+    annotations = pd.DataFrame(
+        {
+            "annotation_id": np.arange(1, m + 1, dtype=np.int64),
+            "image_id": image_ids[labelled],
+            "category_id": cat_of.reindex(frame["class"][labelled].to_numpy()).to_numpy(dtype=np.int64),
+        }
+    )
+    images = pd.DataFrame(
+        {
+            "image_id": image_ids,
+            "file_name": frame["file_name"],
+            "split": frame["split"].astype(object).where(frame["split"].notna(), np.nan),
+        }
+    )
+    unlabeled = n - m
+    if unlabeled:
+        examples = frame["file_name"][~labelled].head(3).tolist()
+        notes.append(
+            f"{unlabeled} image(s) outside any class folder read as images without a label (e.g. {', '.join(examples)})"
+        )
+    if skipped:
+        notes.append(f"ignored {len(skipped)} non-image file(s) (e.g. {', '.join(sorted(skipped)[:3])})")
+    empty = sorted(set(names) - set(frame["class"].dropna()))
+    if empty:
+        notes.append(f"{len(empty)} class folder(s) without images kept as categories: {', '.join(empty[:5])}")
+    ds = Dataset.from_frames(images, annotations, categories, root=root)
+    result = ReadResult(ds, NAME, findings=findings, notes=notes)
+    if provenance:
+        result.image_sources = pd.DataFrame(
+            {"file": frame["file_name"].to_numpy()}, index=pd.Index(image_ids, name="image_id")
+        )
+        lab = frame[labelled]
+        result.annotation_sources = pd.DataFrame(
+            {
+                "file": lab["file_name"].to_numpy(),
+                "line": pd.array([pd.NA] * m, dtype="Int64"),
+                "record": lab["class_dir"].to_numpy(),
+            },
+            index=pd.Index(annotations["annotation_id"].to_numpy(), name="annotation_id"),
+        )
+    return result
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+# -- write -------------------------------------------------------------------------------
+
+
+def sanitize_names(names: pd.Series, *, forbidden: re.Pattern[str] = _UNSAFE_CHARS) -> pd.Series:
+    """Make names usable as one path component (or one csv label), keeping them unique.
+
+    `names` is indexed by an id. Characters matching `forbidden` become ``_``; surrounding
+    whitespace is stripped; empty, ``.``, ``..`` and hidden (leading ``.``) names get a prefix;
+    a name that collides with another afterwards gets ``_<id>`` appended.
+    """
+    text = names.astype(object).fillna("").astype(str)
+    clean = text.str.replace(forbidden, "_", regex=True).str.strip()
+    bad = clean.isin(["", ".", ".."]) | clean.str.startswith(".")
+    ids = pd.Series(names.index.astype(str), index=names.index)
+    stripped = clean.str.lstrip(".")
+    clean = clean.where(~bad, "_" + stripped.where(stripped != "", ids))
+    # Only changed names give way: an untouched name keeps its spelling.
+    dup = clean.duplicated(keep=False) & (clean != text)
+    return clean.where(~dup, clean + "_" + ids)
+
+
+def renamed_loss(names: pd.Series, clean: pd.Series, *, what: str, format_name: str) -> Loss | None:
+    """A ``category-renamed`` Loss listing names that `sanitize_names` changed (None if none)."""
+    changed = names.astype(object).fillna("").astype(str) != clean
+    if not changed.any():
+        return None
+    pairs = ", ".join(f"{a!r} -> {b!r}" for a, b in zip(names[changed][:3], clean[changed][:3], strict=True))
+    return Loss(
+        "category-renamed",
+        f"{format_name} cannot hold these {what} names as they are: renamed ({pairs})",
+        int(changed.sum()),
+        [int(i) for i in names.index[changed][:MAX_EXAMPLES]],
+        unit="category",
+    )
+
+
+def id_change_loss(categories: pd.DataFrame, order: list[int], *, format_name: str) -> Loss | None:
+    """A ``category-id-changed`` Loss when reading back will number `order` as 1..C instead."""
+    old = np.asarray(order, dtype=np.int64)
+    new = np.arange(1, len(old) + 1, dtype=np.int64)
+    moved = old != new
+    if not moved.any():
+        return None
+    names = categories["name"].reindex(old[moved][:3]).tolist()
+    detail = ", ".join(f"{n!r} {o}->{w}" for n, o, w in zip(names, old[moved][:3], new[moved][:3], strict=True))
+    return Loss(
+        "category-id-changed",
+        f"{format_name} stores class names only: read back, categories are numbered 1..C by name ({detail})",
+        int(moved.sum()),
+        [int(i) for i in old[moved][:MAX_EXAMPLES]],
+        unit="category",
+    )
+
+
+def label_table(ds: Dataset) -> tuple[pd.DataFrame, list[Loss]]:
+    """One row per distinct (image_id, category_id) label, with the losses met on the way.
+
+    Rows are sorted by image_id then by how often the category occurs in the image (most
+    first), then category_id; column ``count`` says how many annotations made the label.
+    Annotations whose image or category is not in the tables are dropped and reported.
+    """
+    anns = ds.annotations
+    losses: list[Loss] = []
+    orphan = ~anns["image_id"].isin(ds.images.index)
+    dangling = ~anns["category_id"].isin(ds.categories.index) & ~orphan
+    if orphan.any():
+        losses.append(
+            Loss(
+                "orphan-annotation-dropped",
+                "annotations of an image_id not in the images table dropped",
+                int(orphan.sum()),
+                [int(i) for i in anns.index[orphan][:MAX_EXAMPLES]],
+            )
+        )
+    if dangling.any():
+        losses.append(
+            Loss(
+                "dangling-label-dropped",
+                "annotations of a category_id not in the categories table have no class name: dropped",
+                int(dangling.sum()),
+                [int(i) for i in anns.index[dangling][:MAX_EXAMPLES]],
+            )
+        )
+    good = anns.loc[~orphan & ~dangling, ["image_id", "category_id", "x_min"]]
+    grouped = good.groupby(["image_id", "category_id"], sort=True)
+    table = pd.DataFrame({"count": grouped.size(), "boxes": grouped["x_min"].count()}).reset_index()
+    no_box_dups = (table["count"] - table["boxes"]) > 1
+    if no_box_dups.any():
+        ids = table.loc[no_box_dups, "image_id"]
+        losses.append(
+            Loss(
+                "duplicate-label-merged",
+                "the same image-level label given twice for an image: kept once",
+                int(no_box_dups.sum()),
+                [int(i) for i in ids[:MAX_EXAMPLES]],
+                unit="image",
+            )
+        )
+    table = table.sort_values(
+        ["image_id", "count", "category_id"], ascending=[True, False, True], kind="stable", ignore_index=True
+    )
+    return table[["image_id", "category_id", "count"]], losses
+
+
+def _strip_first(names: pd.Series, first: pd.Series) -> pd.Series:
+    """`names` without their first path component where it equals `first`."""
+    head, _, tail = (names.str.partition("/")[i] for i in range(3))
+    strip = (head == first) & (tail != "")
+    return names.where(~strip, tail)
+
+
+def _dedupe_paths(out: pd.Series) -> tuple[pd.Series, list[int]]:
+    """Make output paths unique by appending ``_<image_id>`` to the later duplicates."""
+    renamed: list[int] = []
+    dup = out.duplicated(keep="first")
+    while dup.any():
+        ids = out.index[dup]
+        stem_suffix = out[dup].str.rpartition(".")
+        has_suffix = stem_suffix[1] == "."
+        new = np.where(
+            has_suffix,
+            stem_suffix[0] + "_" + ids.astype(str) + "." + stem_suffix[2],
+            out[dup] + "_" + ids.astype(str),
+        )
+        out = out.copy()
+        out[dup] = new
+        renamed.extend(int(i) for i in ids)
+        dup = out.duplicated(keep="first")
+    return out, sorted(set(renamed))
+
+
+def _layout(ds: Dataset) -> tuple[pd.DataFrame, pd.Series, list[str], list[Loss]]:
+    """Output path of every image, class folder names, split folders, and the format's own losses.
+
+    Returns ``(frame indexed by image_id with columns out/split/category_id, folder name per
+    category_id, split folder names, losses)``.
+    """
+    losses: list[Loss] = []
+    labels, label_losses = label_table(ds)
+    losses += label_losses
+    n_labels = labels.groupby("image_id").size()
+    multi = n_labels.index[n_labels.to_numpy() > 1]
+    if len(multi):
+        dropped = int(n_labels[n_labels > 1].sum() - len(multi))
+        losses.append(
+            Loss(
+                "multi-label-dropped",
+                f"{NAME} holds one class per image: {len(multi)} image(s) with several classes written under their "
+                f"most frequent class (ties: lowest category_id); {dropped} other class label(s) dropped",
+                len(multi),
+                [int(i) for i in multi[:MAX_EXAMPLES]],
+                unit="image",
+            )
+        )
+    chosen = labels.drop_duplicates("image_id").set_index("image_id")["category_id"]
+
+    cats = ds.categories
+    folder = sanitize_names(cats["name"])
+    loss = renamed_loss(cats["name"], folder, what="class", format_name=NAME)
+    if loss:
+        losses.append(loss)
+    order = sorted(cats.index.tolist(), key=lambda i: folder[i])
+    loss = id_change_loss(cats, order, format_name=NAME)
+    if loss:
+        losses.append(loss)
+
+    layout = image_layout(ds)
+    split_names = pd.Series(sorted(set(layout["split"]) - {""}), dtype=object)
+    split_map = dict(zip(split_names, sanitize_names(split_names), strict=True))
+    split = layout["split"].map(lambda s: split_map.get(s, s))
+    category_id = chosen.reindex(ds.images.index)
+    labelled = category_id.notna()
+    class_dir = folder.reindex(category_id.to_numpy()).set_axis(ds.images.index)
+    name = layout["name"].astype(object)
+    # A labelled image keeps its sub-path below its class folder (minus the class folder itself
+    # when the source was class folders); an unlabeled one becomes a plain file at the top of its
+    # split folder, since a sub-folder there would read back as a class.
+    name = name.where(~labelled, _strip_first(name, class_dir))
+    name = name.where(labelled, name.str.rpartition("/")[2])
+    parts = pd.DataFrame({"split": split, "class": class_dir.where(labelled, ""), "name": name})
+    out = parts["split"].str.cat([parts["class"], parts["name"]], sep="/").str.replace(r"/{2,}", "/", regex=True)
+    out = out.str.lstrip("/")
+    out, renamed = _dedupe_paths(out)
+    if renamed:
+        losses.append(
+            Loss(
+                "file-renamed",
+                f"{len(renamed)} image(s) would land on the same path as another: written as <name>_<image_id><suffix>",
+                len(renamed),
+                renamed[:MAX_EXAMPLES],
+                unit="image",
+            )
+        )
+    frame = pd.DataFrame(
+        {"out": out, "split": split, "category_id": category_id.astype("Int64")}, index=ds.images.index
+    )
+    split_dirs = sorted(set(split.tolist()) - {""})
+    return frame, folder, split_dirs, losses
+
+
+def plan(ds: Dataset, **options: Any) -> list[Loss]:
+    """What writing `ds` as class folders would drop or change (generic + format-specific)."""
+    # Polygons and masks go with their boxes here, so report them once as "box-dropped" plus a
+    # segmentation loss worded for this format rather than the generic "kept their boxes only".
+    caps = Capabilities(boxes=False, image_level_labels=True, splits=True, polygons=True, rle=True)
+    losses = plan_losses(ds, caps, format_name=NAME)
+    seg = ds.annotations.index[ds.annotations["segmentation"].notna().to_numpy()]
+    if len(seg):
+        losses.append(
+            Loss(
+                "segmentation-dropped",
+                f"{NAME} holds class labels only: segmentations dropped",
+                len(seg),
+                [int(i) for i in seg[:MAX_EXAMPLES]],
+            )
+        )
+    return losses + _layout(ds)[3]
+
+
+def write(ds: Dataset, out_dir: Path, *, images: str = "copy") -> WriteReport:
+    """Write `ds` as ``<split>/<class>/<name>`` (or ``<class>/<name>``) under `out_dir`.
+
+    Every class folder is created in every split folder (empty ones included). Losses are
+    computed by `plan`; the registry adds them to the report.
+
+    Raises:
+        OutputError: a file name would escape `out_dir`.
+    """
+    out_dir = Path(out_dir)
+    frame, folder, split_dirs, _ = _layout(ds)
+    for split in split_dirs or [""]:
+        for name in folder.tolist():
+            safe_join(out_dir, f"{split}/{name}" if split else name).mkdir(parents=True, exist_ok=True)
+    pairs = [
+        (ds.resolve(src), safe_join(out_dir, dst))
+        for src, dst in zip(ds.images["file_name"].tolist(), frame["out"].tolist(), strict=True)
+    ]
+    placed = transfer_files(pairs, images)
+    return WriteReport(
+        format=NAME,
+        path=str(out_dir),
+        images=len(frame),
+        annotations=int(frame["category_id"].notna().sum()),
+        categories=len(folder),
+        images_transferred=placed,
+        images_missing=0 if images == "none" else len(pairs) - placed,
+        options={"layout": "split folders" if split_dirs else "class folders"},
+    )
+
+
+FORMAT = FormatSpec(
+    NAME,
+    "one folder per class (ImageNet / ImageFolder), optionally under train/val/test folders",
+    CAPABILITIES,
+    detect,
+    read,
+    write,
+    extensions=tuple(sorted(IMAGE_SUFFIXES)),
+    plan=plan,
+)
+
+__all__ = ["FORMAT", "detect", "label_table", "plan", "read", "sanitize_names", "write"]
