@@ -1,25 +1,511 @@
-"""Placeholder: the labels_csv format is being written."""
+"""Image classification labels in one csv file (``labels.csv``): one row per (image, label).
+
+Header: a file column (``file_name``; also ``filename``, ``file``, ``image``, ``image_name``,
+``image_path``, ``path``, ``img``) and a label column (``label``; also ``labels``, ``class``,
+``class_name``, ``category``, ``category_name``), any case, plus an optional ``split`` (or
+``subset``) column. Other columns are ignored (and noted).
+
+Multi-label: the reader accepts several rows per image *and* several labels joined by ``;``
+in one cell (``cat;dog``); the writer writes one row per label. An empty label cell is an image
+without a label. File names are POSIX paths relative to the csv's folder, or to an ``images/``
+folder beside it when that is where the files are. Categories are the distinct labels sorted
+by name (numerically when every label is an integer, so ``"2"`` comes before ``"10"``), ids
+1..C.
+
+The writer writes ``labels.csv`` (``file_name,label[,split]``, sorted by file name then label,
+``\\n`` line ends, UTF-8) and copies the images to ``images/<name>``, ``<name>`` being the file
+name without the directory prefix all images share; the csv's file names include ``images/``.
+"""
 
 from __future__ import annotations
 
+import csv
+import os
+import re
 from pathlib import Path
+from typing import Any
 
-from dataprep.formats.base import Capabilities, FormatSpec
+import numpy as np
+import pandas as pd
+
+from dataprep.dataset import Dataset
+from dataprep.errors import Finding, InputError
+from dataprep.files import check_member, safe_join, transfer_files
+from dataprep.formats.base import (
+    MAX_EXAMPLES,
+    Capabilities,
+    FormatSpec,
+    Loss,
+    OnError,
+    ReadResult,
+    WriteReport,
+    plan_losses,
+)
+from dataprep.formats.folders import SPLIT_ALIASES, id_change_loss, label_table, renamed_loss, sanitize_names
+
+NAME = "csv"
+CSV_NAME = "labels.csv"
+IMAGES_DIR = "images"
+CAPABILITIES = Capabilities(boxes=False, image_level_labels=True, splits=True)
+FILE_COLUMNS = ("file_name", "filename", "file", "image", "image_name", "image_path", "path", "img")
+LABEL_COLUMNS = ("label", "labels", "class", "class_name", "category", "category_name")
+SPLIT_COLUMNS = ("split", "subset")
+LABEL_SEPARATOR = ";"
+_PROBE = 20  # file names checked on disk to decide where images resolve
+
+_UNSAFE = re.compile(r"^/|^[A-Za-z]:|(?:^|/)\.\.(?:/|$)")
+
+
+def _find_column(header: list[str], candidates: tuple[str, ...], given: str | None) -> tuple[str | None, list[str]]:
+    """The header entry to use for a role, and the other candidates present (for a note)."""
+    if given is not None:
+        return (given if given in header else None), []
+    lowered = {h.strip().lower(): h for h in header}
+    present = [lowered[c] for c in candidates if c in lowered]
+    return (present[0] if present else None), present[1:]
+
+
+def _csv_file(path: Path) -> Path:
+    """The csv to read for `path` (a csv file, or a folder holding labels.csv or one csv).
+
+    Raises:
+        InputError: a folder with no csv, or several and none named labels.csv.
+    """
+    if path.is_file():
+        return path
+    if (path / CSV_NAME).is_file():
+        return path / CSV_NAME
+    found = sorted(p for p in path.glob("*.csv") if p.is_file())
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise InputError(path, f"no {CSV_NAME} in this folder", hint="Pass the csv file itself, or name it labels.csv")
+    raise InputError(
+        path,
+        f"{len(found)} csv files and none named {CSV_NAME} ({', '.join(p.name for p in found[:4])})",
+        hint="Pass the csv file to read",
+    )
+
+
+def _header(path: Path) -> list[str] | None:
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            return next(csv.reader([f.readline()]), None)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
 
 
 def detect(path: Path) -> float | None:
-    """Not implemented yet."""
-    return None
+    """0.9 for a csv (or a folder with labels.csv / a single csv) whose header names files and labels."""
+    try:
+        if path.is_file():
+            if path.suffix.lower() != ".csv":
+                return None
+            csv_path, confidence = path, 0.9
+        elif path.is_dir():
+            if (path / CSV_NAME).is_file():
+                csv_path, confidence = path / CSV_NAME, 0.9
+            else:
+                found = [p for p in path.glob("*.csv") if p.is_file()]
+                if len(found) != 1:
+                    return None
+                csv_path, confidence = found[0], 0.8
+        else:
+            return None
+    except OSError:
+        return None
+    header = _header(csv_path)
+    if not header:
+        return None
+    has_file = _find_column(header, FILE_COLUMNS, None)[0] is not None
+    has_label = _find_column(header, LABEL_COLUMNS, None)[0] is not None
+    return confidence if has_file and has_label else None
 
 
-def read(path: Path, **options: object):  # noqa: ANN201
-    """Not implemented yet."""
-    raise NotImplementedError("labels_csv reader")
+def _split_value(values: pd.Series) -> pd.Series:
+    """Split names as stored: aliases (valid, validation...) unified, empty -> NaN."""
+    lowered = values.str.lower()
+    mapped = lowered.map(lambda s: SPLIT_ALIASES.get(s, "\0"))
+    out = values.where(mapped == "\0", mapped)
+    return out.where(values != "", np.nan).astype(object)
 
 
-def write(ds: object, out_dir: Path, **options: object):  # noqa: ANN201
-    """Not implemented yet."""
-    raise NotImplementedError("labels_csv writer")
+def _order_names(names: list[str]) -> list[str]:
+    """Category order: numeric when every name is an integer, else plain sorted."""
+    if names and all(re.fullmatch(r"[+-]?\d+", n) for n in names):
+        return sorted(names, key=lambda n: (int(n), n))
+    return sorted(names)
 
 
-FORMAT = FormatSpec("labels_csv", "labels_csv (placeholder)", Capabilities(), detect, read, write)
+def _raise_or_collect(err: InputError, on_error: OnError, findings: list[Finding], code: str) -> None:
+    if on_error == "raise":
+        raise err
+    findings.append(err.to_finding(code))
+
+
+def _resolve_root(folder: Path, names: pd.Series) -> tuple[Path, str | None]:
+    """The folder file names resolve against: the csv's own, or ``images/`` beside it."""
+    probe = names.drop_duplicates().head(_PROBE).tolist()
+    if not probe:
+        return folder, None
+    here = sum(os.path.exists(folder / n) for n in probe)
+    if here == len(probe):
+        return folder, None
+    alt = folder / IMAGES_DIR
+    there = sum(os.path.exists(alt / n) for n in probe) if alt.is_dir() else 0
+    if there > here:
+        return alt, f"image file names resolve against {alt}"
+    if here == 0:
+        return folder, f"none of the first {len(probe)} listed image files exist next to the csv or in {IMAGES_DIR}/"
+    return folder, None
+
+
+def read(
+    path: Path,
+    *,
+    on_error: OnError = "raise",
+    provenance: bool = False,
+    file_column: str | None = None,
+    label_column: str | None = None,
+    label_separator: str | None = LABEL_SEPARATOR,
+) -> ReadResult:
+    """Read image-level labels from a csv.
+
+    Args:
+        path: a csv file, or a folder holding ``labels.csv`` (or exactly one csv).
+        on_error: ``"collect"`` skips bad rows (empty or unsafe file name, an image given two
+            splits) and returns them as findings.
+        provenance: also return the csv line of each image and label.
+        file_column, label_column: header names to use instead of the usual ones.
+        label_separator: splits a label cell into several labels; ``None`` keeps cells whole.
+
+    Raises:
+        InputError: unreadable csv, a missing column, or (with ``on_error="raise"``) a bad row,
+            naming the file and line.
+    """
+    csv_path = _csv_file(Path(path))
+    notes: list[str] = []
+    findings: list[Finding] = []
+    try:
+        df = pd.read_csv(
+            csv_path,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            encoding="utf-8-sig",
+            skipinitialspace=True,
+            skip_blank_lines=False,  # keep row positions equal to line numbers; blank rows dropped below
+        )
+    except pd.errors.EmptyDataError:
+        raise InputError(csv_path, "the file is empty", hint="Write a header line such as 'file_name,label'") from None
+    except pd.errors.ParserError as err:
+        match = re.search(r"line (\d+)", str(err))
+        line = int(match.group(1)) if match else None
+        raise InputError(
+            csv_path,
+            f"not a valid csv ({str(err).strip()})",
+            line=line,
+            hint="Quote cells that contain commas, and give every row as many cells as the header",
+        ) from None
+    except UnicodeDecodeError as err:
+        raise InputError(
+            csv_path, f"not UTF-8 text (byte {err.start})", hint="Re-save the file as UTF-8 (CSV UTF-8 in Excel)"
+        ) from None
+    header = [str(c) for c in df.columns]
+    lines = np.arange(2, len(df) + 2, dtype=np.int64)
+    blank = (df == "").all(axis=1).to_numpy() if len(df.columns) else np.zeros(len(df), bool)
+    if blank.any():
+        df, lines = df[~blank], lines[~blank]
+    file_col, other_files = _find_column(header, FILE_COLUMNS, file_column)
+    label_col, other_labels = _find_column(header, LABEL_COLUMNS, label_column)
+    split_col, _ = _find_column(header, SPLIT_COLUMNS, None)
+    for role, col, given, names in (
+        ("file-name", file_col, file_column, FILE_COLUMNS),
+        ("label", label_col, label_column, LABEL_COLUMNS),
+    ):
+        if col is None:
+            single = len(header) == 1 and any(sep in header[0] for sep in (";", "\t"))
+            hint = (
+                "The file looks ';'- or tab-separated: save it comma-separated"
+                if single
+                else (
+                    f"Rename a column to {names[0]!r}"
+                    + ("" if given else f" (or {', '.join(names[1:4])}), or pass {role.replace('-', '_')}_column=")
+                )
+            )
+            raise InputError(
+                csv_path,
+                f"no {role} column {given!r}"
+                if given
+                else f"no {role} column in the header (found: {', '.join(map(repr, header))})",
+                line=1,
+                hint=hint,
+            )
+    for col, others in ((file_col, other_files), (label_col, other_labels)):
+        if others:
+            notes.append(f"column {col!r} used; also present: {', '.join(others)}")
+    ignored = [h for h in header if h not in (file_col, label_col, split_col)]
+    if ignored:
+        notes.append(f"ignored columns: {', '.join(ignored)}")
+
+    files = (
+        df[file_col]
+        .str.strip()
+        .str.replace("\\", "/", regex=False)
+        .str.replace(r"/{2,}", "/", regex=True)
+        .str.replace(r"^(\./)+", "", regex=True)
+        .str.replace(r"/\./", "/", regex=True)
+    )
+    labels = df[label_col].str.strip()
+    splits = _split_value(df[split_col].str.strip()) if split_col else pd.Series(np.nan, index=df.index, dtype=object)
+
+    bad = (files == "") | files.str.contains(_UNSAFE, regex=True) | files.str.endswith("/")
+    if bad.any():
+        for i in np.flatnonzero(bad.to_numpy()):
+            raw = df[file_col].iloc[i]
+            if files.iloc[i] == "":
+                err = InputError(
+                    csv_path, f"empty {file_col!r}", line=int(lines[i]), hint="Give every row an image file name"
+                )
+            else:
+                try:
+                    check_member(files.iloc[i], path=csv_path, record=f"line {lines[i]}")
+                    problem = f"{file_col!r} {raw!r} names a folder, not a file"
+                    err = InputError(csv_path, problem, line=int(lines[i]), hint="Give the image file's name")
+                except InputError as unsafe:
+                    err = InputError(csv_path, unsafe.problem, line=int(lines[i]), hint=unsafe.hint)
+            _raise_or_collect(err, on_error, findings, "bad-file-name")
+        keep = ~bad.to_numpy()
+        files, labels, splits, lines = files[keep], labels[keep], splits[keep], lines[keep]
+
+    # One split per image: rows of the same file naming two splits are a contradiction.
+    table = pd.DataFrame(
+        {"file": files.to_numpy(), "label": labels.to_numpy(), "split": splits.to_numpy(), "line": lines}
+    )
+    known = table.dropna(subset=["split"])
+    n_split = known.groupby("file", sort=False)["split"].nunique()
+    conflicted = n_split.index[n_split.to_numpy() > 1]
+    if len(conflicted):
+        for name in conflicted:
+            rows = known[known["file"] == name]
+            first = rows.drop_duplicates("split").head(2)
+            err = InputError(
+                csv_path,
+                f"{name!r} is in split {first['split'].iloc[0]!r} (line {first['line'].iloc[0]}) "
+                f"and {first['split'].iloc[1]!r} (line {first['line'].iloc[1]})",
+                line=int(first["line"].iloc[1]),
+                hint="An image belongs to one split: fix the split column",
+            )
+            _raise_or_collect(err, on_error, findings, "split-conflict")
+        table = table[~table["file"].isin(conflicted)]
+
+    if label_separator:
+        exploded = table.assign(label=table["label"].str.split(label_separator, regex=False)).explode(
+            "label", ignore_index=True
+        )
+        exploded["label"] = exploded["label"].str.strip()
+    else:
+        exploded = table.reset_index(drop=True)
+    file_order = np.sort(table["file"].unique().astype(object))
+    n_images = len(file_order)
+    image_ids = np.arange(1, n_images + 1, dtype=np.int64)
+    first_rows = table.drop_duplicates("file").set_index("file")
+    split_of = table.dropna(subset=["split"]).drop_duplicates("file").set_index("file")["split"]
+    images = pd.DataFrame(
+        {
+            "image_id": image_ids,
+            "file_name": file_order,
+            "split": split_of.reindex(file_order).to_numpy(dtype=object),
+        }
+    )
+    labelled = exploded[exploded["label"] != ""]
+    dup = labelled.duplicated(["file", "label"])
+    if dup.any():
+        notes.append(
+            f"{int(dup.sum())} repeated (image, label) pair(s) kept once "
+            f"(e.g. line {int(labelled['line'][dup].iloc[0])})"
+        )
+        labelled = labelled[~dup.to_numpy()]
+    names = _order_names(labelled["label"].unique().tolist())
+    categories = pd.DataFrame({"category_id": np.arange(1, len(names) + 1, dtype=np.int64), "name": names})
+    image_of = pd.Series(image_ids, index=pd.Index(file_order, dtype=object))
+    cat_of = pd.Series(categories["category_id"].to_numpy(), index=pd.Index(names, dtype=object))
+    pairs = pd.DataFrame(
+        {
+            "image_id": image_of.reindex(labelled["file"].to_numpy()).to_numpy(dtype=np.int64),
+            "category_id": cat_of.reindex(labelled["label"].to_numpy()).to_numpy(dtype=np.int64),
+            "line": labelled["line"].to_numpy(dtype=np.int64),
+        }
+    ).sort_values(["image_id", "category_id"], kind="stable", ignore_index=True)
+    annotation_ids = np.arange(1, len(pairs) + 1, dtype=np.int64)
+    annotations = pd.DataFrame(
+        {"annotation_id": annotation_ids, "image_id": pairs["image_id"], "category_id": pairs["category_id"]}
+    )
+    root, note = _resolve_root(csv_path.parent, images["file_name"])
+    if note:
+        notes.append(note)
+    unlabeled = n_images - pairs["image_id"].nunique()
+    if unlabeled:
+        notes.append(f"{unlabeled} image(s) with an empty label read as images without a label")
+    ds = Dataset.from_frames(images, annotations, categories, root=root)
+    result = ReadResult(ds, NAME, findings=findings, notes=notes)
+    if provenance:
+        rel = os.path.relpath(csv_path, root).replace(os.sep, "/")
+        result.image_sources = pd.DataFrame(
+            {"file": rel, "line": first_rows["line"].reindex(file_order).to_numpy(dtype=np.int64)},
+            index=pd.Index(image_ids, name="image_id"),
+        )
+        result.annotation_sources = pd.DataFrame(
+            {"file": rel, "line": pd.array(pairs["line"].to_numpy(), dtype="Int64"), "record": np.nan},
+            index=pd.Index(annotation_ids, name="annotation_id"),
+        )
+    return result
+
+
+# -- write -------------------------------------------------------------------------------
+
+
+def _strip_common_dir(names: pd.Series) -> pd.Series:
+    """File names without the longest directory prefix they all share."""
+    dirs = names.str.rpartition("/")[0].unique().tolist()
+    if not dirs or "" in dirs:
+        return names
+    parts = [d.split("/") for d in dirs]
+    common: list[str] = []
+    for segs in zip(*parts, strict=False):
+        if any(s != segs[0] for s in segs):
+            break
+        common.append(segs[0])
+    return names.str.slice(len("/".join(common)) + 1) if common else names
+
+
+def _layout(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, list[Loss]]:
+    """Rows to write, image copies (image_id -> out path), label text per category, format losses."""
+    losses: list[Loss] = []
+    labels, label_losses = label_table(ds)
+    losses += label_losses
+    cats = ds.categories
+    label_text = sanitize_names(cats["name"], forbidden=re.compile(re.escape(LABEL_SEPARATOR) + r"|[\x00-\x1f]"))
+    used = np.unique(labels["category_id"].to_numpy())
+    in_use = cats.index.isin(used)
+    loss = renamed_loss(cats["name"][in_use], label_text[in_use], what="label", format_name=NAME)
+    if loss:
+        losses.append(loss)
+    unused = cats.index[~cats.index.isin(used)]
+    if len(unused):
+        losses.append(
+            Loss(
+                "category-dropped",
+                f"{NAME} lists labels only: {len(unused)} categor{'y' if len(unused) == 1 else 'ies'} without any "
+                f"label dropped ({', '.join(map(repr, cats['name'][unused][:3]))})",
+                len(unused),
+                [int(i) for i in unused[:MAX_EXAMPLES]],
+                unit="category",
+            )
+        )
+    kept = cats.loc[cats.index.isin(used)]
+    rank = {name: k for k, name in enumerate(_order_names(label_text[kept.index].tolist()))}
+    order = sorted(kept.index.tolist(), key=lambda i: rank[label_text[i]])
+    loss = id_change_loss(cats, order, format_name=NAME)
+    if loss:
+        losses.append(loss)
+
+    images = ds.images
+    out = IMAGES_DIR + "/" + _strip_common_dir(images["file_name"].astype(object).str.replace("\\", "/", regex=False))
+    dup = out.duplicated(keep="first")
+    renamed: list[int] = []
+    while dup.any():
+        ids = out.index[dup].astype(str)
+        head, dot, tail = (out[dup].str.rpartition(".")[i] for i in range(3))
+        out = out.copy()
+        out[dup] = np.where(dot == ".", head + "_" + ids + "." + tail, out[dup] + "_" + ids)
+        renamed += [int(i) for i in out.index[dup]]
+        dup = out.duplicated(keep="first")
+    if renamed:
+        renamed = sorted(set(renamed))
+        losses.append(
+            Loss(
+                "file-renamed",
+                f"{len(renamed)} image(s) share a file name with another: written as <name>_<image_id><suffix>",
+                len(renamed),
+                renamed[:MAX_EXAMPLES],
+                unit="image",
+            )
+        )
+    has_split = images["split"].notna().any()
+    split = images["split"].astype(object).where(images["split"].notna(), "")
+    rows = pd.DataFrame(
+        {
+            "file_name": out.reindex(labels["image_id"].to_numpy()).to_numpy(dtype=object),
+            "label": label_text.reindex(labels["category_id"].to_numpy()).to_numpy(dtype=object),
+            "split": split.reindex(labels["image_id"].to_numpy()).to_numpy(dtype=object),
+        }
+    )
+    bare = images.index[~images.index.isin(labels["image_id"].unique())]
+    empty_rows = pd.DataFrame(
+        {"file_name": out[bare].to_numpy(dtype=object), "label": "", "split": split[bare].to_numpy(dtype=object)}
+    )
+    rows = pd.concat([rows, empty_rows], ignore_index=True).sort_values(
+        ["file_name", "label"], kind="stable", ignore_index=True
+    )
+    if not has_split:
+        rows = rows.drop(columns="split")
+    return rows, pd.DataFrame({"out": out}, index=images.index), label_text, losses
+
+
+def plan(ds: Dataset, **options: Any) -> list[Loss]:
+    """What writing `ds` as a labels csv would drop or change (generic + format-specific)."""
+    caps = Capabilities(boxes=False, image_level_labels=True, splits=True, polygons=True, rle=True)
+    losses = plan_losses(ds, caps, format_name=NAME)
+    seg = ds.annotations.index[ds.annotations["segmentation"].notna().to_numpy()]
+    if len(seg):
+        losses.append(
+            Loss(
+                "segmentation-dropped",
+                f"{NAME} holds class labels only: segmentations dropped",
+                len(seg),
+                [int(i) for i in seg[:MAX_EXAMPLES]],
+            )
+        )
+    return losses + _layout(ds)[3]
+
+
+def write(ds: Dataset, out_dir: Path, *, images: str = "copy") -> WriteReport:
+    """Write ``labels.csv`` and copy the images to ``images/`` under `out_dir`.
+
+    Raises:
+        OutputError: a file name would escape `out_dir`.
+    """
+    out_dir = Path(out_dir)
+    rows, copies, _, _ = _layout(ds)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows.to_csv(out_dir / CSV_NAME, index=False, lineterminator="\n", encoding="utf-8")
+    pairs = [
+        (ds.resolve(src), safe_join(out_dir, dst))
+        for src, dst in zip(ds.images["file_name"].tolist(), copies["out"].tolist(), strict=True)
+    ]
+    placed = transfer_files(pairs, images)
+    return WriteReport(
+        format=NAME,
+        path=str(out_dir),
+        images=len(copies),
+        annotations=int((rows["label"] != "").sum()),
+        categories=int(rows["label"][rows["label"] != ""].nunique()),
+        images_transferred=placed,
+        images_missing=0 if images == "none" else len(pairs) - placed,
+        options={"label_rows": "one row per label"},
+    )
+
+
+FORMAT = FormatSpec(
+    NAME,
+    "labels.csv with file_name,label[,split] rows (multi-label: one row per label or 'a;b')",
+    CAPABILITIES,
+    detect,
+    read,
+    write,
+    extensions=(".csv",),
+    plan=plan,
+)
+
+__all__ = ["FORMAT", "detect", "plan", "read", "write"]
