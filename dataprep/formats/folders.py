@@ -467,9 +467,9 @@ def label_table(ds: Dataset) -> tuple[pd.DataFrame, list[Loss]]:
 
 def _strip_first(names: pd.Series, first: pd.Series) -> pd.Series:
     """`names` without their first path component where it equals `first`."""
-    head, _, tail = (names.str.partition("/")[i] for i in range(3))
-    strip = (head == first) & (tail != "")
-    return names.where(~strip, tail)
+    parts = names.str.partition("/")
+    strip = (parts[0] == first) & (parts[2] != "")
+    return names.where(~strip, parts[2])
 
 
 def _dedupe_paths(out: pd.Series) -> tuple[pd.Series, list[int]]:
@@ -594,10 +594,14 @@ def write(ds: Dataset, out_dir: Path, *, images: str = "copy") -> WriteReport:
     for split in split_dirs or [""]:
         for name in folder.tolist():
             safe_join(out_dir, f"{split}/{name}" if split else name).mkdir(parents=True, exist_ok=True)
-    pairs = [
-        (ds.resolve(src), safe_join(out_dir, dst))
-        for src, dst in zip(ds.images["file_name"].tolist(), frame["out"].tolist(), strict=True)
-    ]
+    pairs = (
+        []
+        if images == "none"
+        else [
+            (ds.resolve(src), safe_join(out_dir, dst))
+            for src, dst in zip(ds.images["file_name"].tolist(), frame["out"].tolist(), strict=True)
+        ]
+    )
     placed = transfer_files(pairs, images)
     return WriteReport(
         format=NAME,

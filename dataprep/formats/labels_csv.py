@@ -480,10 +480,14 @@ def write(ds: Dataset, out_dir: Path, *, images: str = "copy") -> WriteReport:
     rows, copies, _, _ = _layout(ds)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows.to_csv(out_dir / CSV_NAME, index=False, lineterminator="\n", encoding="utf-8")
-    pairs = [
-        (ds.resolve(src), safe_join(out_dir, dst))
-        for src, dst in zip(ds.images["file_name"].tolist(), copies["out"].tolist(), strict=True)
-    ]
+    pairs = (
+        []
+        if images == "none"
+        else [
+            (ds.resolve(src), safe_join(out_dir, dst))
+            for src, dst in zip(ds.images["file_name"].tolist(), copies["out"].tolist(), strict=True)
+        ]
+    )
     placed = transfer_files(pairs, images)
     return WriteReport(
         format=NAME,
