@@ -1,0 +1,326 @@
+"""JSON-Schema validation of the documents dataprep reads and writes (files in ``schemas/``).
+
+Schemas cover document structure: the COCO top level, Ultralytics ``data.yaml``, the
+``dataprep.yaml`` manifest and the validate report. Per-annotation checks on big files do
+not go through JSON Schema one object at a time: a COCO file's arrays are schema-checked on
+their first `COCO_SAMPLE` items and the whole of them is covered by the reader and the
+vectorized checks (ids are checked for duplicates here, as arrays).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dataprep.errors import Finding, InputError, Severity
+
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
+SCHEMAS = {
+    "coco": "coco.schema.json",
+    "data-yaml": "data-yaml.schema.json",
+    "manifest": "manifest.schema.json",
+    "report": "report.schema.json",
+}
+MANIFEST_NAMES = ("dataprep.yaml", "dataprep.yml", "dataprep.json")
+COCO_SAMPLE = 1000  # items of each COCO array run through JSON Schema
+MAX_ERRORS = 50  # schema errors reported per document
+MAX_YAML_BYTES = 1 << 20
+MAX_YAML_ALIASES = 100  # a "billion laughs" YAML expands aliases exponentially
+
+
+@functools.cache
+def load_schema(name: str) -> dict[str, Any]:
+    """The JSON schema called `name` (a key of `SCHEMAS`) as a dict."""
+    try:
+        file = SCHEMAS[name]
+    except KeyError:
+        raise ValueError(f"unknown schema {name!r}; known: {', '.join(SCHEMAS)}") from None
+    return json.loads((SCHEMA_DIR / file).read_text(encoding="utf-8"))
+
+
+@functools.cache
+def _validator(name: str) -> Any:
+    from jsonschema import Draft202012Validator
+
+    schema = load_schema(name)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def pointer(parts: Any) -> str:
+    """A jsonschema error path as ``images[3].width`` (``$`` for the document itself)."""
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "$"
+
+
+def document_findings(
+    doc: Any,
+    schema: str,
+    *,
+    path: str | Path | None,
+    node: Any = None,
+    limit: int = MAX_ERRORS,
+) -> list[Finding]:
+    """``schema-violation`` findings of `doc` against a schema, with JSON-pointer records.
+
+    Args:
+        doc: the parsed document (YAML documents: keys already made strings).
+        schema: a key of `SCHEMAS`.
+        path: the document's file, for messages.
+        node: the YAML node tree of the document, to give each finding its line.
+        limit: report at most this many violations (the first by document order).
+    """
+    errors = sorted(_validator(schema).iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
+    out = []
+    for err in errors[:limit]:
+        record = pointer(err.absolute_path)
+        line = _yaml_line(node, list(err.absolute_path)) if node is not None else None
+        out.append(
+            Finding(
+                code="schema-violation",
+                severity=Severity.ERROR,
+                message=f"{_short(err.message)} (schema {SCHEMAS[schema]})",
+                file=None if path is None else str(path),
+                record=record,
+                line=line,
+                hint=_schema_hint(err),
+            )
+        )
+    if len(errors) > limit:
+        out.append(
+            Finding(
+                code="schema-violation",
+                severity=Severity.ERROR,
+                message=f"{len(errors) - limit} more schema violations not listed",
+                file=None if path is None else str(path),
+            )
+        )
+    return out
+
+
+def _short(text: str, n: int = 200) -> str:
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def _schema_hint(err: Any) -> str:
+    if err.validator == "required":
+        return "Add the missing field"
+    if err.validator == "type":
+        return f"Use a value of type {err.validator_value}"
+    if err.validator == "additionalProperties":
+        return "Remove the unknown key, or check its spelling"
+    return "Fix the value to match the schema"
+
+
+# -- YAML -----------------------------------------------------------------------------------------
+
+
+def load_yaml(path: str | Path) -> tuple[Any, Any]:
+    """Parse a small YAML file safely: ``(document with string keys, node tree for line numbers)``.
+
+    Raises:
+        InputError: unreadable, too big, not YAML, or an alias bomb.
+    """
+    import yaml
+
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as err:
+        raise InputError(p, f"cannot read the file ({err.strerror or err})", hint="Check its permissions") from None
+    if len(raw) > MAX_YAML_BYTES:
+        raise InputError(p, f"file is {len(raw):,} bytes, too big for a YAML description", hint="Check the file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(p, f"not UTF-8 text (byte {err.start})", hint="Save the file as UTF-8") from None
+    try:
+        aliases = sum(isinstance(ev, yaml.AliasEvent) for ev in yaml.parse(text, Loader=yaml.SafeLoader))
+        if aliases > MAX_YAML_ALIASES:
+            raise InputError(
+                p, f"{aliases} YAML aliases (limit {MAX_YAML_ALIASES})", hint="Write the values out without &/* aliases"
+            )
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise InputError(p, f"not valid YAML: {problem}", line=line, hint="Fix the YAML syntax") from None
+    return _string_keys(doc), node
+
+
+def _string_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _string_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_string_keys(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)  # dates, binary
+
+
+def _yaml_line(node: Any, parts: list[Any]) -> int | None:
+    """1-based line of the element at `parts` in a composed YAML node tree (nearest parent found)."""
+    import yaml
+
+    line = None
+    for part in [None, *parts]:
+        if part is not None:
+            if isinstance(node, yaml.MappingNode):
+                match = [v for k, v in node.value if str(getattr(k, "value", None)) == str(part)]
+                if not match:
+                    break
+                node = match[0]
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+                node = node.value[part]
+            else:
+                break
+        if node is not None and getattr(node, "start_mark", None) is not None:
+            line = node.start_mark.line + 1
+    return line
+
+
+# -- manifest --------------------------------------------------------------------------------------
+
+
+def find_manifest(path: str | Path) -> Path | None:
+    """``dataprep.yaml``/``.yml``/``.json`` in the dataset folder (or beside a label file), if any."""
+    p = Path(path)
+    folder = p if p.is_dir() else p.parent
+    for name in MANIFEST_NAMES:
+        candidate = folder / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_manifest(path: str | Path) -> dict[str, Any]:
+    """Read and schema-check a manifest (YAML or JSON).
+
+    Raises:
+        InputError: unreadable, unparseable, or not matching ``schemas/manifest.schema.json``
+            (the first violation, with its record and line).
+    """
+    p = Path(path)
+    if p.suffix.lower() == ".json":
+        try:
+            doc = json.loads(p.read_text(encoding="utf-8"))
+        except OSError as err:
+            raise InputError(p, f"cannot read the file ({err.strerror or err})", hint="Check the path") from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            line = getattr(err, "lineno", None)
+            raise InputError(p, f"not valid JSON ({err})", line=line, hint="Fix the JSON syntax") from None
+        node = None
+    else:
+        doc, node = load_yaml(p)
+    if doc is None:
+        doc = {}
+    findings = document_findings(doc, "manifest", path=p, node=node, limit=1)
+    if findings:
+        f = findings[0]
+        raise InputError(p, f.message, record=f.record, line=f.line, hint=f.hint)
+    return doc
+
+
+# -- data.yaml ------------------------------------------------------------------------------------
+
+
+def check_data_yaml(path: str | Path) -> list[Finding]:
+    """Findings for an Ultralytics ``data.yaml``: schema, ``nc`` vs ``names``, contiguous class keys."""
+    p = Path(path)
+    try:
+        doc, node = load_yaml(p)
+    except InputError as err:
+        return [err.to_finding("schema-violation")]
+    out = document_findings(doc, "data-yaml", path=p, node=node)
+    if out or not isinstance(doc, dict):
+        return out
+    names = doc.get("names")
+    count = len(names)
+    if isinstance(names, dict):
+        keys = sorted(int(k) for k in names)
+        if keys != list(range(count)):
+            out.append(
+                Finding(
+                    "schema-violation",
+                    Severity.ERROR,
+                    f"names keys are {keys[:10]}{'...' if count > 10 else ''}; "
+                    f"YOLO class indices must be 0..{count - 1}",
+                    file=str(p),
+                    record="names",
+                    line=_yaml_line(node, ["names"]),
+                    hint="Number the classes from 0 without gaps",
+                )
+            )
+    nc = doc.get("nc")
+    if nc is not None and nc != count:
+        out.append(
+            Finding(
+                "schema-violation",
+                Severity.ERROR,
+                f"nc is {nc} but names has {count} entries",
+                file=str(p),
+                record="nc",
+                line=_yaml_line(node, ["nc"]),
+                hint="Make nc equal the number of names (or drop nc)",
+            )
+        )
+    return out
+
+
+# -- COCO -----------------------------------------------------------------------------------------
+
+
+def check_coco_file(path: str | Path, *, display: str | None = None, sample: int = COCO_SAMPLE) -> list[Finding]:
+    """Findings for a COCO json: top-level schema on a sample of each array, and duplicate ids.
+
+    A file that does not parse gives no finding here: the reader reports it.
+    """
+    import orjson
+
+    p = Path(path)
+    name = display or str(p)
+    try:
+        doc = orjson.loads(p.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return []
+    if not isinstance(doc, dict):
+        return document_findings(doc, "coco", path=name)
+    trimmed = {k: (v[:sample] if isinstance(v, list) else v) for k, v in doc.items()}
+    out = document_findings(trimmed, "coco", path=name)
+    for key in ("images", "annotations", "categories"):
+        items = doc.get(key)
+        if isinstance(items, list):
+            out.extend(_duplicate_ids(items, key, name))
+    return out
+
+
+def _duplicate_ids(items: list[Any], key: str, file: str) -> list[Finding]:
+    ids = pd.Series([item.get("id") if isinstance(item, dict) else None for item in items], dtype=object)
+    ids = ids[ids.map(lambda v: isinstance(v, int) and not isinstance(v, bool), na_action="ignore").fillna(False)]
+    dup = ids.duplicated(keep="first").to_numpy()
+    if not dup.any():
+        return []
+    first = pd.Series(ids.index, index=ids.to_numpy()).groupby(level=0).first()
+    positions = ids.index.to_numpy()[dup]
+    values = ids.to_numpy()[dup]
+    firsts = first.reindex(values).to_numpy()
+    return [
+        Finding(
+            "duplicate-id",
+            Severity.ERROR,
+            f"{key} id {v} is used again (first at {key}[{f}])",
+            file=file,
+            record=f"{key}[{pos}].id",
+            hint="Give every record its own id",
+        )
+        for v, f, pos in zip(values, firsts, np.asarray(positions), strict=True)
+    ]
