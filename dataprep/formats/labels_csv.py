@@ -3,7 +3,11 @@
 Header: a file column (``file_name``; also ``filename``, ``file``, ``image``, ``image_name``,
 ``image_path``, ``path``, ``img``) and a label column (``label``; also ``labels``, ``class``,
 ``class_name``, ``category``, ``category_name``), any case, plus an optional ``split`` (or
-``subset``) column. Other columns are ignored (and noted).
+``subset``) column. Other columns are ignored (and noted). Without a label column, one 0/1
+column per class is read as one-hot labels (Roboflow's ``_classes.csv``: ``filename,cat,dog``).
+A folder of ``train``/``valid``/``test`` folders with one csv each is read as one dataset, the
+split taken from the folder. A header with box columns (``xmin``...) is a detection csv: not
+detected as this format, and read, if asked, for its class column only.
 
 Multi-label: the reader accepts several rows per image *and* several labels joined by ``;``
 in one cell (``cat;dog``); the writer writes one row per label. An empty label cell is an image
@@ -26,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from dataprep.dataset import Dataset
@@ -45,11 +50,14 @@ from dataprep.formats.folders import SPLIT_ALIASES, id_change_loss, label_table,
 
 NAME = "csv"
 CSV_NAME = "labels.csv"
+ROBOFLOW_NAME = "_classes.csv"  # Roboflow's multi-label classification export: filename + one 0/1 column per class
 IMAGES_DIR = "images"
 CAPABILITIES = Capabilities(boxes=False, image_level_labels=True, splits=True)
 FILE_COLUMNS = ("file_name", "filename", "file", "image", "image_name", "image_path", "path", "img")
 LABEL_COLUMNS = ("label", "labels", "class", "class_name", "category", "category_name")
 SPLIT_COLUMNS = ("split", "subset")
+# A header with these is a detection csv (Roboflow / TF object-detection exports): not ours to guess.
+BOX_COLUMNS = frozenset({"xmin", "ymin", "xmax", "ymax", "x_min", "y_min", "x_max", "y_max", "bbox", "box"})
 LABEL_SEPARATOR = ";"
 _PROBE = 20  # file names checked on disk to decide where images resolve
 
@@ -65,61 +73,93 @@ def _find_column(header: list[str], candidates: tuple[str, ...], given: str | No
     return (present[0] if present else None), present[1:]
 
 
-def _csv_file(path: Path) -> Path:
-    """The csv to read for `path` (a csv file, or a folder holding labels.csv or one csv).
+def _sources(path: Path) -> list[tuple[Path, str]]:
+    """The csv files to read for `path`, each with the folder (relative to `path`) it labels.
+
+    A csv file; a folder holding ``labels.csv``, ``_classes.csv`` or exactly one csv; or a
+    folder of split folders each holding one (Roboflow's ``train/_classes.csv`` layout).
 
     Raises:
-        InputError: a folder with no csv, or several and none named labels.csv.
+        InputError: no csv found, or several and none of the usual names.
     """
     if path.is_file():
-        return path
-    if (path / CSV_NAME).is_file():
-        return path / CSV_NAME
-    found = sorted(p for p in path.glob("*.csv") if p.is_file())
-    if len(found) == 1:
-        return found[0]
-    if not found:
-        raise InputError(path, f"no {CSV_NAME} in this folder", hint="Pass the csv file itself, or name it labels.csv")
+        return [(path, "")]
+    found = _folder_csv(path)
+    if found is not None:
+        return [(found, "")]
+    split_dirs = sorted(d for d in path.iterdir() if d.is_dir() and d.name.lower() in SPLIT_ALIASES)
+    per_split = [(_folder_csv(d), d.name) for d in split_dirs]
+    sources = [(csv_path, name) for csv_path, name in per_split if csv_path is not None]
+    if sources:
+        return sources
+    several = sorted(p.name for p in path.glob("*.csv") if p.is_file())
+    if several:
+        raise InputError(
+            path,
+            f"{len(several)} csv files and none named {CSV_NAME} ({', '.join(several[:4])})",
+            hint="Pass the csv file to read",
+        )
     raise InputError(
         path,
-        f"{len(found)} csv files and none named {CSV_NAME} ({', '.join(p.name for p in found[:4])})",
-        hint="Pass the csv file to read",
+        f"no {CSV_NAME} in this folder (nor in train/val/test folders)",
+        hint="Pass the csv file itself, or name it labels.csv",
     )
 
 
-def _header(path: Path) -> list[str] | None:
+def _folder_csv(folder: Path) -> Path | None:
+    """``labels.csv``, else ``_classes.csv``, else the folder's only csv (None if none or several)."""
+    for name in (CSV_NAME, ROBOFLOW_NAME):
+        if (folder / name).is_file():
+            return folder / name
+    found = [p for p in folder.glob("*.csv") if p.is_file()]
+    return found[0] if len(found) == 1 else None
+
+
+def _first_lines(path: Path, n: int = 2) -> list[list[str]]:
     try:
         with open(path, encoding="utf-8-sig", newline="") as f:
-            return next(csv.reader([f.readline()]), None)
+            return list(csv.reader([f.readline() for _ in range(n)]))
     except (OSError, UnicodeDecodeError, csv.Error):
-        return None
+        return []
+
+
+def _one_hot_columns(header: list[str], file_col: str, split_col: str | None) -> list[str]:
+    return [h for h in header if h not in (file_col, split_col)]
 
 
 def detect(path: Path) -> float | None:
-    """0.9 for a csv (or a folder with labels.csv / a single csv) whose header names files and labels."""
+    """0.9 for ``labels.csv`` (0.8 another single csv) whose header names files and labels.
+
+    Also 0.8 for Roboflow's one-hot ``_classes.csv`` (``filename,cat,dog`` with 0/1 cells),
+    alone or one per split folder; a csv given directly with a 0/1 first row scores 0.6.
+    """
     try:
-        if path.is_file():
-            if path.suffix.lower() != ".csv":
-                return None
-            csv_path, confidence = path, 0.9
-        elif path.is_dir():
-            if (path / CSV_NAME).is_file():
-                csv_path, confidence = path / CSV_NAME, 0.9
-            else:
-                found = [p for p in path.glob("*.csv") if p.is_file()]
-                if len(found) != 1:
-                    return None
-                csv_path, confidence = found[0], 0.8
-        else:
-            return None
-    except OSError:
+        sources = _sources(path)
+    except (InputError, OSError):
         return None
-    header = _header(csv_path)
-    if not header:
+    csv_path = sources[0][0]
+    if csv_path.suffix.lower() != ".csv":
         return None
-    has_file = _find_column(header, FILE_COLUMNS, None)[0] is not None
-    has_label = _find_column(header, LABEL_COLUMNS, None)[0] is not None
-    return confidence if has_file and has_label else None
+    rows = _first_lines(csv_path)
+    if not rows or not rows[0]:
+        return None
+    header = rows[0]
+    file_col = _find_column(header, FILE_COLUMNS, None)[0]
+    if file_col is None or any(h.strip().lower() in BOX_COLUMNS for h in header):
+        return None
+    if _find_column(header, LABEL_COLUMNS, None)[0] is not None:
+        return 0.9 if csv_path.name == CSV_NAME or path.is_file() else 0.8
+    split_col = _find_column(header, SPLIT_COLUMNS, None)[0]
+    hot = _one_hot_columns(header, file_col, split_col)
+    if not hot:
+        return None
+    if csv_path.name == ROBOFLOW_NAME:
+        return 0.8
+    if len(rows) > 1 and len(rows[1]) == len(header):
+        cells = [v.strip() for h, v in zip(header, rows[1], strict=True) if h in hot]
+        if cells and all(v in ("0", "1") for v in cells):
+            return 0.6
+    return None
 
 
 def _split_value(values: pd.Series) -> pd.Series:
@@ -160,32 +200,12 @@ def _resolve_root(folder: Path, names: pd.Series) -> tuple[Path, str | None]:
     return folder, None
 
 
-def read(
-    path: Path,
-    *,
-    on_error: OnError = "raise",
-    provenance: bool = False,
-    file_column: str | None = None,
-    label_column: str | None = None,
-    label_separator: str | None = LABEL_SEPARATOR,
-) -> ReadResult:
-    """Read image-level labels from a csv.
-
-    Args:
-        path: a csv file, or a folder holding ``labels.csv`` (or exactly one csv).
-        on_error: ``"collect"`` skips bad rows (empty or unsafe file name, an image given two
-            splits) and returns them as findings.
-        provenance: also return the csv line of each image and label.
-        file_column, label_column: header names to use instead of the usual ones.
-        label_separator: splits a label cell into several labels; ``None`` keeps cells whole.
+def _load_frame(csv_path: Path) -> tuple[pd.DataFrame, npt.NDArray[np.int64]]:
+    """All cells as stripped-free strings, and the 1-based line of each row (blank lines dropped).
 
     Raises:
-        InputError: unreadable csv, a missing column, or (with ``on_error="raise"``) a bad row,
-            naming the file and line.
+        InputError: empty file, malformed csv (with its line), or not UTF-8.
     """
-    csv_path = _csv_file(Path(path))
-    notes: list[str] = []
-    findings: list[Finding] = []
     try:
         df = pd.read_csv(
             csv_path,
@@ -211,42 +231,52 @@ def read(
         raise InputError(
             csv_path, f"not UTF-8 text (byte {err.start})", hint="Re-save the file as UTF-8 (CSV UTF-8 in Excel)"
         ) from None
-    header = [str(c) for c in df.columns]
     lines = np.arange(2, len(df) + 2, dtype=np.int64)
     blank = (df == "").all(axis=1).to_numpy() if len(df.columns) else np.zeros(len(df), bool)
     if blank.any():
         df, lines = df[~blank], lines[~blank]
+    return df, lines
+
+
+def _parse(
+    csv_path: Path,
+    *,
+    on_error: OnError,
+    findings: list[Finding],
+    notes: list[str],
+    file_column: str | None,
+    label_column: str | None,
+    label_separator: str | None,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Rows ``file, label ("" = none), split (NaN = none), line`` of one csv, one label per row.
+
+    Also returns the category names the header declares (one-hot columns), if any.
+    """
+    df, lines = _load_frame(csv_path)
+    header = [str(c) for c in df.columns]
     file_col, other_files = _find_column(header, FILE_COLUMNS, file_column)
     label_col, other_labels = _find_column(header, LABEL_COLUMNS, label_column)
     split_col, _ = _find_column(header, SPLIT_COLUMNS, None)
-    for role, col, given, names in (
-        ("file-name", file_col, file_column, FILE_COLUMNS),
-        ("label", label_col, label_column, LABEL_COLUMNS),
-    ):
-        if col is None:
-            single = len(header) == 1 and any(sep in header[0] for sep in (";", "\t"))
-            hint = (
-                "The file looks ';'- or tab-separated: save it comma-separated"
-                if single
-                else (
-                    f"Rename a column to {names[0]!r}"
-                    + ("" if given else f" (or {', '.join(names[1:4])}), or pass {role.replace('-', '_')}_column=")
-                )
-            )
-            raise InputError(
-                csv_path,
-                f"no {role} column {given!r}"
-                if given
-                else f"no {role} column in the header (found: {', '.join(map(repr, header))})",
-                line=1,
-                hint=hint,
-            )
+    if file_col is None:
+        _missing_column(csv_path, header, "file-name", file_column, FILE_COLUMNS)
+    hot: list[str] = []
+    if label_col is None:
+        hot = [] if label_column else _one_hot_columns(header, file_col, split_col)
+        cells = df[hot].apply(lambda c: c.str.strip()) if hot else None
+        if not hot or not cells.isin(["0", "1", ""]).all().all():
+            _missing_column(csv_path, header, "label", label_column, LABEL_COLUMNS)
+        notes.append(f"{csv_path.name}: one-hot label columns {', '.join(h.strip() for h in hot)}")
     for col, others in ((file_col, other_files), (label_col, other_labels)):
         if others:
             notes.append(f"column {col!r} used; also present: {', '.join(others)}")
-    ignored = [h for h in header if h not in (file_col, label_col, split_col)]
+    ignored = [h for h in header if h not in (file_col, label_col, split_col, *hot)]
     if ignored:
         notes.append(f"ignored columns: {', '.join(ignored)}")
+    boxes = [h for h in ignored if h.strip().lower() in BOX_COLUMNS]
+    if boxes:
+        notes.append(
+            f"{csv_path.name} has box columns ({', '.join(boxes)}): the csv format reads image-level labels only"
+        )
 
     files = (
         df[file_col]
@@ -256,69 +286,144 @@ def read(
         .str.replace(r"^(\./)+", "", regex=True)
         .str.replace(r"/\./", "/", regex=True)
     )
-    labels = df[label_col].str.strip()
     splits = _split_value(df[split_col].str.strip()) if split_col else pd.Series(np.nan, index=df.index, dtype=object)
-
     bad = (files == "") | files.str.contains(_UNSAFE, regex=True) | files.str.endswith("/")
-    if bad.any():
-        for i in np.flatnonzero(bad.to_numpy()):
-            raw = df[file_col].iloc[i]
-            if files.iloc[i] == "":
-                err = InputError(
-                    csv_path, f"empty {file_col!r}", line=int(lines[i]), hint="Give every row an image file name"
-                )
-            else:
-                try:
-                    check_member(files.iloc[i], path=csv_path, record=f"line {lines[i]}")
-                    problem = f"{file_col!r} {raw!r} names a folder, not a file"
-                    err = InputError(csv_path, problem, line=int(lines[i]), hint="Give the image file's name")
-                except InputError as unsafe:
-                    err = InputError(csv_path, unsafe.problem, line=int(lines[i]), hint=unsafe.hint)
-            _raise_or_collect(err, on_error, findings, "bad-file-name")
-        keep = ~bad.to_numpy()
-        files, labels, splits, lines = files[keep], labels[keep], splits[keep], lines[keep]
+    for i in np.flatnonzero(bad.to_numpy()):
+        raw = df[file_col].iloc[i]
+        if files.iloc[i] == "":
+            err = InputError(
+                csv_path, f"empty {file_col!r}", line=int(lines[i]), hint="Give every row an image file name"
+            )
+        else:
+            try:
+                check_member(files.iloc[i], path=csv_path, record=f"line {lines[i]}")
+                problem = f"{file_col!r} {raw!r} names a folder, not a file"
+                err = InputError(csv_path, problem, line=int(lines[i]), hint="Give the image file's name")
+            except InputError as unsafe:
+                err = InputError(csv_path, unsafe.problem, line=int(lines[i]), hint=unsafe.hint)
+        _raise_or_collect(err, on_error, findings, "bad-file-name")
+    keep = ~bad.to_numpy()
+
+    if hot:
+        # one row per (image, column with a 1); images with no 1 keep one row with no label
+        ones = (df[hot].apply(lambda c: c.str.strip()) == "1").to_numpy() & keep[:, None]
+        rows, cols = np.nonzero(ones)
+        names = np.array([h.strip() for h in hot], dtype=object)
+        bare = keep & ~ones.any(axis=1)
+        table = pd.DataFrame(
+            {
+                "file": np.concatenate([files.to_numpy()[rows], files.to_numpy()[bare]]),
+                "label": np.concatenate([names[cols], np.full(int(bare.sum()), "", dtype=object)]),
+                "split": np.concatenate([splits.to_numpy()[rows], splits.to_numpy()[bare]]),
+                "line": np.concatenate([lines[rows], lines[bare]]),
+            }
+        )
+        return table.sort_values("line", kind="stable", ignore_index=True), [str(n) for n in names]
+    table = pd.DataFrame(
+        {
+            "file": files.to_numpy()[keep],
+            "label": df[label_col].str.strip().to_numpy()[keep],
+            "split": splits.to_numpy()[keep],
+            "line": lines[keep],
+        }
+    )
+    if label_separator:
+        table = table.assign(label=table["label"].str.split(label_separator, regex=False)).explode(
+            "label", ignore_index=True
+        )
+        table["label"] = table["label"].str.strip()
+    return table, []
+
+
+def _missing_column(csv_path: Path, header: list[str], role: str, given: str | None, names: tuple[str, ...]) -> None:
+    """Raise the error for a header without a file-name or label column."""
+    single = len(header) == 1 and any(sep in header[0] for sep in (";", "\t"))
+    if single:
+        hint = "The file looks ';'- or tab-separated: save it comma-separated"
+    elif given:
+        hint = f"Rename a column to {given!r} or pass another {role.replace('-', '_')}_column="
+    else:
+        hint = f"Rename a column to {names[0]!r} (or {', '.join(names[1:4])}), or pass {role.replace('-', '_')}_column="
+        if role == "label":
+            hint += ", or give one 0/1 column per class"
+    problem = (
+        f"no {role} column {given!r}"
+        if given
+        else f"no {role} column in the header (found: {', '.join(map(repr, header))})"
+    )
+    raise InputError(csv_path, problem, line=1, hint=hint)
+
+
+def read(
+    path: Path,
+    *,
+    on_error: OnError = "raise",
+    provenance: bool = False,
+    file_column: str | None = None,
+    label_column: str | None = None,
+    label_separator: str | None = LABEL_SEPARATOR,
+) -> ReadResult:
+    """Read image-level labels from a csv (or one csv per split folder).
+
+    Args:
+        path: a csv file; a folder holding ``labels.csv`` (or ``_classes.csv``, or exactly one
+            csv); or a folder of ``train``/``valid``/``test`` folders holding one each, whose
+            file names are then relative to their split folder.
+        on_error: ``"collect"`` skips bad rows (empty or unsafe file name, an image given two
+            splits) and returns them as findings.
+        provenance: also return the csv line of each image and label.
+        file_column, label_column: header names to use instead of the usual ones.
+        label_separator: splits a label cell into several labels; ``None`` keeps cells whole.
+
+    Raises:
+        InputError: unreadable csv, a missing column, or (with ``on_error="raise"``) a bad row,
+            naming the file and line.
+    """
+    path = Path(path)
+    sources = _sources(path)
+    notes: list[str] = []
+    findings: list[Finding] = []
+    tables = []
+    declared: list[str] = []
+    options = {"file_column": file_column, "label_column": label_column, "label_separator": label_separator}
+    for csv_path, folder in sources:
+        table, names = _parse(csv_path, on_error=on_error, findings=findings, notes=notes, **options)
+        declared += names
+        if folder:
+            table["file"] = folder + "/" + table["file"]
+            default = SPLIT_ALIASES.get(folder.lower(), folder)
+            table["split"] = table["split"].where(table["split"].notna(), default)
+        table["csv"] = csv_path
+        tables.append(table)
+    if len(sources) > 1 or sources[0][1]:
+        notes.append("layout: one csv per split folder (" + ", ".join(f for _, f in sources) + ")")
+    table = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
 
     # One split per image: rows of the same file naming two splits are a contradiction.
-    table = pd.DataFrame(
-        {"file": files.to_numpy(), "label": labels.to_numpy(), "split": splits.to_numpy(), "line": lines}
-    )
     known = table.dropna(subset=["split"])
     n_split = known.groupby("file", sort=False)["split"].nunique()
     conflicted = n_split.index[n_split.to_numpy() > 1]
+    for name in conflicted:
+        first = known[known["file"] == name].drop_duplicates("split").head(2)
+        err = InputError(
+            first["csv"].iloc[1],
+            f"{name!r} is in split {first['split'].iloc[0]!r} (line {first['line'].iloc[0]}) "
+            f"and {first['split'].iloc[1]!r} (line {first['line'].iloc[1]})",
+            line=int(first["line"].iloc[1]),
+            hint="An image belongs to one split: fix the split column",
+        )
+        _raise_or_collect(err, on_error, findings, "split-conflict")
     if len(conflicted):
-        for name in conflicted:
-            rows = known[known["file"] == name]
-            first = rows.drop_duplicates("split").head(2)
-            err = InputError(
-                csv_path,
-                f"{name!r} is in split {first['split'].iloc[0]!r} (line {first['line'].iloc[0]}) "
-                f"and {first['split'].iloc[1]!r} (line {first['line'].iloc[1]})",
-                line=int(first["line"].iloc[1]),
-                hint="An image belongs to one split: fix the split column",
-            )
-            _raise_or_collect(err, on_error, findings, "split-conflict")
         table = table[~table["file"].isin(conflicted)]
 
-    if label_separator:
-        exploded = table.assign(label=table["label"].str.split(label_separator, regex=False)).explode(
-            "label", ignore_index=True
-        )
-        exploded["label"] = exploded["label"].str.strip()
-    else:
-        exploded = table.reset_index(drop=True)
     file_order = np.sort(table["file"].unique().astype(object))
     n_images = len(file_order)
     image_ids = np.arange(1, n_images + 1, dtype=np.int64)
-    first_rows = table.drop_duplicates("file").set_index("file")
     split_of = table.dropna(subset=["split"]).drop_duplicates("file").set_index("file")["split"]
     images = pd.DataFrame(
-        {
-            "image_id": image_ids,
-            "file_name": file_order,
-            "split": split_of.reindex(file_order).to_numpy(dtype=object),
-        }
+        {"image_id": image_ids, "file_name": file_order, "split": split_of.reindex(file_order).to_numpy(dtype=object)}
     )
-    labelled = exploded[exploded["label"] != ""]
+    labelled = table[table["label"] != ""]
     dup = labelled.duplicated(["file", "label"])
     if dup.any():
         notes.append(
@@ -326,7 +431,7 @@ def read(
             f"(e.g. line {int(labelled['line'][dup].iloc[0])})"
         )
         labelled = labelled[~dup.to_numpy()]
-    names = _order_names(labelled["label"].unique().tolist())
+    names = _order_names(sorted(set(labelled["label"].unique().tolist()) | set(declared)))
     categories = pd.DataFrame({"category_id": np.arange(1, len(names) + 1, dtype=np.int64), "name": names})
     image_of = pd.Series(image_ids, index=pd.Index(file_order, dtype=object))
     cat_of = pd.Series(categories["category_id"].to_numpy(), index=pd.Index(names, dtype=object))
@@ -335,28 +440,37 @@ def read(
             "image_id": image_of.reindex(labelled["file"].to_numpy()).to_numpy(dtype=np.int64),
             "category_id": cat_of.reindex(labelled["label"].to_numpy()).to_numpy(dtype=np.int64),
             "line": labelled["line"].to_numpy(dtype=np.int64),
+            "csv": labelled["csv"].to_numpy(),
         }
     ).sort_values(["image_id", "category_id"], kind="stable", ignore_index=True)
     annotation_ids = np.arange(1, len(pairs) + 1, dtype=np.int64)
     annotations = pd.DataFrame(
         {"annotation_id": annotation_ids, "image_id": pairs["image_id"], "category_id": pairs["category_id"]}
     )
-    root, note = _resolve_root(csv_path.parent, images["file_name"])
-    if note:
-        notes.append(note)
+    if sources[0][1]:
+        root = path  # file names were prefixed with their split folder
+    else:
+        root, note = _resolve_root(sources[0][0].parent, images["file_name"])
+        if note:
+            notes.append(note)
     unlabeled = n_images - pairs["image_id"].nunique()
     if unlabeled:
         notes.append(f"{unlabeled} image(s) with an empty label read as images without a label")
     ds = Dataset.from_frames(images, annotations, categories, root=root)
     result = ReadResult(ds, NAME, findings=findings, notes=notes)
     if provenance:
-        rel = os.path.relpath(csv_path, root).replace(os.sep, "/")
+        rel = {p: os.path.relpath(p, root).replace(os.sep, "/") for p, _ in sources}
+        first_rows = table.drop_duplicates("file").set_index("file").reindex(file_order)
         result.image_sources = pd.DataFrame(
-            {"file": rel, "line": first_rows["line"].reindex(file_order).to_numpy(dtype=np.int64)},
+            {"file": first_rows["csv"].map(rel).to_numpy(), "line": first_rows["line"].to_numpy(dtype=np.int64)},
             index=pd.Index(image_ids, name="image_id"),
         )
         result.annotation_sources = pd.DataFrame(
-            {"file": rel, "line": pd.array(pairs["line"].to_numpy(), dtype="Int64"), "record": np.nan},
+            {
+                "file": pairs["csv"].map(rel).to_numpy(),
+                "line": pd.array(pairs["line"].to_numpy(), dtype="Int64"),
+                "record": np.nan,
+            },
             index=pd.Index(annotation_ids, name="annotation_id"),
         )
     return result

@@ -106,6 +106,49 @@ def test_detect(tmp_path: Path) -> None:
     assert F.detect(tmp_path / "d")[0] == ("csv", 0.9)
 
 
+def test_reads_roboflow_one_hot_split_folders(tmp_path: Path) -> None:
+    # Roboflow "multi-label classification" export: <split>/_classes.csv, filename + a 0/1 column per class
+    _csv(tmp_path / "train" / "_classes.csv", "filename, cat, dog, fox\na.jpg, 1, 1, 0\nb.jpg, 0, 0, 0\n")
+    _csv(tmp_path / "valid" / "_classes.csv", "filename, cat, dog, fox\nc.jpg, 0, 1, 0\n")
+    make_image(tmp_path / "train" / "a.jpg", 2, 2)
+    assert labels_csv.detect(tmp_path) == 0.8 and labels_csv.detect(tmp_path / "train") == 0.8
+    result = F.load(tmp_path, provenance=True)
+    ds = result.dataset
+    assert result.format == "csv" and ds.root == tmp_path
+    assert ds.categories["name"].tolist() == ["cat", "dog", "fox"]  # fox: declared by the header, no image
+    assert dict(zip(ds.images["file_name"], ds.images["split"], strict=True)) == {
+        "train/a.jpg": "train",
+        "train/b.jpg": "train",
+        "valid/c.jpg": "val",
+    }
+    assert _pairs(ds) == {("train/a.jpg", "cat"), ("train/a.jpg", "dog"), ("valid/c.jpg", "dog")}
+    assert ds.resolve("train/a.jpg").is_file()
+    assert result.annotation_sources["file"].tolist() == [
+        "train/_classes.csv",
+        "train/_classes.csv",
+        "valid/_classes.csv",
+    ]
+    assert result.annotation_sources["line"].tolist() == [2, 2, 2]
+
+
+def test_one_hot_needs_zero_one_cells(tmp_path: Path) -> None:
+    path = _csv(tmp_path / "x.csv", "filename,cat,dog\na.jpg,1,yes\n")
+    assert labels_csv.detect(path) is None
+    with pytest.raises(InputError) as err:
+        labels_csv.read(path)
+    assert err.value.line == 1 and "no label column" in err.value.problem and "0/1" in err.value.hint
+    assert labels_csv.detect(_csv(tmp_path / "y.csv", "filename,cat,dog\na.jpg,1,0\n")) == 0.6
+
+
+def test_detection_csv_is_not_taken_for_labels(tmp_path: Path) -> None:
+    text = "filename,width,height,class,xmin,ymin,xmax,ymax\na.jpg,10,10,cat,1,2,3,4\n"
+    path = _csv(tmp_path / "train" / "_annotations.csv", text)
+    assert labels_csv.detect(path) is None and labels_csv.detect(tmp_path) is None
+    result = labels_csv.read(path)  # explicit: reads the classes, says the boxes are not read
+    assert _pairs(result.dataset) == {("a.jpg", "cat")}
+    assert any("box columns" in n for n in result.notes)
+
+
 # -- errors --------------------------------------------------------------------------------
 
 
@@ -155,7 +198,7 @@ def test_reports_text_that_is_not_utf8(tmp_path: Path) -> None:
 
 def test_reports_a_folder_without_csv(tmp_path: Path) -> None:
     (tmp_path / "d").mkdir()
-    with pytest.raises(InputError, match=r"no labels\.csv"):
+    with pytest.raises(InputError, match=r"no labels\.csv in this folder"):
         labels_csv.read(tmp_path / "d")
     _csv(tmp_path / "e" / "a.csv", "file_name,label\n")
     _csv(tmp_path / "e" / "b.csv", "file_name,label\n")
