@@ -558,10 +558,13 @@ def read(path: Path, *, on_error: OnError = "raise", **options: Any) -> ReadResu
                 have = split_of.get(voc_id)
                 if have is None:
                     split_of[voc_id] = split
-                elif have != split and split not in ("trainval", NO_SPLIT) and have not in ("trainval", NO_SPLIT):
+                elif have != split:
                     conflicts[(have, split)] += 1
-    for (kept, other), n in sorted(conflicts.items()):
-        notes.append(f"{n} images listed in both {kept} and {other}: kept {kept}")
+    for (kept, other), n in sorted(conflicts.items(), key=lambda kv: (_split_priority(kv[0][0]), kv[0][1])):
+        if other in ("trainval", NO_SPLIT):  # VOC's own nesting: trainval = train + val
+            notes.append(f"{n} images in {other}.txt are also in {kept}.txt: kept the more specific {kept}")
+        else:
+            notes.append(f"{n} images listed in both {kept} and {other}: kept {kept}")
 
     # -- files ---------------------------------------------------------------------------------
     xml_ids, hidden = _list_xml(layout.annotations)
@@ -1303,6 +1306,7 @@ def write(ds: Dataset, out_dir: Path, *, images: str = "copy", **options: Any) -
     widths = ds.images["width"].tolist()
     heights = ds.images["height"].tolist()
     img_attrs = ds.images["attributes"].tolist()
+    os.makedirs(out_dir / ANNOTATIONS_DIR, exist_ok=True)  # even for no images: the layout stays detectable
     made: set[str] = set()
     for k, xml_path in enumerate(xml_paths):
         name = image_names[k]

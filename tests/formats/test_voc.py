@@ -374,6 +374,7 @@ def test_split_files_most_specific_wins_and_class_files_ignored(tmp_path: Path) 
     assert result.dataset.images["split"].tolist()[:3] == ["train", "val", "train"]
     assert pd.isna(result.dataset.images["split"].iloc[3])  # default.txt: Datumaro's "no subset"
     assert "1 images listed in both train and val: kept train" in result.notes
+    assert "2 images in trainval.txt are also in train.txt: kept the more specific train" in result.notes
     assert any("ignored 2 per-class list files" in n for n in result.notes)
 
 
@@ -745,3 +746,12 @@ def test_registry_reads_and_writes_voc(tmp_path: Path, conformance: Path) -> Non
     assert BOX_COLUMNS == ["x_min", "y_min", "x_max", "y_max"]
     converted = formats.convert(src, tmp_path / "out", to="voc")
     assert converted.written.images_transferred == 2 and converted.written.images_missing == 0
+
+
+def test_empty_dataset_round_trip(tmp_path: Path) -> None:
+    ds = Dataset.from_frames(None, None, {"category_id": [1, 2], "name": ["b", "a"]})
+    formats.write(ds, tmp_path / "out", "voc")
+    assert voc.detect(tmp_path / "out") == pytest.approx(0.9)
+    back = voc.read(tmp_path / "out").dataset
+    assert len(back.images) == 0 and len(back.annotations) == 0
+    assert back.categories["name"].tolist() == ["b", "a"]
