@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from dataprep.cli import convert, info, samples, validate
+from dataprep.cli import convert, demo, info, samples, validate
 
 app = typer.Typer(
     name="dataprep",
@@ -17,6 +17,7 @@ app = typer.Typer(
 app.command("convert", help=convert.HELP)(convert.command)
 app.command("info", help=info.HELP)(info.command)
 app.command("validate")(validate.command)
+app.command("demo", help=demo.HELP)(demo.command)
 app.add_typer(samples.app, name="samples")
 
 

@@ -1,0 +1,266 @@
+#!/usr/bin/env python
+"""Benchmark label conversion: wall time, peak memory and boxes/s, each case in its own process.
+
+Generates a synthetic COCO detection set (``--images`` tiny image files, ~4 boxes each, 80
+sparse category ids like COCO's), then times whole processes (Python start-up included):
+read, COCO->YOLO, COCO->VOC, YOLO->COCO and VOC->COCO with dataprep, and the same conversions
+with Datumaro, globox and supervision when they are importable. Prints a rich table.
+
+    python bench/convert.py --images 50000
+    python bench/convert.py --images 2000 --repeat 1   # quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+SIZES_WH = [(64, 48), (48, 64), (80, 60), (96, 72)]
+
+
+def generate(root: Path, n_images: int, seed: int = 0) -> int:
+    """Write ``root/annotations/instances_train.json`` and ``root/images/train/*.png``; return the box count."""
+    import orjson
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    img_dir = root / "images" / "train"
+    img_dir.mkdir(parents=True, exist_ok=True)
+    encoded = {}
+    for w, h in SIZES_WH:
+        buf = io.BytesIO()
+        Image.new("RGB", (w, h), (90, 120, 150)).save(buf, format="PNG")
+        encoded[(w, h)] = buf.getvalue()
+    size_idx = rng.integers(0, len(SIZES_WH), n_images)
+    counts = rng.integers(0, 9, n_images)  # mean 4 boxes per image
+    cat_ids = np.sort(rng.choice(np.arange(1, 91), 80, replace=False))
+    images, annotations = [], []
+    ann_id = 1
+    for i in range(n_images):
+        w, h = SIZES_WH[size_idx[i]]
+        name = f"{i:012d}.png"
+        (img_dir / name).write_bytes(encoded[(w, h)])
+        images.append({"id": i + 1, "file_name": name, "width": w, "height": h, "license": 1})
+        k = int(counts[i])
+        x0 = rng.uniform(0, w * 0.7, k).round(2)
+        y0 = rng.uniform(0, h * 0.7, k).round(2)
+        bw = np.minimum(rng.uniform(2, w * 0.5, k), w - x0).round(2)
+        bh = np.minimum(rng.uniform(2, h * 0.5, k), h - y0).round(2)
+        cats = rng.choice(cat_ids, k)
+        for j in range(k):
+            annotations.append(
+                {
+                    "id": ann_id,
+                    "image_id": i + 1,
+                    "category_id": int(cats[j]),
+                    "bbox": [float(x0[j]), float(y0[j]), float(bw[j]), float(bh[j])],
+                    "area": float(round(bw[j] * bh[j], 4)),
+                    "iscrowd": 0,
+                    "segmentation": [],
+                }
+            )
+            ann_id += 1
+    doc = {
+        "info": {"description": "dataprep synthetic benchmark set", "version": "1.0"},
+        "licenses": [{"id": 1, "name": "CC0"}],
+        "images": images,
+        "annotations": annotations,
+        "categories": [{"id": int(c), "name": f"class_{c:02d}", "supercategory": "thing"} for c in cat_ids],
+    }
+    (root / "annotations").mkdir(exist_ok=True)
+    (root / "annotations" / "instances_train.json").write_bytes(orjson.dumps(doc))
+    return len(annotations)
+
+
+@dataclass
+class Run:
+    case: str
+    tool: str
+    seconds: float
+    peak_mb: float
+    ok: bool
+    error: str = ""
+
+
+def run_process(args: list[str]) -> tuple[float, float, int, str]:
+    """Run a command; return (wall seconds, peak RSS MB of that child, exit status, stderr tail)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stderr = proc.stderr.read() if proc.stderr else b""
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - start
+    return seconds, usage.ru_maxrss / 1024, proc.returncode, stderr.decode(errors="replace")[-400:]
+
+
+def dataprep_cases(data: Path, work: Path) -> list[tuple[str, list[str], Path | None]]:
+    exe = [sys.executable, "-m", "dataprep"]
+    py = sys.executable
+    coco_json = data / "annotations" / "instances_train.json"
+    return [
+        ("read COCO", [py, "-c", f"import dataprep; dataprep.read({str(coco_json)!r})"], None),
+        (
+            "COCO->YOLO",
+            [*exe, "convert", str(data), str(work / "yolo"), "--to", "yolo", "--images", "none"],
+            work / "yolo",
+        ),
+        ("COCO->VOC", [*exe, "convert", str(data), str(work / "voc"), "--to", "voc", "--images", "none"], work / "voc"),
+        # YOLO needs the images for their sizes: give it a hard-linked copy of the set.
+        (
+            "YOLO->COCO",
+            [*exe, "convert", str(work / "yolo_src"), str(work / "coco_y"), "--to", "coco", "--images", "none"],
+            work / "coco_y",
+        ),
+        (
+            "VOC->COCO",
+            [*exe, "convert", str(work / "voc"), str(work / "coco_v"), "--to", "coco", "--images", "none"],
+            work / "coco_v",
+        ),
+    ]
+
+
+def _importable(python: str, module: str) -> bool:
+    code = f"import importlib.util, sys; sys.exit(0 if importlib.util.find_spec({module!r}) else 1)"
+    return subprocess.run([python, "-c", code], capture_output=True).returncode == 0
+
+
+def other_tools(data: Path, work: Path, python: str) -> list[tuple[str, str, list[str], Path]]:
+    """(case, tool, command, output) for the competitors importable by `python`."""
+    py = python
+    coco_json = data / "annotations" / "instances_train.json"
+    img_dir = data / "images" / "train"
+    cases = []
+    if _importable(py, "datumaro"):
+        for case, fmt in (("COCO->YOLO", "yolo"), ("COCO->VOC", "voc_detection")):
+            out = work / f"datum_{fmt}"
+            code = (
+                "import datumaro as dm; "
+                f"ds = dm.Dataset.import_from({str(data)!r}, 'coco_instances'); "
+                f"ds.export({str(out)!r}, {fmt!r}, save_media=False)"
+            )
+            cases.append((case, "datumaro", [py, "-c", code], out))
+    if _importable(py, "globox"):
+        out = work / "globox_yolo"
+        code = (
+            "from globox import AnnotationSet; "
+            f"a = AnnotationSet.from_coco({str(coco_json)!r}); "
+            "ids = {l: i for i, l in enumerate(sorted(a._labels()))}; "
+            f"a.save_yolo_darknet({str(out)!r}, label_to_id=ids)"
+        )
+        cases.append(("COCO->YOLO", "globox", [py, "-c", code], out))
+    if _importable(py, "supervision"):
+        out = work / "sv_yolo"
+        code = (
+            "import supervision as sv; "
+            f"ds = sv.DetectionDataset.from_coco({str(img_dir)!r}, {str(coco_json)!r}); "
+            f"ds.as_yolo(annotations_directory_path={str(out)!r})"
+        )
+        cases.append(("COCO->YOLO", "supervision", [py, "-c", code], out))
+    return cases
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=int, default=50_000, help="images in the synthetic set")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per case; the best is reported")
+    parser.add_argument("--workdir", type=Path, default=Path(".bench") / "convert", help="scratch folder")
+    parser.add_argument("--no-others", action="store_true", help="skip Datumaro/globox/supervision")
+    parser.add_argument(
+        "--others-python",
+        default=sys.executable,
+        help="interpreter that has Datumaro/globox/supervision installed (e.g. a separate venv)",
+    )
+    args = parser.parse_args()
+
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    data = args.workdir / f"coco_{args.images}"
+    marker = data / ".complete"
+    if not marker.exists():
+        shutil.rmtree(data, ignore_errors=True)
+        with console.status(f"generating {args.images:,} images"):
+            n_boxes = generate(data, args.images)
+        marker.write_text(str(n_boxes))
+    n_boxes = int(marker.read_text())
+    console.print(f"data: {data} — {args.images:,} images, {n_boxes:,} boxes")
+    work = args.workdir / "out"
+
+    runs: list[Run] = []
+
+    def measure(case: str, tool: str, cmd: list[str], out: Path | None) -> None:
+        best: Run | None = None
+        for _ in range(args.repeat):
+            if out is not None:
+                shutil.rmtree(out, ignore_errors=True)
+            seconds, peak, code, err = run_process(cmd)
+            run = Run(
+                case, tool, seconds, peak, code == 0, err.strip().splitlines()[-1] if code and err.strip() else ""
+            )
+            if best is None or (run.ok and run.seconds < best.seconds):
+                best = run
+        assert best is not None
+        runs.append(best)
+        console.print(
+            f"  {tool:12s} {case:12s} {best.seconds:6.2f} s {best.peak_mb:7.0f} MB",
+            "" if best.ok else f"FAILED {best.error}",
+        )
+
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    for case, cmd, out in dataprep_cases(data, work):
+        if case == "YOLO->COCO":
+            # a YOLO copy of the set with hard-linked images (what a real YOLO dataset looks like)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "dataprep",
+                    "convert",
+                    str(data),
+                    str(work / "yolo_src"),
+                    "--to",
+                    "yolo",
+                    "--images",
+                    "link",
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+        measure(case, "dataprep", cmd, out)
+    if not args.no_others:
+        for case, tool, cmd, out in other_tools(data, work, args.others_python):
+            measure(case, tool, cmd, out)
+
+    base = {r.case: r.seconds for r in runs if r.tool == "dataprep" and r.ok}
+    table = Table(
+        title=f"Conversion, {args.images:,} images / {n_boxes:,} boxes, best of {args.repeat} (whole process)"
+    )
+    for col in ("case", "tool", "wall s", "peak MB", "boxes/s", "x dataprep"):
+        table.add_column(col, justify="left" if col in ("case", "tool") else "right")
+    for r in runs:
+        ratio = f"{r.seconds / base[r.case]:.1f}x" if r.ok and r.case in base and r.tool != "dataprep" else ""
+        table.add_row(
+            r.case,
+            r.tool,
+            f"{r.seconds:.2f}" if r.ok else "failed",
+            f"{r.peak_mb:.0f}",
+            f"{n_boxes / r.seconds:,.0f}" if r.ok else "",
+            ratio,
+        )
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
