@@ -86,6 +86,7 @@ _INT_RE = re.compile(r"[+-]?\d+\Z")
 _FLOAT_RE = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?\Z")
 _CLASS_LIST_RE = re.compile(r"\S+\s+[+-]?\d+\s*\Z")  # "2007_000001  1": a per-class file line
 _XML_INVALID_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_NEEDS_ESCAPE_RE = re.compile("[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 # --------------------------------------------------------------------------------------------
@@ -968,6 +969,8 @@ def _valid_parts(value: Any) -> bool:
 
 
 def _escape(text: str) -> str:
+    if not _NEEDS_ESCAPE_RE.search(text):
+        return text
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _XML_INVALID_RE.sub("\ufffd", text)  # characters XML 1.0 cannot carry
 
@@ -1303,8 +1306,9 @@ def write(ds: Dataset, out_dir: Path, *, images: str = "copy", **options: Any) -
     stops = np.searchsorted(kept_image_ids, image_ids, side="right").tolist()
 
     # xml files
-    widths = ds.images["width"].tolist()
-    heights = ds.images["height"].tolist()
+    # NaN for <NA>: `w != w` tests it without a pandas call per image
+    widths = ds.images["width"].to_numpy(dtype=np.float64, na_value=np.nan).tolist()
+    heights = ds.images["height"].to_numpy(dtype=np.float64, na_value=np.nan).tolist()
     img_attrs = ds.images["attributes"].tolist()
     os.makedirs(out_dir / ANNOTATIONS_DIR, exist_ok=True)  # even for no images: the layout stays detectable
     made: set[str] = set()
@@ -1313,20 +1317,20 @@ def write(ds: Dataset, out_dir: Path, *, images: str = "copy", **options: Any) -
         folder, _, filename = f"{IMAGES_DIR}/{name}".rpartition("/")
         size = ""
         w, h = widths[k], heights[k]
-        if not (pd.isna(w) and pd.isna(h)):
+        if w == w or h == h:
             depth = img_attrs[k].get("depth", 3) if isinstance(img_attrs[k], dict) else 3
             depth = _plain(depth) if isinstance(_plain(depth), int) else 3
             size = (
                 "  <size>\n"
-                + ("" if pd.isna(w) else f"    <width>{int(w)}</width>\n")
-                + ("" if pd.isna(h) else f"    <height>{int(h)}</height>\n")
+                + (f"    <width>{int(w)}</width>\n" if w == w else "")
+                + (f"    <height>{int(h)}</height>\n" if h == h else "")
                 + f"    <depth>{depth}</depth>\n  </size>\n"
             )
         text = (
             f"{_HEADER}  <folder>{_escape(folder)}</folder>\n  <filename>{_escape(filename)}</filename>\n{size}"
             f"  <segmented>0</segmented>\n{''.join(fragments[starts[k] : stops[k]])}</annotation>\n"
         )
-        parent = os.path.dirname(xml_path)
+        parent = xml_path.rpartition("/")[0] if os.sep == "/" else os.path.dirname(xml_path)
         if parent not in made:
             os.makedirs(parent, exist_ok=True)
             made.add(parent)
