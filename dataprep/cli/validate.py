@@ -46,9 +46,7 @@ def command(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the report as JSON (schemas/report.schema.json).")
     ] = False,
-    junit: Annotated[
-        Path | None, typer.Option(help="Also write a JUnit XML report (one testcase per check).")
-    ] = None,
+    junit: Annotated[Path | None, typer.Option(help="Also write a JUnit XML report (one testcase per check).")] = None,
     github: Annotated[bool, typer.Option("--github", help="Print GitHub Actions annotations.")] = False,
     max_findings: Annotated[
         int | None, typer.Option(min=0, help="List at most N findings (counts stay exact).")

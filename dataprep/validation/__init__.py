@@ -89,10 +89,13 @@ def validate(
         result = _load(path, format)
         ds, fmt = result.dataset, result.format
         notes += result.notes
-        extra += result.findings
-        image_sources, annotation_sources = result.image_sources, result.annotation_sources
         base = path if path.is_dir() else path.parent
-        extra += _document_findings(path, fmt, image_sources, annotation_sources, base)
+        extra += [_with_file(f, _relative(Path(f.file), base)) if f.file else f for f in result.findings]
+        image_sources, annotation_sources = result.image_sources, result.annotation_sources
+        documents = _document_findings(path, fmt, image_sources, annotation_sources, base)
+        # the reader already names a record it skipped: its finding says more than the schema's
+        seen = {(f.file, f.record) for f in extra}
+        extra += [f for f in documents if (f.file, f.record) not in seen]
 
     ctx = CheckContext(
         ds,
@@ -176,9 +179,7 @@ def _expand(codes: Iterable[str] | None, what: str) -> set[str] | None:
                 continue
             matched = {c for c in CHECKS if c == code or c.startswith(code + "-")}
             if not matched:
-                raise UsageError(
-                    f"{what}: unknown check code {code!r}. Known codes: {', '.join(sorted(CHECKS))}"
-                )
+                raise UsageError(f"{what}: unknown check code {code!r}. Known codes: {', '.join(sorted(CHECKS))}")
             out |= matched
     return out
 
@@ -249,7 +250,7 @@ def _load(path: Path, format: str) -> Any:
     options: dict[str, Any] = {}
     if name in formats.FORMATS:
         params = inspect.signature(formats.FORMATS[name].read).parameters
-        if "provenance" in params or any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        if "provenance" in params:  # readers that keep per-record file/line/record
             options["provenance"] = True
     return formats.load(path, format, on_error="collect", **options)
 
@@ -292,9 +293,11 @@ def _coco_files(
 
 
 def _relative(file: Path, base: Path) -> str:
+    if not file.is_absolute():
+        return file.as_posix()
     try:
         return file.resolve().relative_to(base.resolve()).as_posix()
-    except ValueError:
+    except (ValueError, OSError):
         return str(file)
 
 
@@ -360,6 +363,8 @@ def _locate(
             out.loc[img, "file"] = [None if pd.isna(v) else str(v) for v in files]
         else:
             out.loc[img, "file"] = _derived_label_files(ctx, ids, path)
+            if ctx.format == "coco":
+                out.loc[img, "record"] = [f"images[id={int(i)}]" for i in ids]
         # an image with no label file to point at (YOLO negatives): point at the image itself
         still = img & out["file"].isna().to_numpy()
         if still.any():
@@ -375,12 +380,28 @@ def _locate(
 def _derived_label_files(ctx: CheckContext, image_ids: np.ndarray, path: Path | None) -> list[str | None]:
     names = ctx.ds.images["file_name"].astype(object).reindex(image_ids)
     if ctx.format == "coco" and path is not None:
-        return [path.name if path.is_file() else None] * len(image_ids)
+        return _coco_file_of(ctx, image_ids, path)
     if ctx.format == "yolo":
         return [None if pd.isna(n) else _yolo_label(ctx.display_path(n)) for n in names]
     if ctx.format == "voc":
         return [None if pd.isna(n) else f"Annotations/{Path(n).stem}.xml" for n in names]
     return [None] * len(image_ids)
+
+
+def _coco_file_of(ctx: CheckContext, image_ids: np.ndarray, path: Path) -> list[str | None]:
+    """The json file each image came from: the one file, or the one named after the image's split."""
+    if path.is_file():
+        return [path.name] * len(image_ids)
+    files = [_relative(f, path) for f in _coco_files(path, None, None, path)]
+    if len(files) == 1:
+        return files * len(image_ids)
+    by_split: dict[str, str] = {}
+    for f in files:
+        stem = Path(f).stem
+        split = stem[len("instances_") :] if stem.startswith("instances_") else Path(f).parent.name
+        by_split.setdefault(split, f)
+    splits = ctx.ds.images["split"].astype(object).reindex(image_ids)
+    return [by_split.get(s) if isinstance(s, str) else None for s in splits]
 
 
 def _yolo_label(image_path: str) -> str:

@@ -785,7 +785,7 @@ def _probe_findings(ctx: CheckContext, code: str, status: str, hint: str) -> pd.
     errors = probes["error"][mask]
     return _findings(
         code,
-        [f"image file {e}" if status == "missing" else f"image file is not readable: {e}" for e in errors],
+        ["image file not found" if status == "missing" else f"image file is not readable: {e}" for e in errors],
         image_id=probes.index.to_numpy()[mask],
         file=[ctx.display_path(n) for n in names],
         hint=hint,
@@ -1075,12 +1075,16 @@ def check_split_ratio(arg: CheckContext | Dataset) -> pd.DataFrame:
     extra = sorted(set(counts.index) - set(ratios))
     if extra:
         messages.append(f"splits not in the manifest: {', '.join(map(repr, extra))}")
-    return _findings(
-        "split-ratio",
-        messages,
-        record="splits",
-        hint="Re-split (dataprep split) or update the manifest",
-    ) if messages else empty_findings()
+    return (
+        _findings(
+            "split-ratio",
+            messages,
+            record="splits",
+            hint="Re-split (dataprep split) or update the manifest",
+        )
+        if messages
+        else empty_findings()
+    )
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -1110,7 +1114,9 @@ E, W, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 _RULES = [
     Check("unreadable-input", E, "records the reader could not parse (skipped)"),
     Check("schema-violation", E, "metadata documents (COCO top level, data.yaml, manifest) against schemas/"),
-    Check("duplicate-id", E, "an id used twice in the labels (COCO images, annotations or categories)"),
+    Check("invalid-record", E, "a record with a field of the wrong type (reported by the reader, skipped)"),
+    Check("duplicate-id", E, "an id used twice in the labels (reported by the reader)"),
+    Check("duplicate-category-name", E, "two classes with one name (reported by the reader)"),
     Check("label-without-image", E, "a label file with no image beside it"),
     Check("image-missing", E, "image file named by the labels does not exist", check_image_missing, needs_images=True),
     Check("image-unreadable", E, "image header cannot be read", check_image_unreadable, needs_images=True),

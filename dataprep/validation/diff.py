@@ -51,7 +51,9 @@ def diff_datasets(base: Dataset, head: Dataset, *, base_label: str = "base") -> 
     added = merged.loc[merged["_merge"] == "right_only", "name"].value_counts()
     before, after = a["name"].value_counts(), b["name"].value_counts()
     names = sorted(
-        set(base.categories["name"].astype(object)) | set(head.categories["name"].astype(object)) | set(before.index)
+        set(base.categories["name"].astype(object))
+        | set(head.categories["name"].astype(object))
+        | set(before.index)
         | set(after.index)
     )
     classes = [

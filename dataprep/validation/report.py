@@ -122,9 +122,9 @@ class Report:
         name = f"dataprep validate {self.path or ''}".strip()
         lines = [
             '<?xml version="1.0" encoding="UTF-8"?>',
-            f"<testsuites name={_attr(name)} tests=\"{len(self.checks)}\" failures=\"{failures}\" "
+            f'<testsuites name={_attr(name)} tests="{len(self.checks)}" failures="{failures}" '
             f'errors="0" skipped="{skipped}" time="{seconds:.3f}">',
-            f"  <testsuite name={_attr(name)} tests=\"{len(self.checks)}\" failures=\"{failures}\" "
+            f'  <testsuite name={_attr(name)} tests="{len(self.checks)}" failures="{failures}" '
             f'errors="0" skipped="{skipped}" time="{seconds:.3f}">',
         ]
         for check in self.checks:
@@ -145,7 +145,7 @@ class Report:
             plural = "s" if check["count"] != 1 else ""
             summary = f"{check['count']} {check['severity']} finding{plural}: {check['description']}"
             if check["severity"] == "error":
-                lines.append(f"{head}><failure type=\"{code}\" message={_attr(summary)}>{text}</failure></testcase>")
+                lines.append(f'{head}><failure type="{code}" message={_attr(summary)}>{text}</failure></testcase>')
             else:
                 lines.append(f"{head}><system-out>{_xml_text(summary)}\n{text}</system-out></testcase>")
         lines += ["  </testsuite>", "</testsuites>", ""]
@@ -185,13 +185,15 @@ class Report:
         if not file:
             return None
         p = Path(file)
-        if not p.is_absolute() and self.base is not None:
+        if not p.is_absolute():
+            if self.base is None:
+                return p.as_posix()
             p = self.base / p
         try:
-            rel = os.path.relpath(p.resolve() if p.exists() else p.absolute(), here.resolve())
-        except ValueError:
-            return Path(file).as_posix()
-        return Path(rel).as_posix() if not rel.startswith("..") else p.as_posix()
+            rel = os.path.relpath(p.absolute(), here.absolute())
+        except ValueError:  # another drive (Windows)
+            return p.as_posix()
+        return p.as_posix() if rel.startswith("..") else Path(rel).as_posix()
 
 
 def _frame_findings(group: pd.DataFrame | None) -> Iterator[Finding]:

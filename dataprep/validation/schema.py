@@ -3,8 +3,8 @@
 Schemas cover document structure: the COCO top level, Ultralytics ``data.yaml``, the
 ``dataprep.yaml`` manifest and the validate report. Per-annotation checks on big files do
 not go through JSON Schema one object at a time: a COCO file's arrays are schema-checked on
-their first `COCO_SAMPLE` items and the whole of them is covered by the reader and the
-vectorized checks (ids are checked for duplicates here, as arrays).
+their first `COCO_SAMPLE` items; every record is covered by the reader's own field checks and
+the vectorized semantic checks.
 """
 
 from __future__ import annotations
@@ -13,9 +13,6 @@ import functools
 import json
 from pathlib import Path
 from typing import Any
-
-import numpy as np
-import pandas as pd
 
 from dataprep.errors import Finding, InputError, Severity
 
@@ -28,6 +25,7 @@ SCHEMAS = {
 }
 MANIFEST_NAMES = ("dataprep.yaml", "dataprep.yml", "dataprep.json")
 COCO_SAMPLE = 1000  # items of each COCO array run through JSON Schema
+COCO_SCHEMA_MAX_BYTES = 16 << 20  # bigger COCO files are left to the reader's per-record checks
 MAX_ERRORS = 50  # schema errors reported per document
 MAX_YAML_BYTES = 1 << 20
 MAX_YAML_ALIASES = 100  # a "billion laughs" YAML expands aliases exponentially
@@ -280,47 +278,24 @@ def check_data_yaml(path: str | Path) -> list[Finding]:
 
 
 def check_coco_file(path: str | Path, *, display: str | None = None, sample: int = COCO_SAMPLE) -> list[Finding]:
-    """Findings for a COCO json: top-level schema on a sample of each array, and duplicate ids.
+    """``schema-violation`` findings of a COCO json's structure (the first `sample` items of each array).
 
-    A file that does not parse gives no finding here: the reader reports it.
+    Files over `COCO_SCHEMA_MAX_BYTES` are skipped: parsing them whole as Python objects would
+    cost ~10x their size in memory, and the reader already checks every record's fields (it
+    reports ``invalid-record`` and ``duplicate-id``). A file that does not parse gives no
+    finding here: the reader reports it.
     """
     import orjson
 
     p = Path(path)
     name = display or str(p)
     try:
+        if p.stat().st_size > COCO_SCHEMA_MAX_BYTES:
+            return []
         doc = orjson.loads(p.read_bytes())
     except (OSError, orjson.JSONDecodeError):
         return []
     if not isinstance(doc, dict):
         return document_findings(doc, "coco", path=name)
     trimmed = {k: (v[:sample] if isinstance(v, list) else v) for k, v in doc.items()}
-    out = document_findings(trimmed, "coco", path=name)
-    for key in ("images", "annotations", "categories"):
-        items = doc.get(key)
-        if isinstance(items, list):
-            out.extend(_duplicate_ids(items, key, name))
-    return out
-
-
-def _duplicate_ids(items: list[Any], key: str, file: str) -> list[Finding]:
-    ids = pd.Series([item.get("id") if isinstance(item, dict) else None for item in items], dtype=object)
-    ids = ids[ids.map(lambda v: isinstance(v, int) and not isinstance(v, bool), na_action="ignore").fillna(False)]
-    dup = ids.duplicated(keep="first").to_numpy()
-    if not dup.any():
-        return []
-    first = pd.Series(ids.index, index=ids.to_numpy()).groupby(level=0).first()
-    positions = ids.index.to_numpy()[dup]
-    values = ids.to_numpy()[dup]
-    firsts = first.reindex(values).to_numpy()
-    return [
-        Finding(
-            "duplicate-id",
-            Severity.ERROR,
-            f"{key} id {v} is used again (first at {key}[{f}])",
-            file=file,
-            record=f"{key}[{pos}].id",
-            hint="Give every record its own id",
-        )
-        for v, f, pos in zip(values, firsts, np.asarray(positions), strict=True)
-    ]
+    return document_findings(trimmed, "coco", path=name)
