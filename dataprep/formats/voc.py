@@ -520,6 +520,135 @@ def _list_xml(folder: Path) -> tuple[dict[str, str], int]:
 # read
 
 
+def _read_splits(layout: _Layout, collector: _Collector, notes: list[str]) -> dict[str, str]:
+    """VOC id -> split from ``ImageSets/Main``, the most specific split winning (noted)."""
+    split_of: dict[str, str] = {}
+    if layout.split_dir is None:
+        return split_of
+    split_paths, ignored = _split_files(layout.split_dir)
+    if ignored:
+        notes.append(f"ignored {len(ignored)} per-class list files in {SPLITS_DIR} (e.g. {ignored[0]}): not splits")
+    conflicts: Counter[tuple[str, str]] = Counter()
+    for split in sorted(split_paths, key=_split_priority):
+        for voc_id in _read_split_ids(split_paths[split], collector):
+            have = split_of.setdefault(voc_id, split)
+            if have != split:
+                conflicts[(have, split)] += 1
+    for (kept, other), n in sorted(conflicts.items(), key=lambda kv: (_split_priority(kv[0][0]), kv[0][1])):
+        if other in ("trainval", NO_SPLIT):  # VOC's own nesting: trainval = train + val
+            notes.append(f"{n} images in {other}.txt are also in {kept}.txt: kept the more specific {kept}")
+        else:
+            notes.append(f"{n} images listed in both {kept} and {other}: kept {kept}")
+    return split_of
+
+
+def _load_xml(xml_path: str, data: bytes) -> Any:
+    """The ``<annotation>`` root element of one file's bytes.
+
+    Raises:
+        InputError: a DOCTYPE/ENTITY declaration, malformed XML, or another root element.
+    """
+    import xml.etree.ElementTree as ET  # lazy: start-up time of the other formats
+
+    unsafe_at = _is_unsafe(data)
+    if unsafe_at is not None:
+        raise InputError(
+            xml_path,
+            "refused: the XML has a DOCTYPE/ENTITY declaration (entity expansion and external entities are unsafe)",
+            record="DOCTYPE",
+            line=data[:unsafe_at].count(b"\n") + 1,
+            hint="Remove the <!DOCTYPE ...> block; VOC annotation files never need one",
+        )
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as err:
+        from xml.parsers.expat import ErrorString
+
+        line, column = err.position
+        raise InputError(
+            xml_path,
+            f"malformed XML: {ErrorString(err.code)}",
+            record=f"line {line}, column {column + 1}",
+            line=line,
+            hint="Fix the file (an unclosed or misspelt tag, a bare '&') or remove it",
+        ) from None
+    if root.tag != "annotation":
+        raise InputError(
+            xml_path,
+            f"root element is <{root.tag}>, expected <annotation>",
+            record=root.tag,
+            hint="Not a Pascal VOC annotation file: move it out of the annotations folder",
+        )
+    return root
+
+
+def _fill_sizes(
+    layout: _Layout,
+    file_names: list[str],
+    widths: list[int | None],
+    heights: list[int | None],
+    image_files: set[str],
+    notes: list[str],
+) -> None:
+    """Fill unknown sizes in place from image headers, where the image file exists; note the rest."""
+    prefix_len = len(layout.images_rel) + 1 if layout.images_rel else 0
+    missing = probed = unreadable = unknown = 0
+    for k, file_name in enumerate(file_names):
+        on_disk = file_name[prefix_len:] in image_files
+        missing += not on_disk
+        if widths[k] is not None and heights[k] is not None:
+            continue  # the xml says: never open the image
+        if not on_disk:
+            unknown += 1
+            continue
+        try:
+            header = probe_image(layout.root / file_name)
+        except InputError:
+            unreadable += 1
+            continue
+        widths[k] = widths[k] or header.width
+        heights[k] = heights[k] or header.height
+        probed += 1
+    if missing:
+        where = f"{layout.images_rel}/" if layout.images_rel else "the folder"
+        notes.append(f"{missing} of {len(file_names)} image files not found in {where}")
+    if probed:
+        notes.append(f"read {probed} image sizes from image headers (no <size> in the xml)")
+    if unknown:
+        notes.append(f"{unknown} image sizes unknown (no <size> and no image file)")
+    if unreadable:
+        notes.append(f"{unreadable} image files without <size> could not be read: sizes unknown")
+
+
+def _categories_frame(
+    root: Path, used: list[str], collector: _Collector, notes: list[str]
+) -> tuple[list[str], pd.DataFrame]:
+    """Class names in id order (labelmap.txt order, else sorted) and the categories table."""
+    labelmap_path = root / LABELMAP
+    if labelmap_path.is_file():
+        rows = _labelmap_rows(labelmap_path, collector)
+        declared = {name for name, _ in rows}
+        extra = [n for n in used if n not in declared]
+        notes.append(f"categories: {len(rows)} from {LABELMAP} in its order")
+        if extra:
+            shown = ", ".join(extra[:MAX_EXAMPLES])
+            notes.append(f"{len(extra)} class names not in {LABELMAP} added after its labels: {shown}")
+        rows += [(n, None) for n in extra]
+    else:
+        rows = [(n, None) for n in used]
+        if rows:
+            notes.append(f"categories: {len(rows)} class names sorted alphabetically (no {LABELMAP})")
+    names = [name for name, _ in rows]
+    frame = pd.DataFrame(
+        {
+            "category_id": np.arange(1, len(rows) + 1, dtype=np.int64),
+            "name": pd.array(names, dtype="str"),
+            "attributes": pd.Series([a for _, a in rows], dtype=object),
+        }
+    )
+    return names, frame
+
+
 def read(path: Path, *, on_error: OnError = "raise", **options: Any) -> ReadResult:
     """Read a Pascal VOC dataset folder into a `Dataset`.
 
@@ -532,6 +661,8 @@ def read(path: Path, *, on_error: OnError = "raise", **options: Any) -> ReadResu
     relative to the dataset folder (``root``). An id in several split files gets the most specific
     one (train/val/test before trainval); ``default.txt`` means no split. Categories come from
     ``labelmap.txt`` in its order (ids 1..C), else sorted class names. Boxes are continuous xyxy.
+    With ``on_error="collect"`` a broken file is left out (not turned into an unlabelled image)
+    and a bad object is skipped, each with a finding.
 
     Raises:
         InputError: the folder is missing, an xml file is malformed or unsafe (DOCTYPE/ENTITY),
@@ -540,53 +671,23 @@ def read(path: Path, *, on_error: OnError = "raise", **options: Any) -> ReadResu
     """
     if options:
         raise UsageError(f"voc reader: unknown option(s) {', '.join(sorted(options))}")
-    import xml.etree.ElementTree as ET  # lazy: ~10 ms of start-up other formats need not pay
-
-    path = Path(path)
-    layout = _resolve_layout(path)
+    layout = _resolve_layout(Path(path))
     notes = layout.notes
     collector = _Collector(on_error)
-
-    # -- split lists ---------------------------------------------------------------------------
-    split_of: dict[str, str] = {}
-    conflicts: Counter[tuple[str, str]] = Counter()
-    if layout.split_dir is not None:
-        split_paths, ignored = _split_files(layout.split_dir)
-        if ignored:
-            notes.append(f"ignored {len(ignored)} per-class list files in {SPLITS_DIR} (e.g. {ignored[0]}): not splits")
-        for split in sorted(split_paths, key=_split_priority):
-            for voc_id in _read_split_ids(split_paths[split], collector):
-                have = split_of.get(voc_id)
-                if have is None:
-                    split_of[voc_id] = split
-                elif have != split:
-                    conflicts[(have, split)] += 1
-    for (kept, other), n in sorted(conflicts.items(), key=lambda kv: (_split_priority(kv[0][0]), kv[0][1])):
-        if other in ("trainval", NO_SPLIT):  # VOC's own nesting: trainval = train + val
-            notes.append(f"{n} images in {other}.txt are also in {kept}.txt: kept the more specific {kept}")
-        else:
-            notes.append(f"{n} images listed in both {kept} and {other}: kept {kept}")
-
-    # -- files ---------------------------------------------------------------------------------
+    split_of = _read_splits(layout, collector, notes)
     xml_ids, hidden = _list_xml(layout.annotations)
     if hidden:
         notes.append(f"skipped {hidden} hidden files/folders in {layout.annotations.name}/ (e.g. macOS '._*' files)")
-    if layout.images is not None:
-        image_files, image_stems = _index_files(layout.images)
-    else:
-        image_files, image_stems = set(), {}
+    image_files, image_stems = _index_files(layout.images) if layout.images is not None else (set(), {})
     images_prefix = layout.images_rel + "/" if layout.images_rel else ""
 
-    # -- parse ---------------------------------------------------------------------------------
-    # Per image, in sorted VOC-id order: filled for xml files, defaults for split-only ids.
-    xml_set = xml_ids.keys()
-    all_ids = sorted(xml_set | split_of.keys())
+    # Images in sorted VOC-id order: xml files, and split-list ids without one (no labels).
+    all_ids = sorted(xml_ids.keys() | split_of.keys())
     failed: set[str] = set()
     img_file: dict[str, str] = {}
-    img_w: dict[str, int | None] = {}
-    img_h: dict[str, int | None] = {}
+    img_size: dict[str, tuple[int | None, int | None]] = {}
     img_attrs: dict[str, dict[str, Any]] = {}
-    # annotation columns
+    # annotation columns, one list each (one np.array per column at the end)
     ann_image: list[int] = []
     ann_name: list[str] = []
     ann_coords: list[float] = []
@@ -596,62 +697,25 @@ def read(path: Path, *, on_error: OnError = "raise", **options: Any) -> ReadResu
 
     ann_dir = str(layout.annotations)
     for position, voc_id in enumerate(all_ids):
-        if voc_id not in xml_set:
+        rel = xml_ids.get(voc_id)
+        if rel is None:
+            img_file[voc_id] = images_prefix + (image_stems.get(voc_id) or f"{voc_id}.jpg")
+            img_size[voc_id] = (None, None)
             continue
-        xml_path = f"{ann_dir}/{xml_ids[voc_id]}"
+        xml_path = f"{ann_dir}/{rel}"
         with open(xml_path, "rb") as f:
             data = f.read()
-        unsafe_at = _is_unsafe(data)
-        if unsafe_at is not None:
-            failed.add(voc_id)
-            collector.report(
-                InputError(
-                    xml_path,
-                    "refused: the XML has a DOCTYPE/ENTITY declaration "
-                    "(entity expansion and external entities are unsafe)",
-                    record="DOCTYPE",
-                    line=data[:unsafe_at].count(b"\n") + 1,
-                    hint="Remove the <!DOCTYPE ...> block; VOC annotation files never need one",
-                ),
-                "unreadable-input",
-            )
-            continue
         try:
-            root = ET.fromstring(data)
-        except ET.ParseError as err:
-            from xml.parsers.expat import ErrorString
-
+            root = _load_xml(xml_path, data)
+        except InputError as err:
             failed.add(voc_id)
-            line, column = err.position
-            collector.report(
-                InputError(
-                    xml_path,
-                    f"malformed XML: {ErrorString(err.code)}",
-                    record=f"line {line}, column {column + 1}",
-                    line=line,
-                    hint="Fix the file (an unclosed or misspelt tag, a bare '&') or remove it",
-                ),
-                "unreadable-input",
-            )
-            continue
-        if root.tag != "annotation":
-            failed.add(voc_id)
-            collector.report(
-                InputError(
-                    xml_path,
-                    f"root element is <{root.tag}>, expected <annotation>",
-                    record=root.tag,
-                    hint="Not a Pascal VOC annotation file: move it out of the annotations folder",
-                ),
-                "unreadable-input",
-            )
+            collector.report(err, "unreadable-input")
             continue
 
-        filename = folder_text = None
-        width = height = None
-        depth: Any = None
+        filename = None
+        width = height = depth = None
         objects = []
-        for child in root:
+        for child in root:  # <folder> is the dataset's name in VOC itself ("VOC2007"), not a path
             tag = child.tag
             if tag == "object":
                 objects.append(child)
@@ -665,14 +729,10 @@ def read(path: Path, *, on_error: OnError = "raise", **options: Any) -> ReadResu
                         height = _size_field(s.text, "height", xml_path, data, collector)
                     elif s.tag == "depth" and (s.text or "").strip():
                         depth = _typed(s.text)
-            elif tag == "folder":
-                folder_text = child.text
-        del folder_text  # the dataset's name in VOC itself ("VOC2007"), not a path
 
-        # image file: <filename> beside the id's sub-folder, as given, then the id with any suffix
+        # the image: <filename> beside the id's sub-folder, as given, then the id with any suffix
         id_dir = voc_id.rpartition("/")[0]
-        found = None
-        guess = None
+        found = guess = None
         if filename:
             if not _PLAIN_MEMBER_RE.match(filename):
                 filename, fell_back = _safe_filename(filename)
@@ -683,79 +743,40 @@ def read(path: Path, *, on_error: OnError = "raise", **options: Any) -> ReadResu
             if found is None:
                 stem = filename.rpartition(".")[0] or filename
                 found = image_stems.get(f"{id_dir}/{stem}" if id_dir and "/" not in stem else stem)
-        if found is None:
-            found = image_stems.get(voc_id)
-        img_file[voc_id] = images_prefix + (found or guess or f"{voc_id}.jpg")
-        img_w[voc_id], img_h[voc_id] = width, height
+        img_file[voc_id] = images_prefix + (found or image_stems.get(voc_id) or guess or f"{voc_id}.jpg")
+        img_size[voc_id] = (width, height)
         if depth is not None and depth != 3:
             img_attrs[voc_id] = {"depth": depth}
 
         for number, obj in enumerate(objects, 1):
             try:
-                parsed = _parse_object(obj, number, xml_path, data, unknown_nested)
+                name, coords, attrs = _parse_object(obj, number, xml_path, data, unknown_nested)
             except InputError as err:
                 collector.report(err, "invalid-record")
                 continue
             ann_image.append(position)
-            ann_name.append(parsed[0])
-            ann_coords.extend(parsed[1])
-            ann_attrs.append(parsed[2])
+            ann_name.append(name)
+            ann_coords.extend(coords)
+            ann_attrs.append(attrs)
 
-    # -- images table -----------------------------------------------------------------------------
+    # -- images -----------------------------------------------------------------------------------
     ids = [i for i in all_ids if i not in failed]
-    new_index = np.full(len(all_ids), -1, dtype=np.int64)
-    keep_pos = np.array([i not in failed for i in all_ids], dtype=bool)
-    new_index[keep_pos] = np.arange(len(ids))
-    split_only = [i for i in ids if i not in xml_set]
-    for voc_id in split_only:
-        found = image_stems.get(voc_id)
-        img_file[voc_id] = images_prefix + (found or f"{voc_id}.jpg")
-        img_w[voc_id] = img_h[voc_id] = None
+    split_only = sum(1 for i in ids if i not in xml_ids)
     if split_only:
-        notes.append(f"{len(split_only)} image(s) listed in {SPLITS_DIR} without an annotation file: no labels")
+        notes.append(f"{split_only} image(s) listed in {SPLITS_DIR} without an annotation file: no labels")
     if basename_fallbacks:
-        notes.append(
-            f"{basename_fallbacks} <filename> values were absolute or went outside the folder: used base names"
-        )
-
-    file_names = [img_file[i] for i in ids]
-    widths = [img_w[i] for i in ids]
-    heights = [img_h[i] for i in ids]
-    missing_files = 0
-    probed = unreadable = unknown = 0
-    for k in range(len(ids)):
-        on_disk = file_names[k][len(images_prefix) :] in image_files
-        missing_files += not on_disk
-        if widths[k] is None or heights[k] is None:
-            if on_disk:
-                try:
-                    header = probe_image(layout.root / file_names[k])
-                except InputError:
-                    unreadable += 1
-                    continue
-                widths[k] = widths[k] or header.width
-                heights[k] = heights[k] or header.height
-                probed += 1
-            else:
-                unknown += 1
-    if missing_files:
-        where = f"{layout.images_rel}/" if layout.images_rel else "the folder"
-        notes.append(f"{missing_files} of {len(ids)} image files not found in {where}")
-    if probed:
-        notes.append(f"read {probed} image sizes from image headers (no <size> in the xml)")
-    if unknown:
-        notes.append(f"{unknown} image sizes unknown (no <size> and no image file)")
-    if unreadable:
-        notes.append(f"{unreadable} image files without <size> could not be read: sizes unknown")
+        notes.append(f"{basename_fallbacks} <filename> values were absolute or left the folder: used base names")
     if unknown_nested:
         tags = ", ".join(f"<{t}> x{n}" for t, n in sorted(unknown_nested.items()))
         notes.append(f"ignored unknown nested object elements: {tags}")
-
+    file_names = [img_file[i] for i in ids]
+    widths = [img_size[i][0] for i in ids]
+    heights = [img_size[i][1] for i in ids]
+    _fill_sizes(layout, file_names, widths, heights, image_files, notes)
     splits = [split_of.get(i) for i in ids]
     splits = [None if s == NO_SPLIT else s for s in splits]
-    if split_of and any(s is None for s in splits):
-        n = sum(s is None for s in splits)
-        notes.append(f"{n} images are in no split list (split left empty)")
+    if split_of and None in splits:
+        notes.append(f"{splits.count(None)} images are in no split list (split left empty)")
     images = pd.DataFrame(
         {
             "image_id": np.arange(1, len(ids) + 1, dtype=np.int64),
@@ -767,41 +788,17 @@ def read(path: Path, *, on_error: OnError = "raise", **options: Any) -> ReadResu
         }
     )
 
-    # -- categories ---------------------------------------------------------------------------
-    labelmap_path = layout.root / LABELMAP
-    used = sorted(set(ann_name))
-    if labelmap_path.is_file():
-        rows = _labelmap_rows(labelmap_path, collector)
-        declared = {name for name, _ in rows}
-        extra = [n for n in used if n not in declared]
-        notes.append(f"categories: {len(rows)} from {LABELMAP} in its order")
-        if extra:
-            notes.append(
-                f"{len(extra)} class names not in {LABELMAP} added after it: {', '.join(extra[:MAX_EXAMPLES])}"
-            )
-        rows += [(n, None) for n in extra]
-    else:
-        rows = [(n, None) for n in used]
-        if rows:
-            notes.append(f"categories: {len(rows)} class names sorted alphabetically (no {LABELMAP})")
-    cat_names = [name for name, _ in rows]
-    categories = pd.DataFrame(
-        {
-            "category_id": np.arange(1, len(rows) + 1, dtype=np.int64),
-            "name": pd.array(cat_names, dtype="str"),
-            "attributes": pd.Series([a for _, a in rows], dtype=object),
-        }
-    )
-
-    # -- annotations --------------------------------------------------------------------------
+    # -- categories and annotations ---------------------------------------------------------------
+    cat_names, categories = _categories_frame(layout.root, sorted(set(ann_name)), collector, notes)
+    new_position = np.full(len(all_ids), -1, dtype=np.int64)  # position in all_ids -> row in images
+    new_position[[i not in failed for i in all_ids]] = np.arange(len(ids))
     n = len(ann_name)
     xyxy = boxes.voc_to_xyxy(np.array(ann_coords, dtype=np.float64).reshape(n, 4))
-    category_id = pd.Index(cat_names).get_indexer(ann_name).astype(np.int64) + 1
     annotations = pd.DataFrame(
         {
             "annotation_id": np.arange(1, n + 1, dtype=np.int64),
-            "image_id": new_index[np.array(ann_image, dtype=np.int64)] + 1,
-            "category_id": category_id,
+            "image_id": new_position[np.array(ann_image, dtype=np.int64)] + 1,
+            "category_id": pd.Index(cat_names).get_indexer(ann_name).astype(np.int64) + 1,
             "x_min": xyxy[:, 0],
             "y_min": xyxy[:, 1],
             "x_max": xyxy[:, 2],
