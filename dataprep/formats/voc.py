@@ -251,7 +251,7 @@ def _path_text(steps: list[tuple[str, int]]) -> str:
     return "/".join(f"{tag}[{n}]" if tag in ("object", "part") else tag for tag, n in steps)
 
 
-def _field_error(xml_path: Path, data: bytes, steps: list[tuple[str, int]], problem: str, hint: str) -> InputError:
+def _field_error(xml_path: str, data: bytes, steps: list[tuple[str, int]], problem: str, hint: str) -> InputError:
     return InputError(xml_path, problem, record=_path_text(steps), hint=hint, line=_element_line(data, steps))
 
 
@@ -284,7 +284,7 @@ def _read_bndbox(el: Any, xml_path: str, data: bytes, steps: list[tuple[str, int
     return out
 
 
-def _size_field(text: str | None, name: str, xml_path: Path, data: bytes, collector: _Collector) -> int | None:
+def _size_field(text: str | None, name: str, xml_path: str, data: bytes, collector: _Collector) -> int | None:
     """Width/height from ``<size>``: a positive whole number, else None (unknown)."""
     if text is not None and text.isascii() and text.isdigit():  # fast path
         value = int(text)
@@ -811,7 +811,7 @@ def read(path: Path, *, on_error: OnError = "raise", **options: Any) -> ReadResu
 
 
 def _parse_object(
-    obj: Any, number: int, xml_path: Path, data: bytes, unknown_nested: Counter[str]
+    obj: Any, number: int, xml_path: str, data: bytes, unknown_nested: Counter[str]
 ) -> tuple[str, list[float], dict[str, Any] | None]:
     """``(class name, [xmin, ymin, xmax, ymax] as in the file, attributes or None)``."""
     name = None
