@@ -282,3 +282,16 @@ def test_reports_a_file_name_that_is_not_utf8(tmp_path: Path) -> None:
     result = folders.read(root, on_error="collect")
     assert _labels(result.dataset) == {"cat/ok.jpg": "cat"}
     assert [f.code for f in result.findings] == ["file-name-encoding"]
+
+
+@pytest.mark.parametrize("fmt", ["folders", "csv"])
+def test_write_read_write_is_byte_identical_and_detected(fmt: str, small_dataset: Dataset, tmp_path: Path) -> None:
+    F.write(small_dataset, tmp_path / "a", fmt)
+    assert F.detect(tmp_path / "a")[0][0] == fmt
+    F.write(F.read(tmp_path / "a", fmt), tmp_path / "b", fmt)
+    files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*"))
+    files_b = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*"))
+    assert files_a == files_b
+    for rel in files_a:
+        if (tmp_path / "a" / rel).is_file():
+            assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
