@@ -313,17 +313,12 @@ def _loads_whole(buf: bytes, path: Path, notes: list[str]) -> Any:
         raise InputError(
             path, f"not UTF-8 text ({err.reason} at byte {err.start})", hint="Save the file as UTF-8"
         ) from None
-    notes.append(f"{path.name}: uses non-standard JSON (NaN/Infinity literals); read with Python's json")
+    notes.append(
+        f"{path.name}: not strict UTF-8 JSON (NaN/Infinity literals or another encoding); read with Python's json"
+    )
     return doc
 
 
-_LUT = np.zeros(256, np.uint8)
-_LUT[ord('"')] = 1
-_LUT[ord("\\")] = 2
-_LUT[ord("{")] = 3
-_LUT[ord("[")] = 4
-_LUT[ord("}")] = 5
-_LUT[ord("]")] = 6
 _BRACKET_KIND = np.zeros(256, np.uint8)
 _BRACKET_KIND[[ord("{"), ord("["), ord("}"), ord("]")]] = [3, 4, 5, 6]
 _KEY_BEFORE_RE = re.compile(rb'"([A-Za-z_]+)"\s*:\s*$')
@@ -332,32 +327,31 @@ _KEY_BEFORE_RE = re.compile(rb'"([A-Za-z_]+)"\s*:\s*$')
 def _structure(buf: bytes) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8], npt.NDArray[np.int32]] | None:
     """Positions, kinds (3-6: ``{ [ } ]``) and depth after each bracket outside strings.
 
-    Vectorized over the bytes: brackets are found with one mask, and a bracket is inside a
-    string when an odd number of (unescaped) quotes precede it. None when the brackets do not
-    describe one balanced top-level value (the caller then parses the whole file, so the
-    parser reports the error with its position).
+    Vectorized over the bytes, block by block to keep temporaries small: a bracket is inside a
+    string when an odd number of unescaped quotes precede it. None when the brackets do not
+    describe one balanced top-level object (the caller then parses the whole file, so the
+    parser reports any error with its position).
     """
     arr = np.frombuffer(buf, np.uint8)
-    if b"\\" in buf:
-        found = _brackets_with_escapes(arr)
-    else:
-        # Block by block, to keep the temporaries small; `carry` is the quote parity so far.
-        found_pos, carry = [], 0
-        for start in range(0, len(arr), _SCAN_BLOCK):
-            block = arr[start : start + _SCAN_BLOCK]
-            folded = block & 0xDF  # folds { } onto [ ] (0x7B -> 0x5B, 0x7D -> 0x5D); nothing else lands there
-            spos = np.flatnonzero((folded == 0x5B) | (folded == 0x5D))
-            del folded
-            quotes = (block == 0x22).view(np.uint8)
-            if len(spos):
-                segments = np.empty(len(spos) + 1, np.int64)
-                segments[0], segments[1:] = 0, spos
-                inside = np.bitwise_xor.accumulate(np.bitwise_xor.reduceat(quotes, segments)[:-1]) ^ carry
-                found_pos.append(spos[inside == 0] + start)
-            carry ^= int(np.bitwise_xor.reduce(quotes))
-        spos = np.concatenate(found_pos) if found_pos else np.empty(0, np.int64)
-        found = spos, _BRACKET_KIND[arr[spos]]
-    spos, skind = found
+    escaped = _escaped_quotes(arr) if b"\\" in buf else np.empty(0, np.int64)
+    found, carry = [], 0  # carry: parity of the quotes before the block
+    for start in range(0, len(arr), _SCAN_BLOCK):
+        block = arr[start : start + _SCAN_BLOCK]
+        folded = block & 0xDF  # folds { } onto [ ] (0x7B -> 0x5B, 0x7D -> 0x5D); nothing else lands there
+        spos = np.flatnonzero((folded == 0x5B) | (folded == 0x5D))
+        del folded
+        quotes = (block == 0x22).view(np.uint8)
+        mine = escaped[(escaped >= start) & (escaped < start + len(block))]
+        if len(mine):
+            quotes[mine - start] = 0
+        if len(spos):
+            segments = np.empty(len(spos) + 1, np.int64)
+            segments[0], segments[1:] = 0, spos
+            inside = np.bitwise_xor.accumulate(np.bitwise_xor.reduceat(quotes, segments)[:-1]) ^ carry
+            found.append(spos[inside == 0] + start)
+        carry ^= int(np.bitwise_xor.reduce(quotes))
+    spos = np.concatenate(found) if found else np.empty(0, np.int64)
+    skind = _BRACKET_KIND[arr[spos]]
     if not len(skind) or skind[0] != 3:
         return None
     depth = np.cumsum(np.where(skind <= 4, 1, -1).astype(np.int32))
@@ -366,25 +360,18 @@ def _structure(buf: bytes) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]
     return spos, skind, depth
 
 
-def _brackets_with_escapes(arr: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
-    """`_structure`'s bracket search for files with backslashes: a quote after an odd run of them is escaped."""
-    cls = _LUT[arr]
-    pos = np.flatnonzero(cls)
-    kind = cls[pos]
-    del cls
-    quote = kind == 1
-    backslash = kind == 2
-    idx = np.arange(len(kind))
-    after_bs = np.zeros(len(kind), bool)
-    after_bs[1:] = backslash[:-1] & (pos[1:] == pos[:-1] + 1)
-    last_start = np.maximum.accumulate(np.where(backslash & ~after_bs, idx, -1))
-    j = np.flatnonzero(quote & after_bs)
-    escaped = np.zeros(len(kind), bool)
-    escaped[j] = (j - last_start[j - 1]) % 2 == 1
-    quote &= ~escaped
-    inside = np.bitwise_xor.accumulate(quote.view(np.uint8))
-    keep = (kind >= 3) & (inside == 0)
-    return pos[keep], kind[keep]
+def _escaped_quotes(arr: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
+    """Positions of quotes escaped by a backslash: those after an odd-length run of backslashes."""
+    slashes = np.flatnonzero(arr == 0x5C)
+    if not len(slashes):
+        return slashes
+    breaks = np.flatnonzero(np.diff(slashes) != 1)
+    run_start = slashes[np.concatenate([[0], breaks + 1])]
+    run_end = slashes[np.concatenate([breaks, [len(slashes) - 1]])]
+    after = run_end + 1
+    odd = ((run_end - run_start) % 2 == 0) & (after < len(arr))
+    after = after[odd]
+    return after[arr[after] == 0x22]
 
 
 @dataclass
@@ -403,7 +390,7 @@ def _parse_document(path: Path, notes: list[str]) -> _Parsed:
     """
     buf = _read_bytes(path)
     if len(buf) >= _CHUNK_MIN_BYTES:
-        parsed = _parse_chunked(buf, path)
+        parsed = _parse_chunked(buf, path, notes)
         if parsed is not None:
             return parsed
     doc = _loads_whole(buf, path, notes)
@@ -424,7 +411,7 @@ def _parse_document(path: Path, notes: list[str]) -> _Parsed:
     return _Parsed(doc, chunks)
 
 
-def _parse_chunked(buf: bytes, path: Path) -> _Parsed | None:
+def _parse_chunked(buf: bytes, path: Path, notes: list[str]) -> _Parsed | None:
     """Index the brackets once, parse the top level without its big arrays, slice the arrays.
 
     Returns None when the file is not plainly a balanced object (let the whole-file parser
@@ -478,13 +465,29 @@ def _parse_chunked(buf: bytes, path: Path) -> _Parsed | None:
             try:
                 records = orjson.loads(b"[" + piece + b"]")
             except orjson.JSONDecodeError:
-                # The index and the parser disagree: only a malformed file gets here. Parse
-                # it whole so the error carries the parser's line and column.
-                _loads_whole(buf, path, [])
-                raise InputError(path, "malformed JSON array", hint="Re-export the file") from None
+                records = _loads_lenient_piece(b"[" + piece + b"]", buf, path, notes)
             yield records
 
     return _Parsed(head, {key: chunks(*span) for key, span in spans.items()})
+
+
+def _loads_lenient_piece(piece: bytes, buf: bytes, path: Path, notes: list[str]) -> Any:
+    """A slice orjson rejects: NaN/Infinity literals (stdlib json reads them), or a broken file.
+
+    Raises:
+        InputError: the file is not JSON, with the whole-file parser's line and column.
+    """
+    import json
+
+    try:
+        records = json.loads(piece)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        _loads_whole(buf, path, [])  # raises with the position in the file
+        raise InputError(path, "malformed JSON array", hint="Re-export the file") from None
+    note = f"{path.name}: uses non-standard JSON (NaN/Infinity literals); read with Python's json"
+    if note not in notes:
+        notes.append(note)
+    return records
 
 
 # ---------------------------------------------------------------------------------------
@@ -984,6 +987,8 @@ def read(path: Path, *, on_error: OnError = "raise", probe_sizes: bool = True, *
     """
     if options:
         raise UsageError(f"coco reader: unknown option(s) {', '.join(sorted(options))}; known: probe_sizes")
+    if not Path(path).exists():
+        raise InputError(path, "no such file or directory", hint="Check the path")
     layout = _find_sources(Path(path))
     notes = list(layout.notes)
     findings: list[Finding] = []

@@ -392,17 +392,14 @@ def test_split_id_collisions_are_renumbered_and_categories_merged_by_name(tmp_pa
     )
 
 
-def test_chunked_parse_equals_whole_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Big files are sliced into record chunks; strings with brackets, quotes and backslashes must not confuse it."""
+@pytest.mark.parametrize("escapes", [True, False])
+def test_chunked_parse_equals_whole_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, escapes: bool) -> None:
+    """Big files are sliced into record chunks; brackets, quotes and backslashes in strings must not confuse it."""
+    odd = 'dir\\sub [x] {y} "q\\\\".jpg' if escapes else "sub [x] {y}}]].jpg"
     doc = small_doc()
-    doc["info"] = {"description": 'a "quoted" {brace} [bracket] \\ backslash'}
+    doc["info"] = {"description": 'a "quoted" {brace} [bracket] \\ backslash' if escapes else "{[brace"}
     doc["images"] = [
-        {
-            "id": i,
-            "file_name": f'dir\\sub{i} [x] {{y}} "q\\\\".jpg' if i % 5 == 0 else f"{i}.jpg",
-            "width": 10,
-            "height": 10,
-        }
+        {"id": i, "file_name": f"{i}{odd}" if i % 5 == 0 else f"{i}.jpg", "width": 10, "height": 10}
         for i in range(1, 60)
     ]
     doc["annotations"] = [
@@ -417,28 +414,60 @@ def test_chunked_parse_equals_whole_parse(tmp_path: Path, monkeypatch: pytest.Mo
         }
         for i in range(1, 200)
     ]
-    for text in (json.dumps(doc, indent=1), json.dumps(doc).replace("\\\\", "/")):  # with and without backslashes
-        path = tmp_path / "labels.json"
-        path.write_text(text)
-        assert coco._parse_chunked(path.read_bytes(), path) is not None
-        whole = coco.read(path).dataset
+    path = tmp_path / "labels.json"
+    path.write_text(json.dumps(doc, indent=1))
+    assert (b"\\" in path.read_bytes()) == escapes
+    assert coco._parse_chunked(path.read_bytes(), path, []) is not None
+    whole = coco.read(path).dataset
+    monkeypatch.setattr(coco, "_CHUNK_MIN_BYTES", 0)
+    monkeypatch.setattr(coco, "_CHUNK_RECORDS", 7)
+    chunked = coco.read(path).dataset
+    pd.testing.assert_frame_equal(chunked.images, whole.images)
+    pd.testing.assert_frame_equal(chunked.annotations, whole.annotations)
+    assert chunked.info == whole.info == {"info": doc["info"]}
+    assert whole.images.loc[5, "file_name"] == f"5{odd}".replace("\\", "/")
+    assert chunked.annotations.loc[2, "attributes"] == {"t": "}]}]"}
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    texts=st.lists(st.text(alphabet='ab"\\[]{},: \n\té日\x00', max_size=12), min_size=1, max_size=12),
+    indent=st.sampled_from([None, 1]),
+)
+def test_chunked_parse_of_arbitrary_strings(texts: list[str], indent: int | None) -> None:
+    """The bracket index agrees with the JSON parser whatever the strings hold."""
+    doc = {
+        "info": {"t": texts[0]},
+        "images": [{"id": i + 1, "file_name": t or "x", "width": 1, "height": 1} for i, t in enumerate(texts)],
+        "annotations": [
+            {"id": i + 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "attributes": {t: [t, {"k": t}]}}
+            for i, t in enumerate(texts)
+        ],
+        "categories": [{"id": 1, "name": texts[-1]}],
+    }
+    buf = json.dumps(doc, indent=indent, ensure_ascii=bool(indent)).encode()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(coco, "_CHUNK_RECORDS", 2)
+        parsed = coco._parse_chunked(buf, Path("x.json"), [])
+        assert parsed is not None
+        assert parsed.head == {**doc, "images": [], "annotations": []}
+        for key in ("images", "annotations"):
+            chunks = list(parsed.chunks[key])
+            assert len(chunks) == (len(texts) + 1) // 2
+            assert [r for chunk in chunks for r in chunk] == doc[key]
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_nan_literals_are_read_with_a_note(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunked: bool) -> None:
+    if chunked:
         monkeypatch.setattr(coco, "_CHUNK_MIN_BYTES", 0)
-        monkeypatch.setattr(coco, "_CHUNK_RECORDS", 7)
-        chunked = coco.read(path).dataset
-        monkeypatch.undo()
-        pd.testing.assert_frame_equal(chunked.images, whole.images)
-        pd.testing.assert_frame_equal(chunked.annotations, whole.annotations)
-        assert chunked.info == whole.info
-        assert whole.images.loc[5, "file_name"] == doc["images"][4]["file_name"].replace("\\", "/") or "\\" not in text
-
-
-def test_nan_literals_are_read_with_a_note(tmp_path: Path) -> None:
     text = json.dumps(small_doc()).replace('"area": 12', '"area": NaN')
     path = tmp_path / "labels.json"
     path.write_text(text)
     result = coco.read(path)
     assert math.isnan(result.dataset.annotations.loc[1, "area"])
-    assert any("NaN/Infinity" in n for n in result.notes)
+    assert result.dataset.annotations.loc[3, "area"] == 1024
+    assert sum("NaN/Infinity" in n for n in result.notes) == 1
 
 
 # -- user errors ----------------------------------------------------------------------------
