@@ -86,7 +86,7 @@ def _background(rng: np.random.Generator, width: int, height: int) -> npt.NDArra
     yy, xx = np.mgrid[0:height, 0:width]
     t = (np.cos(angle) * xx / width + np.sin(angle) * yy / height + 1.0) / 2.0
     image = c0 + (c1 - c0) * t[..., None]
-    return image + rng.normal(0.0, 6.0, size=image.shape)
+    return image + rng.normal(0.0, 4.0, size=image.shape)
 
 
 def _outline(mask: npt.NDArray[np.bool_], x0: int, y0: int) -> npt.NDArray[np.float64]:
