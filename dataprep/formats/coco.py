@@ -37,6 +37,8 @@ before the next), so peak memory stays a small multiple of the file size.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import itertools
 import math
 import os
@@ -352,7 +354,7 @@ def _structure(buf: bytes) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]
         carry ^= int(np.bitwise_xor.reduce(quotes))
     spos = np.concatenate(found) if found else np.empty(0, np.int64)
     skind = _BRACKET_KIND[arr[spos]]
-    if not len(skind) or skind[0] != 3:
+    if not len(skind) or skind[0] not in (3, 4):
         return None
     depth = np.cumsum(np.where(skind <= 4, 1, -1).astype(np.int32))
     if depth[-1] != 0 or depth.min() < 0 or (depth[:-1] == 0).any():
@@ -423,6 +425,8 @@ def _parse_chunked(buf: bytes, path: Path, notes: list[str]) -> _Parsed | None:
     if found is None:
         return None
     spos, skind, depth = found
+    if skind[0] != 3:
+        return None
     top_arrays = np.flatnonzero((skind == 4) & (depth == 2))
     closes_to_1 = np.flatnonzero(depth == 1)
     spans: dict[str, tuple[int, int, npt.NDArray[np.int64]]] = {}
@@ -454,21 +458,44 @@ def _parse_chunked(buf: bytes, path: Path, notes: list[str]) -> _Parsed | None:
     if not isinstance(head, dict):
         return None
 
-    def chunks(start: int, stop: int, ends: npt.NDArray[np.int64]) -> Iterator[list[Any]]:
-        cuts = [start + 1, *(ends[_CHUNK_RECORDS - 1 :: _CHUNK_RECORDS] + 1).tolist(), stop]
-        for a, b in itertools.pairwise(cuts):
-            piece = buf[a:b].lstrip()
-            if a != start + 1:
-                piece = piece.removeprefix(b",")
-            if not piece.strip():
-                continue
-            try:
-                records = orjson.loads(b"[" + piece + b"]")
-            except orjson.JSONDecodeError:
-                records = _loads_lenient_piece(b"[" + piece + b"]", buf, path, notes)
-            yield records
+    return _Parsed(head, {key: _array_chunks(buf, *span, path, notes) for key, span in spans.items()})
 
-    return _Parsed(head, {key: chunks(*span) for key, span in spans.items()})
+
+def _array_chunks(
+    buf: bytes, start: int, stop: int, ends: npt.NDArray[np.int64], path: Path, notes: list[str]
+) -> Iterator[list[Any]]:
+    """Parse the array ``buf[start] == "[" ... buf[stop] == "]"`` a few thousand records at a time.
+
+    `ends` are the positions of the closing braces of its records; slices are cut just after
+    every `_CHUNK_RECORDS`-th one. A cut in the wrong place cannot go unnoticed: the slice
+    before it would end inside a string or a nested value, which the parser rejects.
+    """
+    import orjson
+
+    cuts = [start + 1, *(ends[_CHUNK_RECORDS - 1 :: _CHUNK_RECORDS] + 1).tolist(), stop]
+    for a, b in itertools.pairwise(cuts):
+        piece = buf[a:b].lstrip()
+        if a != start + 1:
+            piece = piece.removeprefix(b",")
+        if not piece.strip():
+            continue
+        try:
+            records = orjson.loads(b"[" + piece + b"]")
+        except orjson.JSONDecodeError:
+            records = _loads_lenient_piece(b"[" + piece + b"]", buf, path, notes)
+        yield records
+
+
+def _parse_list(path: Path, notes: list[str]) -> Any:
+    """A results file: its top-level list as record chunks when large, else the parsed document."""
+    buf = _read_bytes(path)
+    if len(buf) >= _CHUNK_MIN_BYTES:
+        found = _structure(buf)
+        if found is not None and found[1][0] == 4:
+            spos, skind, depth = found
+            ends = spos[(skind == 5) & (depth == 1)]
+            return _array_chunks(buf, int(spos[0]), int(spos[-1]), ends, path, notes)
+    return _loads_whole(buf, path, notes)
 
 
 def _loads_lenient_piece(piece: bytes, buf: bytes, path: Path, notes: list[str]) -> Any:
@@ -559,22 +586,31 @@ class _Records:
         record = f"{self.section}[{self.base + i}]" + (f".{key}" if key else "")
         self.ctx.fail(record, problem, hint, code=code)
 
-    def get(self, key: str) -> list[Any] | None:
-        """``record[key]`` per record (`_MISSING` where absent), or None when no record has `key`."""
+    def get(self, key: str, missing: Any = _MISSING) -> list[Any] | None:
+        """``record[key]`` per record (`missing` where absent), or None when no record has `key`."""
         if key not in self.present:
             return None
         try:
             return list(map(itemgetter(key), self.records))
         except (KeyError, TypeError):
-            return [r.get(key, _MISSING) if type(r) is dict else _MISSING for r in self.records]
+            return [r.get(key, missing) if type(r) is dict else missing for r in self.records]
 
     def extras(self, known: frozenset[str]) -> list[dict[str, Any] | None] | None:
         """Per record, the dict of its keys outside `known` (None if none); None when no record has any."""
         if known.issuperset(self.present):
             return None
+        # Column by column (a dict comprehension per record is 10x slower); keys in the order
+        # of the first record that has extras, so files with a consistent order keep it.
+        first = next(r for r in self.records if type(r) is dict and not known.issuperset(r))
+        keys = [k for k in first if k not in known]
+        keys += sorted(k for k in self.present - known if k not in first)
+        columns = [self.get(k) for k in keys]
+        if len(keys) == 1:
+            key, column = keys[0], columns[0]
+            return [None if v is _MISSING else {key: v} for v in column]
         return [
-            {k: v for k, v in r.items() if k not in known} if type(r) is dict and not known.issuperset(r) else None
-            for r in self.records
+            {k: v for k, v in zip(keys, values, strict=True) if v is not _MISSING} or None
+            for values in zip(*columns, strict=True)
         ]
 
     def keep(self) -> npt.NDArray[np.bool_]:
@@ -694,19 +730,22 @@ def _crowd_column(recs: _Records) -> npt.NDArray[np.bool_]:
 
 def _segmentation_column(recs: _Records) -> list[Any]:
     """Model form of each segmentation: None, a list of ``(K, 2)`` float64 arrays, or the RLE dict."""
-    values = recs.get("segmentation")
+    values = recs.get("segmentation", None)
     out: list[Any] = [None] * len(recs)
     if values is None:
         return out
     hint = "Use polygons [[x1, y1, x2, y2, ...]] or an RLE {'size': [h, w], 'counts': ...}"
-    for i in [i for i, v in enumerate(values) if v and v is not _MISSING]:
-        try:
-            out[i] = _to_shape(values[i])
-        except ValueError as err:
-            recs.fail(i, "segmentation", f"{err}, got {_describe(values[i])}", hint)
-    odd = [i for i, v in enumerate(values) if not v and v is not None and type(v) is not list and type(v) is not dict]
-    for i in odd:
-        recs.fail(i, "segmentation", f"unreadable segmentation {_describe(values[i])}", hint)
+    if not set(map(type, values)) <= {list, dict, type(None)}:
+        for i, v in enumerate(values):
+            if v is not None and type(v) is not list and type(v) is not dict:
+                recs.fail(i, "segmentation", f"unreadable segmentation {_describe(v)}", hint)
+                values[i] = None
+    if any(values):  # box-only files have [] everywhere: one C-level scan
+        for i in [i for i, v in enumerate(values) if v]:
+            try:
+                out[i] = _to_shape(values[i])
+            except ValueError as err:
+                recs.fail(i, "segmentation", f"{err}, got {_describe(values[i])}", hint)
     return out
 
 
@@ -993,18 +1032,36 @@ def read(path: Path, *, on_error: OnError = "raise", probe_sizes: bool = True, *
     notes = list(layout.notes)
     findings: list[Finding] = []
     files = []
-    for source in layout.sources:
-        ctx = _Context(source.path, on_error)
-        files.append(_read_file(source, ctx, notes))
-        findings += ctx.findings
-    if len(files) > 1:
-        notes.append(
-            f"layout: {layout.kind}; splits {', '.join(str(f.source.split) for f in files)} from "
-            f"{', '.join(_relative(f.source.path, layout.root) for f in files)}"
-        )
-    tables = _merge(files, layout, on_error, notes, findings)
-    dataset = _assemble(tables, layout, notes, probe_sizes)
+    with _gc_paused():
+        for source in layout.sources:
+            ctx = _Context(source.path, on_error)
+            files.append(_read_file(source, ctx, notes))
+            findings += ctx.findings
+        if len(files) > 1:
+            notes.append(
+                f"layout: {layout.kind}; splits {', '.join(str(f.source.split) for f in files)} from "
+                f"{', '.join(_relative(f.source.path, layout.root) for f in files)}"
+            )
+        tables = _merge(files, layout, on_error, notes, findings)
+        dataset = _assemble(tables, layout, notes, probe_sizes)
     return ReadResult(dataset, "coco", findings, notes)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building ~10^6 dicts and lists.
+
+    Every 700 new containers trigger a collection that walks the young ones: measured, it
+    makes parsing a 29 MB COCO file 2.3x slower (410 ms vs 175 ms). Nothing built here forms
+    reference cycles, so nothing is left for the collector.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -1325,20 +1382,26 @@ def read_results(path: Path | str, reference: Dataset) -> Dataset:
     """
     p = Path(path)
     notes: list[str] = []
-    doc = _loads_whole(_read_bytes(p), p, notes)
-    section = ""
-    if isinstance(doc, dict) and isinstance(doc.get("annotations"), list):
-        doc, section = doc["annotations"], "annotations"
-    if not isinstance(doc, list):
-        raise InputError(
-            p,
-            f"a results file is a list of detections, got {type(doc).__name__}",
-            hint="Write [{image_id, category_id, bbox, score}, ...]",
-        )
     ctx = _Context(p, "raise")
     cols = _Columns()
-    _annotation_chunk(doc, 0, ctx, cols, section=section, results=True)
-    del doc
+    with _gc_paused():
+        doc = _parse_list(p, notes)
+        section = ""
+        if isinstance(doc, dict) and isinstance(doc.get("annotations"), list):
+            doc, section = doc["annotations"], "annotations"
+        if isinstance(doc, list):
+            doc = iter([doc])
+        elif not isinstance(doc, Iterator):
+            raise InputError(
+                p,
+                f"a results file is a list of detections, got {type(doc).__name__}",
+                hint="Write [{image_id, category_id, bbox, score}, ...]",
+            )
+        base = 0
+        for records in doc:
+            _annotation_chunk(records, base, ctx, cols, section=section, results=True)
+            base += len(records)
+        del doc
     score = cols.array("score", np.float64)
     missing = np.flatnonzero(np.isnan(score))
     if len(missing):
@@ -1463,10 +1526,15 @@ def write(ds: Dataset, out_dir: Path, *, images: str = "copy", indent: bool = Fa
         OutputError: a file name or split name would escape `out_dir` (absolute or ``..``).
         UsageError: an unknown option.
     """
-    import orjson
-
     if options:
         raise UsageError(f"coco writer: unknown option(s) {', '.join(sorted(options))}; known: indent")
+    with _gc_paused():
+        return _write(ds, Path(out_dir), images=images, indent=indent)
+
+
+def _write(ds: Dataset, out_dir: Path, *, images: str, indent: bool) -> WriteReport:
+    import orjson
+
     out_dir = Path(out_dir)
     img = ds.images
     for image_id, name in zip(img.index.tolist(), img["file_name"].tolist(), strict=True):

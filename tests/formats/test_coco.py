@@ -514,6 +514,8 @@ def test_reports_truncated_json_in_a_big_file(tmp_path: Path, monkeypatch: pytes
         (lambda d: d["annotations"][0].update(category_id=None), "annotations[0].category_id", "got None"),
         (lambda d: d["annotations"][0].update(iscrowd=2), "annotations[0].iscrowd", "'iscrowd' must be 0 or 1, got 2"),
         (lambda d: d["annotations"][0].update(segmentation=[[1, 2, 3]]), "annotations[0].segmentation", "even number"),
+        (lambda d: d["annotations"][1].update(segmentation="x"), "annotations[1].segmentation", "unreadable"),
+        (lambda d: d["annotations"][1].update(segmentation={"counts": "x"}), "annotations[1].segmentation", "'size'"),
         (lambda d: d["categories"][1].update(id=3), "categories[1].id", "category id 3 is used twice"),
         (lambda d: d["images"][0].update(width="64"), "images[0].width", "got '64'"),
     ],
@@ -609,7 +611,11 @@ def test_write_indent_option_and_derived_fields(tmp_path: Path) -> None:
 # -- results files ----------------------------------------------------------------------------
 
 
-def test_read_results(conformance: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("chunked", [False, True])
+def test_read_results(conformance: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunked: bool) -> None:
+    if chunked:
+        monkeypatch.setattr(coco, "_CHUNK_MIN_BYTES", 0)
+        monkeypatch.setattr(coco, "_CHUNK_RECORDS", 2)
     reference = coco.read(conformance / "datumaro" / "coco_dataset" / "coco_instances").dataset
     rle = geometry.rle_encode(np.pad(np.ones((2, 3), np.uint8), ((1, 7), (1, 1))))  # 10 x 5 image
     dets = [
