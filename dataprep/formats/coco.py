@@ -2,16 +2,26 @@
 
 Layouts read (``root`` is the dataset folder, ``file_name`` the image path relative to it):
 
-- ``annotations/instances_<split>.json`` (any ``annotations/*.json`` with ``"images"`` when no
-  ``instances_*`` file is there) with images in ``images/<split>/``, a flat ``images/``, or a
-  COCO-2017 style ``<split>/`` folder beside ``annotations/`` (COCO, CVAT, Datumaro exports);
+- ``annotations/instances_<split>.json`` (else ``person_keypoints_<split>.json``, else any
+  ``annotations/*.json`` with ``"images"``) with images in ``images/<split>/``, a flat
+  ``images/``, or a COCO-2017 style ``<split>/`` folder beside ``annotations/`` (COCO, CVAT,
+  Datumaro exports);
 - Roboflow: ``<split>/_annotations.coco.json`` with the images beside it;
 - a single json file given directly: images searched beside it, in its ``images/`` (or
   ``data/``, FiftyOne), or in the parent folder's ``images/``.
 
 The split is the suffix of ``instances_<split>.json`` or the Roboflow folder name, verbatim
 (``train2017``, ``valid``). ``instances_default.json`` (CVAT's and Datumaro's name for "no
-subset") and a lone file not named ``instances_<split>`` have no split (NaN).
+subset") and a lone file not named ``instances_<split>`` have no split (NaN). Images are
+looked up on disk with one directory listing per folder; ``file_name`` becomes the path
+relative to ``root`` where the file is, or a best guess with a note when it is nowhere.
+
+Several split files are merged: ids that collide with an earlier file (many exports restart
+at 1 in every split) are shifted above it (``new = old + k``, in a note); categories are
+merged by name (the same name is the same category; an id already taken by another name gets
+a free one), with a note naming every remapped id. Inside one file, a duplicate id is an
+error (collect mode: the first image is kept, a duplicate annotation is renumbered). Dangling
+``image_id``/``category_id`` references are kept for validation to report.
 
 What goes where, so that COCO -> COCO loses nothing:
 
@@ -29,6 +39,9 @@ What goes where, so that COCO -> COCO loses nothing:
 Boxes: COCO ``bbox`` is ``[x_min, y_min, width, height]`` in absolute continuous pixels; the
 model stores float64 xyxy. Polygons become lists of ``(K, 2)`` float64 arrays; RLE masks
 (compressed string or uncompressed list counts) are kept as the dict they are.
+
+The writer produces ``annotations/instances_<split>.json`` + ``images/<split>/`` (see `write`),
+which this reader reads back to equal tables.
 
 Large files are parsed in chunks of records (the file is indexed once with numpy, then each
 slice of the ``images``/``annotations`` arrays is parsed with orjson and turned into columns
@@ -79,6 +92,7 @@ _ANNOTATION_KEYS = frozenset(
 _CATEGORY_KEYS = frozenset({"id", "name", "supercategory"})
 _TABLE_KEYS = ("images", "annotations", "categories")
 _INSTANCES_RE = re.compile(r"^instances_(.+)\.json$", re.IGNORECASE)
+_KEYPOINTS_RE = re.compile(r"^person_keypoints_(.+)\.json$", re.IGNORECASE)  # boxes too, for COCO keypoints
 _IMAGE_DIR_NAMES = ("images", "data")
 
 _CHUNK_MIN_BYTES = 1 << 20  # files above this are parsed record-chunk by record-chunk
@@ -170,7 +184,7 @@ def _split_order(name: str | None) -> tuple[int, str]:
 
 
 def _tag_from_name(name: str) -> str | None:
-    m = _INSTANCES_RE.match(name)
+    m = _INSTANCES_RE.match(name) or _KEYPOINTS_RE.match(name)
     return m.group(1) if m else None
 
 
@@ -216,7 +230,8 @@ def _find_sources(path: Path, *, sniff_only: bool = False) -> _Layout:
     if ann_dir is not None:
         jsons = sorted(f for f in ann_dir.iterdir() if f.suffix.lower() == ".json" and f.is_file())
         instances = [f for f in jsons if _INSTANCES_RE.match(f.name)]
-        chosen = instances or [f for f in jsons if _sniff(f)]
+        keypoints = [f for f in jsons if _KEYPOINTS_RE.match(f.name)]
+        chosen = instances or keypoints or [f for f in jsons if _sniff(f)]
         if chosen:
             ignored = [f.name for f in jsons if f not in chosen]
             if ignored and not sniff_only:

@@ -129,6 +129,14 @@ def test_golden_source_gives_canonical_output(tmp_path: Path) -> None:
         assert (tmp_path / "out" / "annotations" / name).read_bytes() == expected
 
 
+def test_written_files_follow_the_coco_schema(tmp_path: Path) -> None:
+    from dataprep.validation.schema import document_findings
+
+    write_dataset(coco.read(GOLDEN / "source").dataset, tmp_path / "out", "coco", images="none")
+    for path in sorted((tmp_path / "out" / "annotations").glob("*.json")):
+        assert document_findings(json.loads(path.read_text()), "coco", path=path) == []
+
+
 def test_golden_source_details() -> None:
     ds = coco.read(GOLDEN / "source").dataset
     anns = ds.annotations
@@ -355,6 +363,10 @@ def test_single_file_layouts(tmp_path: Path) -> None:
     assert result.dataset.images["split"].tolist() == ["train2017"] * 2
     assert any("ignored captions_train2017.json" in n for n in result.notes)
     assert any("1 image files not found" in n for n in result.notes)
+    # a keypoints-only COCO folder
+    kp = tmp_path / "kp"
+    dump(kp / "annotations" / "person_keypoints_val2017.json", small_doc())
+    assert coco.read(kp).dataset.images["split"].tolist() == ["val2017"] * 2
 
 
 def test_missing_sizes_are_read_from_image_headers(tmp_path: Path) -> None:
