@@ -158,7 +158,7 @@ def _sniff(path: Path) -> bool:
 
 @dataclass
 class _Source:
-    """One json file and where its images may be, as prefixes relative to `base`."""
+    """One json file, its split, and the folders (relative to the layout's root) its images may be in."""
 
     path: Path
     split: str | None  # the split column value (None = no split)
@@ -228,7 +228,8 @@ def _find_sources(path: Path, *, sniff_only: bool = False) -> _Layout:
     notes: list[str] = []
     ann_dir = next((d for d in (p / "annotations", p / "Annotations") if d.is_dir()), None)
     if ann_dir is not None:
-        jsons = sorted(f for f in ann_dir.iterdir() if f.suffix.lower() == ".json" and f.is_file())
+        with os.scandir(ann_dir) as it:  # VOC's Annotations/ may hold 17k xml files: no Path or stat each
+            jsons = sorted(ann_dir / e.name for e in it if e.name.lower().endswith(".json") and e.is_file())
         instances = [f for f in jsons if _INSTANCES_RE.match(f.name)]
         keypoints = [f for f in jsons if _KEYPOINTS_RE.match(f.name)]
         chosen = instances or keypoints or [f for f in jsons if _sniff(f)]
@@ -1481,6 +1482,11 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+def _has_shape(seg: Any) -> bool:
+    """True for an RLE dict or a non-empty list of polygons (the model's segmentation forms)."""
+    return isinstance(seg, dict) or (isinstance(seg, list) and len(seg) > 0)
+
+
 def _segmentation_out(seg: Any) -> Any:
     if seg is None or (isinstance(seg, float) and math.isnan(seg)):
         return []
@@ -1500,9 +1506,13 @@ def _mask_area(seg: Any, width: float, height: float) -> float:
         return geometry.rle_area(seg)
     from pycocotools import mask as mask_utils
 
-    flat = [np.asarray(p, dtype=np.float64).ravel().tolist() for p in seg]
+    # Parts under 3 points have no area, and pycocotools would read a first part of 4 values
+    # as a [x, y, w, h] box: leave them out.
+    flat = [part for part in (np.asarray(p, dtype=np.float64).ravel().tolist() for p in seg) if len(part) >= 6]
+    if not flat:
+        return 0.0
     if not (width > 0 and height > 0):
-        pts = np.concatenate([np.asarray(p).reshape(-1, 2) for p in seg])
+        pts = np.asarray([v for part in flat for v in part]).reshape(-1, 2)
         width, height = math.ceil(pts[:, 0].max()) + 1, math.ceil(pts[:, 1].max()) + 1
     rles = mask_utils.frPyObjects(flat, int(height), int(width))
     return float(mask_utils.area(mask_utils.merge(rles)))
@@ -1606,7 +1616,7 @@ def _write(ds: Dataset, out_dir: Path, *, images: str, indent: bool) -> WriteRep
         rec: dict[str, Any] = {"id": image_id, "file_name": name}
         if not math.isnan(w) and not math.isnan(h):
             rec["width"], rec["height"] = int(w), int(h)
-        if attrs:
+        if isinstance(attrs, dict):
             rec.update((k, v) for k, v in attrs.items() if k not in _IMAGE_KEYS)
         image_records.append(rec)
 
@@ -1619,10 +1629,10 @@ def _write(ds: Dataset, out_dir: Path, *, images: str, indent: bool) -> WriteRep
     no_box = np.flatnonzero(np.isnan(xyxy).any(axis=1))
     keep = np.ones(len(anns), bool)
     for r in no_box.tolist():
-        if segs[r] is None or (isinstance(segs[r], float) and math.isnan(segs[r])):
-            keep[r] = False
-        else:
+        if _has_shape(segs[r]):
             xyxy[r] = _shape_xyxy(segs[r])
+        else:
+            keep[r] = False
     w_out = _minimal_size(xyxy[:, 0], xyxy[:, 2])
     h_out = _minimal_size(xyxy[:, 1], xyxy[:, 3])
     area = anns["area"].to_numpy(dtype=np.float64).copy()
@@ -1634,7 +1644,7 @@ def _write(ds: Dataset, out_dir: Path, *, images: str, indent: bool) -> WriteRep
         box_area = w_out * h_out
         for r in need_area.tolist():
             seg = segs[r]
-            area[r] = box_area[r] if seg is None else _mask_area(seg, img_w[r], img_h[r])
+            area[r] = _mask_area(seg, img_w[r], img_h[r]) if _has_shape(seg) else box_area[r]
     split_of = pd.Series(keys, index=img.index, dtype=object)
     ann_split = anns["image_id"].map(split_of).to_numpy(dtype=object)
     first_key = next(iter(json_names))
@@ -1672,13 +1682,15 @@ def _write(ds: Dataset, out_dir: Path, *, images: str, indent: bool) -> WriteRep
         }
         if not math.isnan(score):
             rec["score"] = score
-        if attrs is not None and not (isinstance(attrs, float) and math.isnan(attrs)):
+        if isinstance(attrs, dict):
             extra = attrs.get(EXTRA_KEY)
             user = {k: v for k, v in attrs.items() if k != EXTRA_KEY}
             if user or EXTRA_KEY not in attrs:
                 rec["attributes"] = user
             if isinstance(extra, dict):
                 rec.update((k, v) for k, v in extra.items() if k not in rec)
+        elif attrs is not None and not (isinstance(attrs, float) and math.isnan(attrs)):
+            rec["attributes"] = attrs
         ann_records.append(rec)
         ann_keys.append(key)
 
@@ -1695,7 +1707,7 @@ def _write(ds: Dataset, out_dir: Path, *, images: str, indent: bool) -> WriteRep
         rec = {"id": category_id, "name": name}
         if isinstance(sup, str):
             rec["supercategory"] = sup
-        if attrs:
+        if isinstance(attrs, dict):
             rec.update((k, v) for k, v in attrs.items() if k not in _CATEGORY_KEYS)
         category_records.append(rec)
 

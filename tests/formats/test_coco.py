@@ -598,14 +598,19 @@ def test_write_indent_option_and_derived_fields(tmp_path: Path) -> None:
     ds = Dataset.from_frames(
         {"image_id": [1], "file_name": ["a.jpg"], "width": [10], "height": [10]},
         {
-            "annotation_id": [1, 2, 3],
-            "image_id": [1, 1, 1],
-            "category_id": [1, 1, 1],
-            "x_min": [np.nan, 1, np.nan],
-            "y_min": [np.nan, 1, np.nan],
-            "x_max": [np.nan, 3, np.nan],
-            "y_max": [np.nan, 4, np.nan],
-            "segmentation": [[np.array([[0, 0], [4, 0], [4, 4], [0, 4]], float)], None, None],
+            "annotation_id": [1, 2, 3, 4],
+            "image_id": [1, 1, 1, 1],
+            "category_id": [1, 1, 1, 1],
+            "x_min": [np.nan, 1, np.nan, 1],
+            "y_min": [np.nan, 1, np.nan, 1],
+            "x_max": [np.nan, 3, np.nan, 2],
+            "y_max": [np.nan, 4, np.nan, 2],
+            "segmentation": [
+                [np.array([[0, 0], [4, 0], [4, 4], [0, 4]], float)],
+                None,
+                None,
+                [np.array([[1, 1], [2, 2]], float)],  # 2 points: pycocotools would take it for a box
+            ],
         },
         {"category_id": [1], "name": ["a"]},
     )
@@ -614,7 +619,8 @@ def test_write_indent_option_and_derived_fields(tmp_path: Path) -> None:
     text = (tmp_path / "out" / "annotations" / "instances_default.json").read_text()
     assert text.startswith('{\n  "categories"')
     doc = orjson.loads(text)
-    assert [a["id"] for a in doc["annotations"]] == [1, 2]
+    assert [a["id"] for a in doc["annotations"]] == [1, 2, 4]
+    assert doc["annotations"][2]["area"] == 0.0
     assert doc["annotations"][0]["bbox"] == [0.0, 0.0, 4.0, 4.0] and doc["annotations"][0]["area"] == 16.0
     assert doc["annotations"][1]["area"] == 6.0 and doc["annotations"][1]["segmentation"] == []
     assert "score" not in doc["annotations"][0] and "attributes" not in doc["annotations"][0]
