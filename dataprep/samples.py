@@ -283,6 +283,12 @@ def _readme(det: Dataset, cls: Dataset, reports: dict[str, WriteReport], seed: i
         ).sum()
     )
     empty = int((~det.images.index.isin(anns["image_id"])).sum())
+    overlapping = 0
+    for _, group in anns.groupby("image_id"):
+        xyxy = group[["x_min", "y_min", "x_max", "y_max"]].to_numpy()
+        iw = np.minimum(xyxy[:, None, 2], xyxy[None, :, 2]) - np.maximum(xyxy[:, None, 0], xyxy[None, :, 0])
+        ih = np.minimum(xyxy[:, None, 3], xyxy[None, :, 3]) - np.maximum(xyxy[:, None, 1], xyxy[None, :, 1])
+        overlapping += int(np.triu((iw > 0) & (ih > 0), 1).sum())
     polygons = int(anns["segmentation"].notna().sum())
     lines = [
         README_MARKER,
@@ -295,11 +301,13 @@ def _readme(det: Dataset, cls: Dataset, reports: dict[str, WriteReport], seed: i
         "## detection/",
         "",
         f"{DETECTION_WIDTH}x{DETECTION_HEIGHT} RGB PNG scenes with digits pasted on a gradient background,",
-        f"classes {', '.join(DETECTION_CLASSES)} (category ids 1..{len(DETECTION_CLASSES)}): {_counts(det)}.",
-        "Boxes are the visible ink's pixel bounds. Hard cases on purpose:",
-        f"{tiny} tiny objects (under 8 px a side), overlapping pairs, {at_border} objects touching or cut by",
-        f"the image border (boxes clipped to the image), {empty} images without objects, and",
-        f"{polygons} objects with a polygon outline (the digit's convex hull).",
+        f"classes {', '.join(DETECTION_CLASSES)} (category ids 1..{len(DETECTION_CLASSES)}):",
+        f"{_counts(det)}.",
+        "Boxes are the visible ink's pixel bounds (xyxy, continuous pixel coordinates). Hard cases",
+        f"on purpose: {tiny} tiny objects (under 8 px on a side), {overlapping} overlapping pairs,",
+        f"{at_border} objects touching or cut by the image border (boxes clipped to the image),",
+        f"{empty} images without objects, and {polygons} objects with a polygon outline (the digit's",
+        "convex hull; VOC and YOLO detection keep their boxes only, as their reports say below).",
         "",
         "| folder | layout | format name (`dataprep.write`, `--to`) |",
         "|---|---|---|",
@@ -309,8 +317,9 @@ def _readme(det: Dataset, cls: Dataset, reports: dict[str, WriteReport], seed: i
         "",
         "## classification/",
         "",
-        f"{CLASSIFICATION_SIZE}x{CLASSIFICATION_SIZE} grayscale PNG digits upscaled from the 8x8 scans, classes",
-        f"{', '.join(CLASSIFICATION_CLASSES)}: {_counts(cls)}.",
+        f"{CLASSIFICATION_SIZE}x{CLASSIFICATION_SIZE} grayscale PNG digits upscaled from the 8x8 scans, one per scan,",
+        f"classes {', '.join(CLASSIFICATION_CLASSES)} (category ids 1..10, so class index = digit):",
+        f"{_counts(cls)}, split ~70/20/10 within each class.",
         "",
         "| folder | layout | format name (`dataprep.write`, `--to`) |",
         "|---|---|---|",
