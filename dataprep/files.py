@@ -15,6 +15,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
 from dataprep.errors import InputError, OutputError, UsageError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".jfif", ".pgm", ".ppm"})
@@ -71,6 +75,15 @@ def check_member(name: str, *, path: str | Path | None = None, record: str | Non
             hint="File names must be relative paths inside the dataset, without '..' or a drive",
         )
     return str(PurePosixPath(*parts))
+
+
+_UNSAFE_MEMBER = r"^(?:$|[/\\]|[A-Za-z]:)|(?:^|[/\\])\.\.(?:[/\\]|$)"
+
+
+def unsafe_member_mask(names: pd.Series) -> npt.NDArray[np.bool_]:
+    """Vectorized `check_member`: True where a name is empty, absolute, has a drive or a ``..`` part."""
+    text = names.astype(object).where(names.notna(), "")
+    return text.astype(str).str.contains(_UNSAFE_MEMBER, regex=True).to_numpy(dtype=bool)
 
 
 def safe_join(root: str | Path, name: str) -> Path:

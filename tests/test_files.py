@@ -81,3 +81,29 @@ def test_transfer_and_digest(tmp_path: Path) -> None:
     )
     assert placed == 1
     assert file_digest(tmp_path / "o" / "x" / "a.bin") == file_digest(src)
+
+
+def test_unsafe_member_mask_agrees_with_check_member() -> None:
+    import pandas as pd
+
+    from dataprep.files import unsafe_member_mask
+
+    names = [
+        "../x.jpg",
+        "/etc/passwd",
+        "a/../../b.jpg",
+        "C:/x.jpg",
+        "..\\x.jpg",
+        "",
+        "a/b.jpg",
+        "a..b/c.jpg",
+        "..a.jpg",
+    ]
+    expected = []
+    for n in names:
+        try:
+            check_member(n)
+            expected.append(False)
+        except InputError:
+            expected.append(True)
+    assert unsafe_member_mask(pd.Series(names)).tolist() == expected

@@ -13,7 +13,7 @@ from typing import Any
 
 from dataprep.dataset import Dataset
 from dataprep.errors import InputError, OutputError, UsageError
-from dataprep.files import IMAGE_MODES, atomic_output_dir
+from dataprep.files import IMAGE_MODES, atomic_output_dir, unsafe_member_mask
 from dataprep.formats import coco, folders, labels_csv, voc, yolo
 from dataprep.formats.base import Capabilities, FormatSpec, Loss, OnError, ReadResult, WriteReport, plan_losses
 
@@ -107,9 +107,30 @@ def load(path: str | Path, format: str = "auto", *, on_error: OnError = "raise",
         raise UsageError(f"on_error must be 'raise' or 'collect', not {on_error!r}")
     name = _resolve_format(p, format)
     result = FORMATS[name].read(p, on_error=on_error, **options)
+    _check_file_names(result, p, on_error)
     if format == "auto":
         result.notes.insert(0, f"detected format: {name}")
     return result
+
+
+def _check_file_names(result: ReadResult, path: Path, on_error: OnError) -> None:
+    """Refuse image file names that could escape the dataset folder (``..``, absolute, drive)."""
+    images = result.dataset.images
+    bad = unsafe_member_mask(images["file_name"])
+    if not bad.any():
+        return
+    errors = [
+        InputError(
+            path,
+            f"unsafe image file name {name!r}",
+            record=f"image {image_id}",
+            hint="File names must be relative paths inside the dataset, without '..' or a drive",
+        )
+        for image_id, name in images.loc[bad, "file_name"].items()
+    ]
+    if on_error == "raise":
+        raise errors[0]
+    result.findings.extend(err.to_finding("unsafe-file-name") for err in errors)
 
 
 def read(path: str | Path, format: str = "auto", **options: Any) -> Dataset:
