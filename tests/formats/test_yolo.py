@@ -366,6 +366,10 @@ def test_roboflow_data_yaml_with_parent_paths(tmp_path: Path) -> None:
         "train: ../train/images\nval: ../valid/images\nnc: 1\nnames: ['Helmet']\n"
         "roboflow:\n  workspace: w\n  project: p\n"
     )
+    (tmp_path / "data.yaml").rename(tmp_path / "elsewhere.txt")
+    assert yolo.detect(tmp_path) == pytest.approx(0.5)  # without its data.yaml, still found
+    assert yolo.read(tmp_path).dataset.images["split"].tolist() == ["train", "val"]
+    (tmp_path / "elsewhere.txt").rename(tmp_path / "data.yaml")
     result = yolo.read(tmp_path)
     ds = result.dataset
     assert ds.images["file_name"].tolist() == ["train/images/train.jpg", "valid/images/valid.jpg"]
@@ -510,6 +514,15 @@ def test_image_level_labels_and_dangling_categories_are_reported(small_dataset: 
         ("category-renumbered", [3, 7]),
         ("unknown-category", [2]),
     ]
+
+
+@pytest.mark.parametrize("layout", ["ultralytics", "darknet"])
+def test_empty_dataset_round_trips(tmp_path: Path, layout: str) -> None:
+    ds = Dataset.from_frames(categories={"category_id": [1], "name": ["x"]})
+    report = formats.write(ds, tmp_path / "out", "yolo", layout=layout)
+    assert report.images == 0 and not report.losses
+    back = yolo.read(tmp_path / "out").dataset
+    assert len(back.images) == 0 and back.categories["name"].tolist() == ["x"]
 
 
 def test_darknet_config_files(small_dataset: Dataset, tmp_path: Path) -> None:
