@@ -293,12 +293,11 @@ def _coco_files(
 
 
 def _relative(file: Path, base: Path) -> str:
-    if not file.is_absolute():
-        return file.as_posix()
+    """`file` (absolute, or relative to the working directory) relative to `base` when below it."""
     try:
-        return file.resolve().relative_to(base.resolve()).as_posix()
-    except (ValueError, OSError):
-        return str(file)
+        return file.absolute().relative_to(base.absolute()).as_posix()
+    except ValueError:
+        return file.as_posix()
 
 
 def _with_file(f: Finding, file: str) -> Finding:

@@ -86,3 +86,62 @@ def set_box(annotation_id: int, xyxy: list[float]) -> Any:
         return frame
 
     return edit
+
+
+def write_coco(root: Path, *, plant: bool = False) -> Path:
+    """The clean dataset as ``root/annotations/instances_{train,val}.json`` + ``images/<split>/``.
+
+    With `plant`, these problems are written in (file, record -> code):
+
+    - instances_train.json annotations[1]: box reaching 6 px past the right edge (box-outside-image)
+    - instances_train.json annotations[2]: ``"bbox": "oops"`` (invalid-record)
+    - instances_train.json annotations[3]: category_id 42 (dangling-category)
+    - instances_val.json images[1]: its file is missing (image-missing)
+    - instances_val.json annotations[1]: zero-width box (box-zero-area)
+    """
+    import json
+
+    frames = clean_frames(root / "images")
+    images, anns, cats = frames["images"], frames["annotations"], frames["categories"]
+    (root / "annotations").mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for split in ("train", "val"):
+        imgs = images[images["split"] == split]
+        doc_images = [
+            {
+                "id": int(r.image_id),
+                "file_name": r.file_name.split("/", 1)[1],
+                "width": int(r.width),
+                "height": int(r.height),
+            }
+            for r in imgs.itertuples()
+        ]
+        doc_anns = []
+        for r in anns[anns["image_id"].isin(imgs["image_id"])].itertuples():
+            w, h = r.x_max - r.x_min, r.y_max - r.y_min
+            doc_anns.append(
+                {
+                    "id": int(r.annotation_id),
+                    "image_id": int(r.image_id),
+                    "category_id": int(r.category_id),
+                    "bbox": [r.x_min, r.y_min, w, h],
+                    "area": w * h,
+                    "iscrowd": 0,
+                }
+            )
+        doc = {
+            "images": doc_images,
+            "annotations": doc_anns,
+            "categories": [{"id": int(r.category_id), "name": r.name} for r in cats.itertuples()],
+        }
+        if plant and split == "train":
+            doc["annotations"][1]["bbox"] = [20.5, 10.25, 49.5, 37.75]
+            doc["annotations"][2]["bbox"] = "oops"
+            doc["annotations"][3]["category_id"] = 42
+        if plant and split == "val":
+            doc["annotations"][1]["bbox"] = [10, 10, 0, 10]
+        paths[split] = root / "annotations" / f"instances_{split}.json"
+        paths[split].write_text(json.dumps(doc, indent=1))
+    if plant:
+        (root / "images/val/d e.jpg").unlink()
+    return root
