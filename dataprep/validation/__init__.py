@@ -114,10 +114,12 @@ def validate(
             skipped[code] = reason
         elif rule.func is not None:
             frames.append(rule.func(ctx))
+    n_checked = sum(len(f) for f in frames)
     frames.append(_frame_of(extra))
     findings = pd.concat([f for f in frames if len(f)] or [empty_findings()], ignore_index=True)
-    findings = findings[[_selected(c, selected) for c in findings["code"]]] if len(findings) else findings
     findings = _locate(findings, ctx, image_sources, annotation_sources, path)
+    findings = _drop_repeats(findings, n_checked)
+    findings = findings[[_selected(c, selected) for c in findings["code"]]] if len(findings) else findings
     findings = _apply_severity(findings, settings["severity"])
     findings = _sort(findings)
     if not use_images:
@@ -374,6 +376,21 @@ def _locate(
     if path is not None and path.is_file():
         out.loc[out["file"].isna().to_numpy(), "file"] = path.name
     return out
+
+
+def _drop_repeats(findings: pd.DataFrame, n_checked: int) -> pd.DataFrame:
+    """Drop check findings that repeat a reader finding (same code, file, record and line).
+
+    Readers that open images report an unreadable one themselves; the reader's finding wins.
+    """
+    if not n_checked or n_checked == len(findings):
+        return findings
+    key = findings[["code", "file", "record", "line"]].astype(object)
+    key = key.where(key.notna(), "")
+    rows = key.astype(str).agg("\x1f".join, axis=1)
+    from_reader = set(rows.iloc[n_checked:])
+    repeat = rows.isin(from_reader).to_numpy() & (np.arange(len(findings)) < n_checked)
+    return findings[~repeat].reset_index(drop=True) if repeat.any() else findings
 
 
 def _derived_label_files(ctx: CheckContext, image_ids: np.ndarray, path: Path | None) -> list[str | None]:
