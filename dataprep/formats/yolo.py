@@ -40,9 +40,10 @@ import pandas as pd
 from dataprep.boxes import cxcywh_norm_to_xyxy, xyxy_to_cxcywh_norm
 from dataprep.dataset import Dataset
 from dataprep.errors import Finding, InputError, UsageError
-from dataprep.files import IMAGE_SUFFIXES, probe_image, safe_join, transfer_files
+from dataprep.files import IMAGE_MODES, IMAGE_SUFFIXES, probe_image, safe_join, transfer_files
 from dataprep.formats.base import (
     MAX_EXAMPLES,
+    UNASSIGNED_SPLIT,
     Capabilities,
     FormatSpec,
     Loss,
@@ -425,12 +426,8 @@ def _yaml_layout(config: str, ctx: _Ctx, listing: _Listing) -> _Layout:
         if key in split_keys or key in ("path", "names", "nc", "kpt_shape", "train", "val", "test", "minival"):
             continue
         entries = value if isinstance(value, list) else [value]
-        if (
-            key not in _YAML_RESERVED
-            and entries
-            and all(isinstance(e, str) and "://" not in e and "\n" not in e and _resolve(e, bases) for e in entries)
-        ):
-            split_keys.append(key)
+        if key not in _YAML_RESERVED and entries and all(_names_images(e, bases) for e in entries):
+            split_keys.append(key)  # a split of its own name (what we write for e.g. "unassigned")
         else:
             extra.append(key)
     if extra:
@@ -485,6 +482,17 @@ def _yaml_layout(config: str, ctx: _Ctx, listing: _Listing) -> _Layout:
         per_key[key] = paths
     _assign_splits(layout, per_key, ctx)
     return layout
+
+
+def _names_images(entry: Any, bases: list[str]) -> bool:
+    """True when a data.yaml value names an existing folder or .txt list (so its key is a split)."""
+    if not isinstance(entry, str) or "://" in entry or "\n" in entry or not entry.strip():
+        return False
+    how = _resolve(entry, bases)
+    if how is None:
+        return False
+    target = _apply(entry, how)
+    return os.path.isdir(target) or target.lower().endswith(".txt")
 
 
 def _yaml_names(doc: dict[str, Any], config: str, ctx: _Ctx) -> dict[int, str]:
@@ -587,7 +595,8 @@ def _assign_splits(layout: _Layout, per_key: dict[str, list[str]], ctx: _Ctx) ->
     chosen: dict[str, str | None] = {}
     shared = 0
     for key in keys:
-        split = _SPLIT_NAMES.get(key, key) if key != "minival" else "minival"
+        # "unassigned" is where writers put images without a split (base.image_layout)
+        split = None if key == UNASSIGNED_SPLIT else _SPLIT_NAMES.get(key, key) if key != "minival" else key
         for p in per_key[key]:
             if p in chosen:
                 shared += 1
@@ -677,7 +686,7 @@ def _darknet_layout(config: str, ctx: _Ctx, listing: _Listing) -> _Layout:
         if key in _DARKNET_RESERVED:
             continue
         split = _DARKNET_SPLIT_KEYS.get(key)
-        how = _resolve(value, bases) if value.lower().endswith(".txt") else None
+        how = _resolve(value, bases) if split or value.lower().endswith(".txt") else None
         if split is None and how is None:
             continue
         if how is None:
@@ -1465,6 +1474,18 @@ def plan(ds: Dataset, *, layout: str = "ultralytics", task: str = "detect", scor
                     unit="category",
                 )
             )
+    unassigned = ds.images.index[ds.images["split"].isna().to_numpy()] if ds.splits else []
+    if len(unassigned):
+        losses.append(
+            Loss(
+                "split-unassigned",
+                f"images without a split go to a split folder of their own, '{UNASSIGNED_SPLIT}' (read back without"
+                " a split; Ultralytics and darknet train on train/val only)",
+                len(unassigned),
+                _examples(unassigned),
+                unit="image",
+            )
+        )
     if ds.splits and layout == "ultralytics" and not {"train", "val"} <= set(ds.splits):
         present = [s for s in ("train", "val") if s in ds.splits]
         losses.append(
@@ -1522,6 +1543,7 @@ def _placement(ds: Dataset, layout: str) -> tuple[pd.DataFrame, pd.Series, list[
 
 
 def _place(ds: Dataset, layout: str) -> tuple[pd.DataFrame, pd.Series, list[int]]:
+    """`_placement` uncached: split folders from `image_layout`, then label paths made unique."""
     lay = image_layout(ds)
     split = lay["split"].astype(object)
     name = lay["name"].astype(object)
@@ -1553,7 +1575,7 @@ def _place(ds: Dataset, layout: str) -> tuple[pd.DataFrame, pd.Series, list[int]
             label[idx] = new_label
             renamed.append(int(idx))
     image = img_dir + "/" + name
-    frame = pd.DataFrame({"split": split, "image": image, "label": label, "dir": img_dir})
+    frame = pd.DataFrame({"split": split, "image": image, "label": label})
     return frame, label, renamed
 
 
@@ -1865,6 +1887,8 @@ def write(
         OutputError: a file name would escape `out_dir` (absolute or ``..``).
     """
     _check_write_options(layout, task, scores)
+    if images not in IMAGE_MODES:
+        raise UsageError(f"unknown images mode {images!r}; choose one of {', '.join(IMAGE_MODES)}")
     out = Path(out_dir)
     frame, label, _ = _placement(ds, layout)
     image_members = _member_paths(frame["image"].tolist(), out)
@@ -1908,6 +1932,7 @@ def write(
 
 
 def _write_data_yaml(out: Path, splits: list[str], names: list[str]) -> None:
+    """data.yaml: one key per split (train and val always), nc, and names as {index: name}."""
     # No `path:` key: Ultralytics then resolves the split folders from the data.yaml's own
     # folder, wherever the dataset is moved. A relative `path: .` would be read relative to
     # the current directory (or to Ultralytics' DATASETS_DIR in older versions).

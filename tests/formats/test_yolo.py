@@ -160,6 +160,23 @@ def test_round_trip_without_splits_and_with_one_split(small_dataset: Dataset, tm
         assert back.images["split"].tolist() == [split or np.nan] * 3 if split else back.images["split"].isna().all()
 
 
+@pytest.mark.parametrize("layout", ["ultralytics", "darknet"])
+def test_images_without_a_split_among_split_ones(small_dataset: Dataset, tmp_path: Path, layout: str) -> None:
+    ds = small_dataset.replace(images=small_dataset.images.assign(split=["train", None, "val"]))
+    report = formats.write(ds, tmp_path / "out", "yolo", layout=layout)
+    assert [(loss.code, loss.examples) for loss in report.losses] == [
+        ("category-renumbered", [3, 7]),
+        ("split-unassigned", [2]),
+    ]
+    back = yolo.read(tmp_path / "out").dataset
+    splits = back.images["split"].astype(object).where(back.images["split"].notna(), None)
+    assert dict(zip(back.images["file_name"].str.rsplit("/", n=1).str[-1], splits, strict=True)) == {
+        "a.jpg": "train",
+        "b é.png": None,
+        "c.jpg": "val",
+    }
+
+
 @st.composite
 def _boxes_dataset(draw: st.DrawFn) -> dict:
     n = draw(st.integers(1, 4))
