@@ -204,6 +204,8 @@ def _probe_one(path: Path, decode: bool) -> tuple[Any, ...]:
         return ("missing", "file not found", None, None, None, None, None, None)
     except OSError as err:  # permission denied on a folder, name too long...
         return ("unreadable", err.strerror or str(err), None, None, None, None, None, None)
+    except ValueError:  # a NUL byte in the name
+        return ("unreadable", f"invalid file name {str(path)!r}", None, None, None, None, None, None)
     try:
         header = probe_image(path)
     except Exception as err:
@@ -296,10 +298,10 @@ def _is_array(value: Any) -> bool:
 
 
 def _fmt(value: float) -> str:
-    """A coordinate for a message: integers without a fraction, others to 4 significant decimals."""
+    """A coordinate for a message: integers without a fraction, others to 6 significant digits."""
     if not np.isfinite(value):
         return str(value)
-    return f"{value:.0f}" if float(value).is_integer() else f"{value:.4g}"
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.6g}"
 
 
 def _box_text(xyxy: npt.NDArray[np.float64]) -> list[str]:
