@@ -30,6 +30,7 @@ from dataprep.validation.checks import (
 )
 from dataprep.validation.report import SEVERITY_ORDER, Report
 
+MANIFEST_JSON = ("dataprep.json",)
 __all__ = ["CHECKS", "Check", "CheckContext", "Report", "Thresholds", "validate"]
 
 
@@ -81,6 +82,7 @@ def validate(
 
     extra: list[Finding] = []
     image_sources = annotation_sources = None
+    coco_files: list[Path] = []
     if path is None:
         ds = source  # type: ignore[assignment]
         fmt = None if format == "auto" else format
@@ -92,7 +94,9 @@ def validate(
         base = path if path.is_dir() else path.parent
         extra += [_with_file(f, _relative(Path(f.file), base)) if f.file else f for f in result.findings]
         image_sources, annotation_sources = result.image_sources, result.annotation_sources
-        documents = _document_findings(path, fmt, image_sources, annotation_sources, base)
+        if fmt == "coco":
+            coco_files = _coco_files(path, image_sources, annotation_sources, base)
+        documents = _document_findings(path, fmt, coco_files, base)
         # the reader already names a record it skipped: its finding says more than the schema's
         seen = {(f.file, f.record) for f in extra}
         extra += [f for f in documents if (f.file, f.record) not in seen]
@@ -117,7 +121,7 @@ def validate(
     n_checked = sum(len(f) for f in frames)
     frames.append(_frame_of(extra))
     findings = pd.concat([f for f in frames if len(f)] or [empty_findings()], ignore_index=True)
-    findings = _locate(findings, ctx, image_sources, annotation_sources, path)
+    findings = _locate(findings, ctx, image_sources, annotation_sources, path, coco_files)
     findings = _drop_repeats(findings, n_checked)
     findings = findings[[_selected(c, selected) for c in findings["code"]]] if len(findings) else findings
     findings = _apply_severity(findings, settings["severity"])
@@ -257,19 +261,13 @@ def _load(path: Path, format: str) -> Any:
     return formats.load(path, format, on_error="collect", **options)
 
 
-def _document_findings(
-    path: Path,
-    fmt: str | None,
-    image_sources: pd.DataFrame | None,
-    annotation_sources: pd.DataFrame | None,
-    base: Path,
-) -> list[Finding]:
+def _document_findings(path: Path, fmt: str | None, coco_files: list[Path], base: Path) -> list[Finding]:
     """Schema findings for the metadata documents of the dataset at `path`."""
     from dataprep.validation import schema
 
     out: list[Finding] = []
     if fmt == "coco":
-        for file in _coco_files(path, image_sources, annotation_sources, base):
+        for file in coco_files:
             out += schema.check_coco_file(file, display=_relative(file, base))
     elif fmt == "yolo":
         folder = path if path.is_dir() else path.parent
@@ -283,6 +281,7 @@ def _document_findings(
 def _coco_files(
     path: Path, image_sources: pd.DataFrame | None, annotation_sources: pd.DataFrame | None, base: Path
 ) -> list[Path]:
+    """The COCO json files of a dataset: from the reader's provenance, else where COCO layouts keep them."""
     if path.is_file():
         return [path]
     names: set[str] = set()
@@ -291,7 +290,10 @@ def _coco_files(
             names |= {str(f) for f in frame["file"].dropna().unique() if str(f).lower().endswith(".json")}
     if names:
         return sorted(base / n for n in names)
-    return sorted(p for p in path.rglob("*.json") if p.name not in ("dataprep.json",) and p.stat().st_size > 0)[:32]
+    # no recursive walk: a dataset folder can hold a million images
+    patterns = ("*.json", "annotations/*.json", "*/_annotations.coco.json", "*/annotations/*.json")
+    found = {p for pattern in patterns for p in path.glob(pattern) if p.name not in MANIFEST_JSON}
+    return sorted(found)
 
 
 def _relative(file: Path, base: Path) -> str:
@@ -329,6 +331,7 @@ def _locate(
     image_sources: pd.DataFrame | None,
     annotation_sources: pd.DataFrame | None,
     path: Path | None,
+    coco_files: list[Path],
 ) -> pd.DataFrame:
     """Fill ``file``/``line``/``record`` of findings that name only ids.
 
@@ -352,7 +355,7 @@ def _locate(
                     else:
                         out.loc[ann, col] = [None if pd.isna(v) else str(v) for v in values]
         else:
-            file, record = _derived_annotation_location(ctx, ids, path)
+            file, record = _derived_annotation_location(ctx, ids, path, coco_files)
             out.loc[ann, "file"] = file
             out.loc[ann, "record"] = record
     img = out["file"].isna().to_numpy() & out["image_id"].notna().to_numpy() & out["annotation_id"].isna().to_numpy()
@@ -363,7 +366,7 @@ def _locate(
             files = image_sources["file"].reindex(ids).to_numpy()
             out.loc[img, "file"] = [None if pd.isna(v) else str(v) for v in files]
         else:
-            out.loc[img, "file"] = _derived_label_files(ctx, ids, path)
+            out.loc[img, "file"] = _derived_label_files(ctx, ids, path, coco_files)
             if ctx.format == "coco":
                 out.loc[img, "record"] = [f"images[id={int(i)}]" for i in ids]
         # an image with no label file to point at (YOLO negatives): point at the image itself
@@ -393,10 +396,12 @@ def _drop_repeats(findings: pd.DataFrame, n_checked: int) -> pd.DataFrame:
     return findings[~repeat].reset_index(drop=True) if repeat.any() else findings
 
 
-def _derived_label_files(ctx: CheckContext, image_ids: np.ndarray, path: Path | None) -> list[str | None]:
+def _derived_label_files(
+    ctx: CheckContext, image_ids: np.ndarray, path: Path | None, coco_files: list[Path]
+) -> list[str | None]:
     names = ctx.ds.images["file_name"].astype(object).reindex(image_ids)
     if ctx.format == "coco" and path is not None:
-        return _coco_file_of(ctx, image_ids, path)
+        return _coco_file_of(ctx, image_ids, path, coco_files)
     if ctx.format == "yolo":
         return [None if pd.isna(n) else _yolo_label(ctx.display_path(n)) for n in names]
     if ctx.format == "voc":
@@ -404,11 +409,11 @@ def _derived_label_files(ctx: CheckContext, image_ids: np.ndarray, path: Path | 
     return [None] * len(image_ids)
 
 
-def _coco_file_of(ctx: CheckContext, image_ids: np.ndarray, path: Path) -> list[str | None]:
+def _coco_file_of(ctx: CheckContext, image_ids: np.ndarray, path: Path, coco_files: list[Path]) -> list[str | None]:
     """The json file each image came from: the one file, or the one named after the image's split."""
     if path.is_file():
         return [path.name] * len(image_ids)
-    files = [_relative(f, path) for f in _coco_files(path, None, None, path)]
+    files = [_relative(f, path) for f in coco_files]
     if len(files) == 1:
         return files * len(image_ids)
     by_split: dict[str, str] = {}
@@ -430,11 +435,11 @@ def _yolo_label(image_path: str) -> str:
 
 
 def _derived_annotation_location(
-    ctx: CheckContext, annotation_ids: np.ndarray, path: Path | None
+    ctx: CheckContext, annotation_ids: np.ndarray, path: Path | None, coco_files: list[Path]
 ) -> tuple[list[str | None], list[str | None]]:
     anns = ctx.ds.annotations
     image_ids = anns["image_id"].reindex(annotation_ids).to_numpy()
-    files = _derived_label_files(ctx, image_ids, path)
+    files = _derived_label_files(ctx, image_ids, path, coco_files)
     if ctx.format == "voc":
         nth = anns.groupby("image_id", sort=False).cumcount().reindex(annotation_ids).to_numpy() + 1
         records: list[str | None] = [f"object[{int(k)}]" for k in nth]

@@ -29,7 +29,6 @@ from dataprep.errors import Severity
 
 FINDING_COLUMNS = ["code", "severity", "message", "image_id", "annotation_id", "file", "record", "line", "hint"]
 _ID_COLUMNS = ("image_id", "annotation_id", "line")
-_MAX_WORKERS = 8
 
 
 @dataclass(frozen=True)
@@ -80,7 +79,10 @@ class CheckContext:
     decode: bool = False
     manifest: dict[str, Any] | None = None
     base: Path | None = None  # folder finding paths are relative to (the input folder)
-    workers: int = _MAX_WORKERS
+    # Threads that open image files. Pillow's header parsing holds the GIL, so on a local disk
+    # one thread is fastest (50k PNG headers: 3.7 s with 1, 5.4 s with 8 on 2 cores); more
+    # help only where each open waits on the network.
+    workers: int = 1
 
     @classmethod
     def of(cls, arg: CheckContext | Dataset) -> CheckContext:
@@ -638,9 +640,21 @@ def check_size_unknown(arg: CheckContext | Dataset) -> pd.DataFrame:
 # -- masks and crowds ----------------------------------------------------------------------------
 
 
+def _segmentation_kinds(ctx: CheckContext) -> npt.NDArray[np.int8]:
+    """``(N,)`` per annotation: 0 no mask, 1 polygon list, 2 RLE dict (one pass, cached)."""
+    cached = ctx.__dict__.get("_segmentation_kinds")
+    if cached is None:
+        seg = ctx.ds.annotations["segmentation"].to_numpy()
+        cached = np.fromiter(
+            (2 if isinstance(s, dict) else 1 if isinstance(s, list) and s else 0 for s in seg), np.int8, len(seg)
+        )
+        ctx.__dict__["_segmentation_kinds"] = cached
+    return cached
+
+
 def _polygon_rows(ctx: CheckContext) -> tuple[npt.NDArray[np.int64], list[list[Any]]]:
     seg = ctx.ds.annotations["segmentation"].to_numpy()
-    pos = np.flatnonzero([isinstance(s, list) and len(s) > 0 for s in seg]) if len(seg) else np.zeros(0, int)
+    pos = np.flatnonzero(_segmentation_kinds(ctx) == 1)
     return pos.astype(np.int64), [seg[i] for i in pos]
 
 
@@ -742,7 +756,7 @@ def check_rle_size_mismatch(arg: CheckContext | Dataset) -> pd.DataFrame:
     """``rle-size-mismatch``: an RLE mask whose ``size`` [h, w] differs from its image's size."""
     ctx = CheckContext.of(arg)
     seg = ctx.ds.annotations["segmentation"].to_numpy()
-    pos = [i for i, s in enumerate(seg) if isinstance(s, dict)]
+    pos = np.flatnonzero(_segmentation_kinds(ctx) == 2).tolist()
     if not pos:
         return empty_findings()
     width, height = ctx.annotation_size
