@@ -131,15 +131,21 @@ def probe_image(path: str | Path) -> ImageHeader:
     try:
         with Image.open(path) as im:
             stored_w, stored_h = im.size
+            fmt = im.format
             orientation = 1
             try:
-                orientation = int(im.getexif().get(0x0112, 1) or 1)
+                if fmt == "PNG":  # getexif() would decode a PNG to find a trailing eXIf chunk
+                    exif = Image.Exif()
+                    if "exif" in im.info:
+                        exif.load(im.info["exif"])
+                else:
+                    exif = im.getexif()
+                orientation = int(exif.get(0x0112, 1) or 1)
             except Exception:  # a broken EXIF block is not a broken image
                 orientation = 1
-            fmt = im.format
     except FileNotFoundError:
         raise InputError(path, "image file not found", hint="Check the file name in the labels") from None
-    except (UnidentifiedImageError, OSError, ValueError) as err:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as err:
         raise InputError(path, f"not a readable image ({err})", hint="Re-export or remove the file") from None
     if orientation not in range(1, 9):
         orientation = 1

@@ -89,9 +89,11 @@ def canonical(ds: Dataset) -> pd.DataFrame:
     merged["height"] = merged["height"].astype("float64")
     merged = merged.reset_index(drop=True)
     merged["split"] = merged["split"].where(merged["split"].notna(), None)
-    return merged.sort_values(["name", "label", "x_min", "y_min", "x_max", "y_max"], na_position="first").reset_index(
-        drop=True
-    )
+    # sort on coordinates rounded well above any format's tolerance, so near-ties cannot swap rows
+    keys = merged[["x_min", "y_min", "x_max", "y_max"]].round(2).add_prefix("_k_")
+    merged = pd.concat([merged, keys], axis=1)
+    order = ["name", "label", *keys.columns]
+    return merged.sort_values(order, na_position="first").drop(columns=keys.columns).reset_index(drop=True)
 
 
 def assert_same(a: Dataset, b: Dataset, *, atol: float = 0.0) -> None:

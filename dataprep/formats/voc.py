@@ -1348,7 +1348,7 @@ def write(ds: Dataset, out_dir: Path, *, images: str = "copy", **options: Any) -
     for split, split_ids in sorted(members.items()):
         split_path = safe_join(split_dir, f"{split}.txt")
         with open(split_path, "w", encoding="utf-8", newline="\n") as f:
-            f.write("".join(f"{v}\n" for v in split_ids))
+            f.write("".join(f"{v}\n" for v in sorted(split_ids)))  # sorted: independent of image ids
 
     # labelmap in category_id order (class order survives the trip)
     lines = ["# label:color_rgb:parts:actions\n"]

@@ -213,7 +213,7 @@ def test_writes_golden_files_byte_for_byte(tmp_path: Path) -> None:
     assert report.images == 3 and report.annotations == 4 and report.categories == 2
 
 
-def test_reads_golden_files() -> None:
+def test_reads_golden_files(tmp_path: Path) -> None:
     result = voc.read(GOLDEN)
     ds = result.dataset
     assert ds.images["file_name"].tolist() == ["JPEGImages/a.jpg", "JPEGImages/c.jpg", "JPEGImages/sub dir/b é.png"]
@@ -225,7 +225,7 @@ def test_reads_golden_files() -> None:
     np.testing.assert_array_equal(ds.boxes_xyxy(), [[0, 0, 10, 10], [5, 6, 30, 40], [0, 0, 32, 32], [1, 2, 3, 4]])
     assert ds.annotations["category_id"].tolist() == [1, 2, 2, 1]
     assert ds.annotations["image_id"].tolist() == [1, 1, 3, 3]
-    expected = golden_dataset(Path("unused")).annotations["attributes"].tolist()
+    expected = golden_dataset(tmp_path).annotations["attributes"].tolist()
     # <occluded>0</occluded> is VOC's default: like difficult=0 and pose Unspecified, not stored
     assert ds.annotations["attributes"].tolist() == [
         expected[0],
