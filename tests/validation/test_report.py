@@ -182,3 +182,9 @@ def test_findings_frame_dtypes(broken) -> None:
     assert str(frame["image_id"].dtype) == "Int64" and str(frame["line"].dtype) == "Int64"
     assert frame["severity"].isin(["error", "warning", "info"]).all()
     assert np.array_equal(frame.index, np.arange(len(frame)))
+
+
+def test_every_code_is_documented() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "validate.md").read_text(encoding="utf-8")
+    missing = [code for code in CHECKS if f"`{code}`" not in text]
+    assert missing == []
