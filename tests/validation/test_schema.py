@@ -98,7 +98,7 @@ def test_data_yaml_syntax_error_and_alias_bomb(tmp_path: Path) -> None:
         lines.append(f"{chr(97 + i)}: &{chr(97 + i)} [" + ", ".join([f"*{chr(96 + i)}"] * 9) + "]")
     path.write_text("\n".join(lines) + "\nnames: [cat]\n")
     (found,) = schema.check_data_yaml(path)
-    assert "aliases" in found.message
+    assert "expands to over 100,000 values" in found.message and "aliases" in found.hint
 
 
 def test_manifest_reads_and_rejects_with_line(tmp_path: Path) -> None:
@@ -125,3 +125,18 @@ def test_manifest_json(tmp_path: Path) -> None:
     path.write_text('{"format": "yolo",')
     with pytest.raises(InputError, match="not valid JSON"):
         schema.read_manifest(path)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: &a [1, *a]\nnames: [x]\n",
+        "names: " + "[" * 100 + "]" * 100 + "\n",
+        "names: " + "[" * 5000 + "]" * 5000 + "\n",
+    ],
+)
+def test_yaml_self_reference_and_deep_nesting_are_refused(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "data.yaml"
+    path.write_text(text)
+    (found,) = schema.check_data_yaml(path)
+    assert found.code == "schema-violation" and found.file == str(path)
