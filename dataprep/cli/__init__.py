@@ -16,7 +16,7 @@ app = typer.Typer(
 )
 app.command("convert", help=convert.HELP)(convert.command)
 app.command("info", help=info.HELP)(info.command)
-app.command("validate")(validate.command)
+app.command("validate", help=validate.HELP)(validate.command)
 app.command("demo", help=demo.HELP)(demo.command)
 app.add_typer(samples.app, name="samples")
 
