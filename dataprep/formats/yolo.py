@@ -1543,40 +1543,52 @@ def _placement(ds: Dataset, layout: str) -> tuple[pd.DataFrame, pd.Series, list[
 
 
 def _place(ds: Dataset, layout: str) -> tuple[pd.DataFrame, pd.Series, list[int]]:
-    """`_placement` uncached: split folders from `image_layout`, then label paths made unique."""
+    """`_placement` uncached: split folders from `image_layout`, then label paths made unique.
+
+    Plain lists rather than pandas string methods: this runs on every image of the benchmark.
+    """
     lay = image_layout(ds)
-    split = lay["split"].astype(object)
-    name = lay["name"].astype(object)
+    splits: list[str] = lay["split"].tolist()
+    names: list[str] = lay["name"].tolist()
     if layout == "ultralytics":
-        img_dir = ("images/" + split).where(split != "", "images")
-        lbl_dir = ("labels/" + split).where(split != "", "labels")
+        img_dir = [f"images/{s}" if s else "images" for s in splits]
+        lbl_dir = [f"labels/{s}" if s else "labels" for s in splits]
     else:
-        folder = "obj_" + split.where(split != "", "train") + "_data"
-        img_dir = lbl_dir = folder
-    stem = name.str.replace(r"\.[^./]*$", "", regex=True)
-    label = lbl_dir + "/" + stem + ".txt"
+        img_dir = lbl_dir = [f"obj_{s or 'train'}_data" for s in splits]
+    stems = [_strip_suffix(n) for n in names]
+    labels = [f"{d}/{st}.txt" for d, st in zip(lbl_dir, stems, strict=True)]
     renamed: list[int] = []
-    dup = label.duplicated(keep="first").to_numpy()
-    if dup.any():
-        name = name.copy()
-        taken = set(label.tolist()) | set((img_dir + "/" + name).tolist())
-        for idx in label.index[dup]:
-            suffix = name[idx][len(stem[idx]) :]
+    if len(set(labels)) != len(labels):
+        taken = set(labels) | {f"{d}/{n}" for d, n in zip(img_dir, names, strict=True)}
+        seen: set[str] = set()
+        ids = lay.index.tolist()
+        for i, label in enumerate(labels):
+            if label not in seen:
+                seen.add(label)
+                continue
+            suffix = names[i][len(stems[i]) :]
             k = 0
             while True:
-                new_stem = f"{stem[idx]}_{idx}" + (f"_{k}" if k else "")
-                new_label = f"{lbl_dir[idx]}/{new_stem}.txt"
-                new_image = f"{img_dir[idx]}/{new_stem}{suffix}"
+                new_stem = f"{stems[i]}_{ids[i]}" + (f"_{k}" if k else "")
+                new_label = f"{lbl_dir[i]}/{new_stem}.txt"
+                new_image = f"{img_dir[i]}/{new_stem}{suffix}"
                 if new_label not in taken and new_image not in taken:
                     break
                 k += 1
             taken.update((new_label, new_image))
-            name[idx] = new_stem + suffix
-            label[idx] = new_label
-            renamed.append(int(idx))
-    image = img_dir + "/" + name
-    frame = pd.DataFrame({"split": split, "image": image, "label": label})
-    return frame, label, renamed
+            names[i] = new_stem + suffix
+            labels[i] = new_label
+            renamed.append(int(ids[i]))
+    images = [f"{d}/{n}" for d, n in zip(img_dir, names, strict=True)]
+    frame = pd.DataFrame({"split": splits, "image": images, "label": labels}, index=lay.index, dtype=object)
+    return frame, frame["label"], renamed
+
+
+def _strip_suffix(name: str) -> str:
+    """``a/b.c.jpg`` -> ``a/b.c``: drop the last suffix of the last path component."""
+    base = name.rpartition("/")[2]
+    dot = base.rfind(".")
+    return name if dot < 0 else name[: len(name) - len(base) + dot]
 
 
 def _join_parts(parts: list[npt.NDArray[np.float64]]) -> npt.NDArray[np.float64]:
