@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +24,9 @@ from dataprep.errors import InputError, OutputError, UsageError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".jfif", ".pgm", ".ppm"})
 IMAGE_MODES = ("copy", "link", "none")
+MAX_YAML_BYTES = 1 << 20
+MAX_YAML_NODES = 100_000  # a "billion laughs" YAML expands &/* aliases exponentially
+MAX_YAML_DEPTH = 64
 
 
 @contextlib.contextmanager
@@ -194,3 +198,96 @@ def transfer_files(pairs: Iterable[tuple[Path, Path]], mode: str) -> int:
             continue
         placed += 1
     return placed
+
+
+def read_yaml(path: str | Path) -> tuple[Any, Any]:
+    """Parse a small YAML file safely: ``(document with string keys, node tree for line numbers)``.
+
+    Raises:
+        InputError: unreadable, too big, not YAML, or an alias bomb.
+    """
+    import yaml
+
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as err:
+        raise InputError(p, f"cannot read the file ({err.strerror or err})", hint="Check its permissions") from None
+    if len(raw) > MAX_YAML_BYTES:
+        raise InputError(p, f"file is {len(raw):,} bytes, too big for a YAML description", hint="Check the file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(p, f"not UTF-8 text (byte {err.start})", hint="Save the file as UTF-8") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        size, depth = _expanded_size(node)
+        if size > MAX_YAML_NODES or depth > MAX_YAML_DEPTH:
+            raise InputError(
+                p,
+                f"YAML expands to {'over ' if size > MAX_YAML_NODES else ''}{min(size, MAX_YAML_NODES):,} values "
+                f"nested {depth} deep (limits {MAX_YAML_NODES:,} and {MAX_YAML_DEPTH})",
+                hint="Write the values out without &/* aliases or deep nesting",
+            )
+        doc = yaml.safe_load(text)
+    except RecursionError:  # PyYAML's composer recurses once per nesting level
+        raise InputError(p, "YAML nested too deeply", hint="Flatten the structure") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise InputError(p, f"not valid YAML: {problem}", line=line, hint="Fix the YAML syntax") from None
+    return _string_keys(doc), node
+
+
+def _expanded_size(root: Any) -> tuple[int, int]:
+    """``(values, depth)`` of a composed YAML node graph once aliases are expanded.
+
+    Computed on the graph (shared nodes counted once per use, memoized), iteratively, so a
+    "billion laughs" file or a deep nesting is measured without being built. A node that
+    contains itself counts as unbounded.
+    """
+    import yaml
+
+    memo: dict[int, tuple[int, int]] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            on_path.discard(key)
+            children = _children(node)
+            size = 1 + sum(memo[id(c)][0] for c in children)
+            depth = 1 + max((memo[id(c)][1] for c in children), default=0)
+            memo[key] = (min(size, MAX_YAML_NODES + 1), depth)
+            continue
+        if key in memo:
+            continue
+        if key in on_path:  # a recursive structure (&a [*a])
+            return MAX_YAML_NODES + 1, MAX_YAML_DEPTH + 1
+        on_path.add(key)
+        stack.append((node, True))
+        if isinstance(node, yaml.CollectionNode):
+            stack.extend((c, False) for c in _children(node) if id(c) not in memo)
+    return memo.get(id(root), (0, 0))
+
+
+def _children(node: Any) -> list[Any]:
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _string_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _string_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_string_keys(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)  # dates, binary

@@ -40,7 +40,7 @@ import pandas as pd
 from dataprep.boxes import cxcywh_norm_to_xyxy, xyxy_to_cxcywh_norm
 from dataprep.dataset import Dataset
 from dataprep.errors import Finding, InputError, UsageError
-from dataprep.files import IMAGE_MODES, IMAGE_SUFFIXES, probe_image, safe_join, transfer_files
+from dataprep.files import IMAGE_MODES, IMAGE_SUFFIXES, probe_image, read_yaml, safe_join, transfer_files
 from dataprep.formats.base import (
     MAX_EXAMPLES,
     UNASSIGNED_SPLIT,
@@ -380,23 +380,13 @@ def _short(values: list[Any], n: int = MAX_EXAMPLES) -> str:
 
 
 def _yaml_layout(config: str, ctx: _Ctx, listing: _Listing) -> _Layout:
-    import yaml  # lazy: only Ultralytics datasets need it
-
-    text = _read_text(config, what="data.yaml")
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise InputError(config, f"not valid YAML: {problem}", line=line, hint="Fix the YAML syntax") from None
+    doc = read_yaml(config)[0]  # refuses alias bombs and deep nesting before building anything
     if not isinstance(doc, dict):
         raise InputError(
             config,
             f"expected a mapping of keys (train, val, names...), got {type(doc).__name__}",
             hint="See https://docs.ultralytics.com/datasets/detect/ for the data.yaml keys",
         )
-    doc = {str(k): v for k, v in doc.items()}
     ydir = os.path.dirname(config)
     layout = _Layout("ultralytics", ydir, config=config)
     layout.names = _yaml_names(doc, config, ctx)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dataprep.errors import Finding, InputError, Severity
+from dataprep.files import read_yaml
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 SCHEMAS = {
@@ -27,9 +28,6 @@ MANIFEST_NAMES = ("dataprep.yaml", "dataprep.yml", "dataprep.json")
 COCO_SAMPLE = 1000  # items of each COCO array run through JSON Schema
 COCO_SCHEMA_MAX_BYTES = 16 << 20  # bigger COCO files are left to the reader's per-record checks
 MAX_ERRORS = 50  # schema errors reported per document
-MAX_YAML_BYTES = 1 << 20
-MAX_YAML_NODES = 100_000  # a "billion laughs" YAML expands &/* aliases exponentially
-MAX_YAML_DEPTH = 64
 
 
 @functools.cache
@@ -121,99 +119,6 @@ def _schema_hint(err: Any) -> str:
 # -- YAML -----------------------------------------------------------------------------------------
 
 
-def load_yaml(path: str | Path) -> tuple[Any, Any]:
-    """Parse a small YAML file safely: ``(document with string keys, node tree for line numbers)``.
-
-    Raises:
-        InputError: unreadable, too big, not YAML, or an alias bomb.
-    """
-    import yaml
-
-    p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as err:
-        raise InputError(p, f"cannot read the file ({err.strerror or err})", hint="Check its permissions") from None
-    if len(raw) > MAX_YAML_BYTES:
-        raise InputError(p, f"file is {len(raw):,} bytes, too big for a YAML description", hint="Check the file")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise InputError(p, f"not UTF-8 text (byte {err.start})", hint="Save the file as UTF-8") from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        size, depth = _expanded_size(node)
-        if size > MAX_YAML_NODES or depth > MAX_YAML_DEPTH:
-            raise InputError(
-                p,
-                f"YAML expands to {'over ' if size > MAX_YAML_NODES else ''}{min(size, MAX_YAML_NODES):,} values "
-                f"nested {depth} deep (limits {MAX_YAML_NODES:,} and {MAX_YAML_DEPTH})",
-                hint="Write the values out without &/* aliases or deep nesting",
-            )
-        doc = yaml.safe_load(text)
-    except RecursionError:  # PyYAML's composer recurses once per nesting level
-        raise InputError(p, "YAML nested too deeply", hint="Flatten the structure") from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise InputError(p, f"not valid YAML: {problem}", line=line, hint="Fix the YAML syntax") from None
-    return _string_keys(doc), node
-
-
-def _expanded_size(root: Any) -> tuple[int, int]:
-    """``(values, depth)`` of a composed YAML node graph once aliases are expanded.
-
-    Computed on the graph (shared nodes counted once per use, memoized), iteratively, so a
-    "billion laughs" file or a deep nesting is measured without being built. A node that
-    contains itself counts as unbounded.
-    """
-    import yaml
-
-    memo: dict[int, tuple[int, int]] = {}
-    on_path: set[int] = set()
-    stack: list[tuple[Any, bool]] = [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        key = id(node)
-        if done:
-            on_path.discard(key)
-            children = _children(node)
-            size = 1 + sum(memo[id(c)][0] for c in children)
-            depth = 1 + max((memo[id(c)][1] for c in children), default=0)
-            memo[key] = (min(size, MAX_YAML_NODES + 1), depth)
-            continue
-        if key in memo:
-            continue
-        if key in on_path:  # a recursive structure (&a [*a])
-            return MAX_YAML_NODES + 1, MAX_YAML_DEPTH + 1
-        on_path.add(key)
-        stack.append((node, True))
-        if isinstance(node, yaml.CollectionNode):
-            stack.extend((c, False) for c in _children(node) if id(c) not in memo)
-    return memo.get(id(root), (0, 0))
-
-
-def _children(node: Any) -> list[Any]:
-    import yaml
-
-    if isinstance(node, yaml.MappingNode):
-        return [n for pair in node.value for n in pair]
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    return []
-
-
-def _string_keys(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _string_keys(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_string_keys(v) for v in value]
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)  # dates, binary
-
-
 def _yaml_line(node: Any, parts: list[Any]) -> int | None:
     """1-based line of the element at `parts` in a composed YAML node tree (nearest parent found)."""
     import yaml
@@ -267,7 +172,7 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
             raise InputError(p, f"not valid JSON ({err})", line=line, hint="Fix the JSON syntax") from None
         node = None
     else:
-        doc, node = load_yaml(p)
+        doc, node = read_yaml(p)
     if doc is None:
         doc = {}
     findings = document_findings(doc, "manifest", path=p, node=node, limit=1)
@@ -284,7 +189,7 @@ def check_data_yaml(path: str | Path) -> list[Finding]:
     """Findings for an Ultralytics ``data.yaml``: schema, ``nc`` vs ``names``, contiguous class keys."""
     p = Path(path)
     try:
-        doc, node = load_yaml(p)
+        doc, node = read_yaml(p)
     except InputError as err:
         return [err.to_finding("schema-violation")]
     out = document_findings(doc, "data-yaml", path=p, node=node)

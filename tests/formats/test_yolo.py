@@ -716,3 +716,20 @@ def test_detect_says_no_to_other_folders(tmp_path: Path) -> None:
     assert yolo.detect(tmp_path / "notes.txt") is None
     (tmp_path / "other.yaml").write_text("model: resnet\n")
     assert yolo.detect(tmp_path) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "names: [a]\ntrain: " + "[" * 5000 + "]" * 5000,  # PyYAML recurses once per level
+        "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+        "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+        "e: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nnames: [a]\ntrain: images/train\n",
+    ],
+    ids=["deep-nesting", "alias-bomb"],
+)
+def test_hostile_data_yaml_is_refused(text: str, tmp_path: Path) -> None:
+    (tmp_path / "images" / "train").mkdir(parents=True)
+    (tmp_path / "data.yaml").write_text(text)
+    with pytest.raises(InputError, match=r"data\.yaml: YAML"):
+        yolo.read(tmp_path)
