@@ -141,24 +141,35 @@ def plan_losses(ds: Dataset, caps: Capabilities, *, format_name: str) -> list[Lo
         is_rle = np.fromiter((isinstance(s, dict) for s in seg[has_seg]), bool, int(has_seg.sum()))
         rle_ids = anns.index[has_seg][is_rle]
         poly_ids = anns.index[has_seg][~is_rle]
-        if len(poly_ids) and not caps.polygons:
+        if not caps.boxes:
+            seg_ids = anns.index[has_seg]
             losses.append(
                 Loss(
-                    "polygon-to-box",
-                    f"{format_name} holds no polygons: kept their boxes only",
-                    len(poly_ids),
-                    _examples(poly_ids),
+                    "segmentation-dropped",
+                    f"{format_name} holds class labels only: segmentations dropped",
+                    len(seg_ids),
+                    _examples(seg_ids),
                 )
             )
-        if len(rle_ids) and not caps.rle:
-            losses.append(
-                Loss(
-                    "mask-to-box",
-                    f"{format_name} holds no RLE masks: kept their boxes only",
-                    len(rle_ids),
-                    _examples(rle_ids),
+        else:
+            if len(poly_ids) and not caps.polygons:
+                losses.append(
+                    Loss(
+                        "polygon-to-box",
+                        f"{format_name} holds no polygons: kept their boxes only",
+                        len(poly_ids),
+                        _examples(poly_ids),
+                    )
                 )
-            )
+            if len(rle_ids) and not caps.rle:
+                losses.append(
+                    Loss(
+                        "mask-to-box",
+                        f"{format_name} holds no RLE masks: kept their boxes only",
+                        len(rle_ids),
+                        _examples(rle_ids),
+                    )
+                )
     crowd = anns.index[anns["iscrowd"].to_numpy()]
     if len(crowd) and not caps.crowd:
         losses.append(
@@ -256,6 +267,20 @@ def plan_losses(ds: Dataset, caps: Capabilities, *, format_name: str) -> list[Lo
 
 
 UNASSIGNED_SPLIT = "unassigned"
+
+# Split folder names recognised on reading (lower-cased) -> split value; "unassigned" is what
+# `image_layout` names images without a split in a dataset that has splits.
+SPLIT_ALIASES: dict[str, str | None] = {
+    "train": "train",
+    "training": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "test": "test",
+    "testing": "test",
+    "trainval": "trainval",
+    UNASSIGNED_SPLIT: None,
+}
 
 
 def image_layout(ds: Dataset) -> pd.DataFrame:

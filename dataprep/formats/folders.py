@@ -34,7 +34,7 @@ from dataprep.errors import InputError
 from dataprep.files import IMAGE_SUFFIXES, safe_join, transfer_files
 from dataprep.formats.base import (
     MAX_EXAMPLES,
-    UNASSIGNED_SPLIT,
+    SPLIT_ALIASES,
     Capabilities,
     FormatSpec,
     Loss,
@@ -48,19 +48,6 @@ from dataprep.formats.base import (
 NAME = "folders"
 CAPABILITIES = Capabilities(boxes=False, image_level_labels=True, splits=True)
 
-# Split folder names recognised on reading (lower-cased) -> split value; "unassigned" is what
-# `image_layout` names images without a split in a dataset that has splits.
-SPLIT_ALIASES: dict[str, str | None] = {
-    "train": "train",
-    "training": "train",
-    "val": "val",
-    "valid": "val",
-    "validation": "val",
-    "test": "test",
-    "testing": "test",
-    "trainval": "trainval",
-    UNASSIGNED_SPLIT: None,
-}
 # Files whose presence says "this tree has label files": a detection format, not class folders.
 _LABEL_SUFFIXES = frozenset({".txt", ".xml", ".json", ".csv", ".yaml", ".yml"})
 _META_SUFFIXES = frozenset({".json", ".xml", ".csv", ".yaml", ".yml", ".data", ".names"})
@@ -563,21 +550,7 @@ def _layout(ds: Dataset) -> tuple[pd.DataFrame, pd.Series, list[str], list[Loss]
 
 def plan(ds: Dataset, **options: Any) -> list[Loss]:
     """What writing `ds` as class folders would drop or change (generic + format-specific)."""
-    # Polygons and masks go with their boxes here, so report them once as "box-dropped" plus a
-    # segmentation loss worded for this format rather than the generic "kept their boxes only".
-    caps = Capabilities(boxes=False, image_level_labels=True, splits=True, polygons=True, rle=True)
-    losses = plan_losses(ds, caps, format_name=NAME)
-    seg = ds.annotations.index[ds.annotations["segmentation"].notna().to_numpy()]
-    if len(seg):
-        losses.append(
-            Loss(
-                "segmentation-dropped",
-                f"{NAME} holds class labels only: segmentations dropped",
-                len(seg),
-                [int(i) for i in seg[:MAX_EXAMPLES]],
-            )
-        )
-    return losses + _layout(ds)[3]
+    return plan_losses(ds, CAPABILITIES, format_name=NAME) + _layout(ds)[3]
 
 
 def write(ds: Dataset, out_dir: Path, *, images: str = "copy") -> WriteReport:

@@ -38,6 +38,7 @@ from dataprep.errors import Finding, InputError
 from dataprep.files import check_member, safe_join, transfer_files
 from dataprep.formats.base import (
     MAX_EXAMPLES,
+    SPLIT_ALIASES,
     Capabilities,
     FormatSpec,
     Loss,
@@ -46,7 +47,7 @@ from dataprep.formats.base import (
     WriteReport,
     plan_losses,
 )
-from dataprep.formats.folders import SPLIT_ALIASES, id_change_loss, label_table, renamed_loss, sanitize_names
+from dataprep.formats.folders import id_change_loss, label_table, renamed_loss, sanitize_names
 
 NAME = "csv"
 CSV_NAME = "labels.csv"
@@ -569,19 +570,7 @@ def _layout(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, list[Lo
 
 def plan(ds: Dataset, **options: Any) -> list[Loss]:
     """What writing `ds` as a labels csv would drop or change (generic + format-specific)."""
-    caps = Capabilities(boxes=False, image_level_labels=True, splits=True, polygons=True, rle=True)
-    losses = plan_losses(ds, caps, format_name=NAME)
-    seg = ds.annotations.index[ds.annotations["segmentation"].notna().to_numpy()]
-    if len(seg):
-        losses.append(
-            Loss(
-                "segmentation-dropped",
-                f"{NAME} holds class labels only: segmentations dropped",
-                len(seg),
-                [int(i) for i in seg[:MAX_EXAMPLES]],
-            )
-        )
-    return losses + _layout(ds)[3]
+    return plan_losses(ds, CAPABILITIES, format_name=NAME) + _layout(ds)[3]
 
 
 def write(ds: Dataset, out_dir: Path, *, images: str = "copy") -> WriteReport:

@@ -43,6 +43,7 @@ from dataprep.errors import Finding, InputError, UsageError
 from dataprep.files import IMAGE_MODES, IMAGE_SUFFIXES, probe_image, read_yaml, safe_join, transfer_files
 from dataprep.formats.base import (
     MAX_EXAMPLES,
+    SPLIT_ALIASES,
     UNASSIGNED_SPLIT,
     Capabilities,
     FormatSpec,
@@ -56,16 +57,6 @@ from dataprep.formats.base import (
 LAYOUTS = ("ultralytics", "darknet")
 TASKS = ("detect", "segment")
 
-# Folder names that say which split images belong to, and the split each stands for.
-_SPLIT_NAMES = {
-    "train": "train",
-    "training": "train",
-    "val": "val",
-    "valid": "val",
-    "validation": "val",
-    "test": "test",
-    "testing": "test",
-}
 # (image folder, label folder) pairs: Ultralytics replaces the last `images` component with
 # `labels`; darknet's VOC scripts put labels/ beside JPEGImages/; datumaro's loose YOLO layout
 # pairs Images/ with Annotations/. A label beside its image is the last resort (darknet).
@@ -117,7 +108,7 @@ def detect(path: Path) -> float | None:
         return 0.9
     # Roboflow's export without its data.yaml: train/labels, valid/labels...
     for split in entries:
-        if split.lower() in _SPLIT_NAMES and _has_txt(path / split / "labels", depth=1):
+        if split.lower() in SPLIT_ALIASES and _has_txt(path / split / "labels", depth=1):
             return 0.5
     return None
 
@@ -569,8 +560,8 @@ def _list_file(list_path: str, bases: list[str], ctx: _Ctx, listing: _Listing) -
 
 def _split_from_path(rel: str) -> str | None:
     for part in rel.split("/")[:-1]:
-        if part.lower() in _SPLIT_NAMES:
-            return _SPLIT_NAMES[part.lower()]
+        if part.lower() in SPLIT_ALIASES:
+            return SPLIT_ALIASES[part.lower()]
     return None
 
 
@@ -586,7 +577,7 @@ def _assign_splits(layout: _Layout, per_key: dict[str, list[str]], ctx: _Ctx) ->
     shared = 0
     for key in keys:
         # "unassigned" is where writers put images without a split (base.image_layout)
-        split = None if key == UNASSIGNED_SPLIT else _SPLIT_NAMES.get(key, key) if key != "minival" else key
+        split = None if key == UNASSIGNED_SPLIT else SPLIT_ALIASES.get(key, key) if key != "minival" else key
         for p in per_key[key]:
             if p in chosen:
                 shared += 1
