@@ -178,6 +178,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per case; the best is reported")
     parser.add_argument("--workdir", type=Path, default=Path(".bench") / "convert", help="scratch folder")
     parser.add_argument("--no-others", action="store_true", help="skip Datumaro/globox/supervision")
+    parser.add_argument(
+        "--out-dir",
+        type=Path,
+        help="where outputs go (default: WORKDIR/out); a tmpfs such as /dev/shm takes the disk out of the figures",
+    )
     parser.add_argument("--generate-only", type=Path, help=argparse.SUPPRESS)
     parser.add_argument(
         "--others-python",
@@ -204,7 +209,7 @@ def main() -> None:
             subprocess.run(cmd, check=True)
     n_boxes = int(marker.read_text())
     console.print(f"data: {data} — {args.images:,} images, {n_boxes:,} boxes")
-    work = args.workdir / "out"
+    work = args.out_dir or args.workdir / "out"
 
     runs: list[Run] = []
 
