@@ -75,35 +75,50 @@ class DatasetStructureError(ValueError):
 
 
 def _normalize(frame: pd.DataFrame | dict[str, Any] | None, table: str) -> pd.DataFrame:
+    """One table with exactly the model's columns and dtypes, built without needless copies.
+
+    Columns already of the right dtype are used as they are (`copy=False`): readers hand over
+    ~10^6-row arrays, and each consolidating copy would cost another table's worth of memory.
+    """
     index_name, columns = _TABLES[table]
     if frame is None:
         frame = {}
-    df = frame if isinstance(frame, pd.DataFrame) else pd.DataFrame(frame)
-    if index_name in df.columns:
-        df = df.set_index(index_name)
-    elif df.index.name != index_name:
-        if len(df) and not isinstance(frame, pd.DataFrame):
+    if isinstance(frame, pd.DataFrame):
+        df = frame.set_index(index_name) if index_name in frame.columns else frame
+        source: dict[str, Any] = {c: df[c].array for c in df.columns}
+        index: Any = df.index
+    else:
+        source = dict(frame)
+        lengths = {len(v) for v in source.values() if not np.isscalar(v)}
+        if index_name in source:
+            index = source.pop(index_name)
+        elif lengths - {0}:
             raise DatasetStructureError(f"{table}: column {index_name!r} is missing")
-        df = df.rename_axis(index_name)
-    out: dict[str, Any] = {}
-    n = len(df)
-    for name, (dtype, default) in columns.items():
-        if name in df.columns:
-            col = df[name]
         else:
-            if default is None and n and dtype is not object:
-                raise DatasetStructureError(f"{table}: required column {name!r} is missing")
-            col = pd.Series([default] * n, index=df.index, dtype=object if dtype is object else None)
-        if dtype is object:
-            out[name] = col.astype(object)
-        else:
-            out[name] = col.astype(dtype)
-    extra = [c for c in df.columns if c not in columns]
+            index = []
+    index = pd.Index(np.asarray(index, dtype=np.int64), name=index_name)
+    extra = [c for c in source if c not in columns]
     if extra:
         raise DatasetStructureError(f"{table}: unknown columns {extra}; put extras in 'attributes'")
-    result = pd.DataFrame(out, index=df.index.astype("int64"))
-    result.index.name = index_name
-    return result
+    n = len(index)
+    out: dict[str, Any] = {}
+    for name, (dtype, default) in columns.items():
+        if name in source:
+            values = source[name]
+        elif default is None and n and dtype is not object:
+            raise DatasetStructureError(f"{table}: required column {name!r} is missing")
+        else:
+            values = [default] * n
+        if dtype is object:
+            # Series() keeps list-valued cells (polygons) as single objects, unlike np.asarray
+            out[name] = pd.Series(values, dtype=object, copy=False).to_numpy()
+        elif dtype in ("str", "Int64"):
+            out[name] = pd.array(values, dtype=dtype)
+        else:
+            out[name] = np.asarray(values, dtype=dtype)
+        if len(out[name]) != n:
+            raise DatasetStructureError(f"{table}: column {name!r} has {len(out[name])} rows, the index {n}")
+    return pd.DataFrame(out, index=index, copy=False)
 
 
 @dataclass(frozen=True)
