@@ -1021,7 +1021,9 @@ def _read_file(source: _Source, ctx: _Context, notes: list[str]) -> _FileTables:
     return _FileTables(source, images, annotations, categories, info)
 
 
-def read(path: Path, *, on_error: OnError = "raise", probe_sizes: bool = True, **options: Any) -> ReadResult:
+def read(
+    path: Path, *, on_error: OnError = "raise", probe_sizes: bool = True, provenance: bool = False, **options: Any
+) -> ReadResult:
     """Read a COCO dataset: a folder with one of the layouts in the module docstring, or one json file.
 
     Args:
@@ -1030,6 +1032,9 @@ def read(path: Path, *, on_error: OnError = "raise", probe_sizes: bool = True, *
             finding (duplicate image ids keep the first image, duplicate annotation ids are
             renumbered).
         probe_sizes: read a missing width/height from the image file's header when it exists.
+        provenance: also return each image's and annotation's json file and JSON pointer
+            (``images[3]``, ``annotations[12]``: positions in the file, right even where ids were
+            renumbered).
 
     Returns:
         The dataset (boxes as absolute xyxy float64 pixels) with findings and notes (layout,
@@ -1059,8 +1064,30 @@ def read(path: Path, *, on_error: OnError = "raise", probe_sizes: bool = True, *
                 f"{', '.join(_relative(f.source.path, layout.root) for f in files)}"
             )
         tables = _merge(files, layout, on_error, notes, findings)
+        sources = _sources(tables) if provenance else (None, None)
         dataset = _assemble(tables, layout, notes, probe_sizes)
-    return ReadResult(dataset, "coco", findings, notes)
+    return ReadResult(dataset, "coco", findings, notes, *sources)
+
+
+def _sources(tables: _Merged) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(image_sources, annotation_sources)`` for `ReadResult`: json file and JSON pointer per row."""
+    names = np.array(tables.file_names, dtype=object)
+    image_sources = pd.DataFrame(
+        {
+            "file": names[tables.file_index] if len(names) else [],
+            "record": [f"images[{i}]" for i in tables.image_records.tolist()],
+        },
+        index=pd.Index(tables.images["image_id"], name="image_id"),
+    )
+    annotation_sources = pd.DataFrame(
+        {
+            "file": names[tables.annotation_files] if len(names) else [],
+            "line": pd.array([pd.NA] * len(tables.annotation_records), dtype="Int64"),
+            "record": [f"annotations[{i}]" for i in tables.annotation_records.tolist()],
+        },
+        index=pd.Index(tables.annotations["annotation_id"], name="annotation_id"),
+    )
+    return image_sources, annotation_sources
 
 
 @contextlib.contextmanager
@@ -1128,6 +1155,12 @@ class _Merged:
     info: dict[str, Any]
     prefixes: list[list[str]]  # per image row: the candidate folders of its file
     file_index: npt.NDArray[np.int64]
+    # provenance: each json file's name (relative to the root), and per row its file and
+    # position in that file's array
+    file_names: list[str] = field(default_factory=list)
+    image_records: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
+    annotation_files: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
+    annotation_records: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, np.int64))
 
 
 def _merge(
@@ -1135,11 +1168,23 @@ def _merge(
 ) -> _Merged:
     """Concatenate the files' tables: fix duplicate ids, renumber colliding ids, merge categories by name."""
     img_parts: dict[str, list[Any]] = {
-        k: [] for k in ("id", "file_name", "width", "height", "attributes", "split", "file")
+        k: [] for k in ("id", "file_name", "width", "height", "attributes", "split", "file", "record")
     }
     ann_parts: dict[str, list[Any]] = {
         k: []
-        for k in ("id", "image_id", "category_id", "xyxy", "area", "score", "iscrowd", "segmentation", "attributes")
+        for k in (
+            "id",
+            "image_id",
+            "category_id",
+            "xyxy",
+            "area",
+            "score",
+            "iscrowd",
+            "segmentation",
+            "attributes",
+            "file",
+            "record",
+        )
     }
     taken_images: npt.NDArray[np.int64] = np.empty(0, np.int64)
     taken_anns: npt.NDArray[np.int64] = np.empty(0, np.int64)
@@ -1202,6 +1247,9 @@ def _merge(
         img_parts["attributes"].append(_select(f.images.objects("attributes"), img_keep))
         img_parts["split"].append([f.source.split] * len(img_ids))
         img_parts["file"].append(np.full(len(img_ids), n, np.int64))
+        img_parts["record"].append(f.images.array("record", np.int64)[img_keep])
+        ann_parts["file"].append(np.full(len(ann_ids), n, np.int64))
+        ann_parts["record"].append(f.annotations.array("record", np.int64))
         ann_parts["id"].append(ann_ids)
         ann_parts["image_id"].append(ann_image_ids)
         ann_parts["category_id"].append(ann_cat_ids)
@@ -1240,7 +1288,19 @@ def _merge(
         "attributes": [cat_by_id[i][2] for i in ids],
     }
     file_index = cat(img_parts["file"], np.empty(0, np.int64))
-    return _Merged(images, annotations, categories, info, [s.source.prefixes for s in files], file_index)
+    empty = np.empty(0, np.int64)
+    return _Merged(
+        images,
+        annotations,
+        categories,
+        info,
+        [s.source.prefixes for s in files],
+        file_index,
+        [_relative(f.source.path, layout.root) for f in files],
+        cat(img_parts["record"], empty),
+        cat(ann_parts["file"], empty),
+        cat(ann_parts["record"], empty),
+    )
 
 
 class _Listings:

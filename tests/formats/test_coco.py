@@ -677,3 +677,16 @@ def test_read_results_reports_bad_detections(
     with pytest.raises(InputError) as err:
         coco.read_results(path, reference)
     assert err.value.path == str(path) and err.value.record == record and problem in err.value.problem
+
+
+def test_provenance_points_into_the_file_even_after_renumbering(conformance: Path) -> None:
+    root = conformance / "datumaro" / "coco_dataset" / "coco_instances"
+    result = coco.read(root, provenance=True)
+    anns = result.annotation_sources
+    # val's annotation ids 1, 2 collide with train's 1 and are renumbered: the pointer still
+    # names the record's own position in its own file
+    assert anns.loc[1].tolist()[::2] == ["annotations/instances_train.json", "annotations[0]"]
+    assert anns.loc[[2, 3], "record"].tolist() == ["annotations[0]", "annotations[1]"]
+    assert set(anns.loc[[2, 3], "file"]) == {"annotations/instances_val.json"}
+    assert result.image_sources.loc[40].tolist() == ["annotations/instances_val.json", "images[0]"]
+    assert coco.read(root).annotation_sources is None
