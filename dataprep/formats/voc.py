@@ -649,7 +649,7 @@ def _categories_frame(
     return names, frame
 
 
-def read(path: Path, *, on_error: OnError = "raise", **options: Any) -> ReadResult:
+def read(path: Path, *, on_error: OnError = "raise", provenance: bool = False, **options: Any) -> ReadResult:
     """Read a Pascal VOC dataset folder into a `Dataset`.
 
     Accepts the standard layout (``Annotations/``, ``ImageSets/Main/<split>.txt``,
@@ -662,7 +662,8 @@ def read(path: Path, *, on_error: OnError = "raise", **options: Any) -> ReadResu
     one (train/val/test before trainval); ``default.txt`` means no split. Categories come from
     ``labelmap.txt`` in its order (ids 1..C), else sorted class names. Boxes are continuous xyxy.
     With ``on_error="collect"`` a broken file is left out (not turned into an unlabelled image)
-    and a bad object is skipped, each with a finding.
+    and a bad object is skipped, each with a finding. ``provenance=True`` also returns each
+    image's xml file and each object's file, line and ``object[k]`` path.
 
     Raises:
         InputError: the folder is missing, an xml file is malformed or unsafe (DOCTYPE/ENTITY),
@@ -694,6 +695,12 @@ def read(path: Path, *, on_error: OnError = "raise", **options: Any) -> ReadResu
     ann_attrs: list[dict[str, Any] | None] = []
     unknown_nested: Counter[str] = Counter()
     basename_fallbacks = 0
+    # provenance (only with provenance=True): xml file per image, file/line/record per object
+    xml_dir = _relative_dir(layout.annotations, layout.root)
+    src_image: dict[str, str] = {}
+    src_file: list[str] = []
+    src_line: list[int | None] = []
+    src_record: list[str] = []
 
     ann_dir = str(layout.annotations)
     for position, voc_id in enumerate(all_ids):
@@ -748,12 +755,19 @@ def read(path: Path, *, on_error: OnError = "raise", **options: Any) -> ReadResu
         if depth is not None and depth != 3:
             img_attrs[voc_id] = {"depth": depth}
 
+        if provenance:
+            src_image[voc_id] = f"{xml_dir}{rel}"
+            lines = _object_lines(data, len(objects))
         for number, obj in enumerate(objects, 1):
             try:
                 name, coords, attrs = _parse_object(obj, number, xml_path, data, unknown_nested)
             except InputError as err:
                 collector.report(err, "invalid-record")
                 continue
+            if provenance:
+                src_file.append(f"{xml_dir}{rel}")
+                src_line.append(lines[number - 1])
+                src_record.append(f"object[{number}]")
             ann_image.append(position)
             ann_name.append(name)
             ann_coords.extend(coords)
@@ -807,7 +821,45 @@ def read(path: Path, *, on_error: OnError = "raise", **options: Any) -> ReadResu
         }
     )
     ds = Dataset.from_frames(images, annotations, categories, root=layout.root)
-    return ReadResult(ds, "voc", collector.findings, notes)
+    result = ReadResult(ds, "voc", collector.findings, notes)
+    if provenance:
+        result.image_sources = pd.DataFrame(
+            {"file": pd.array([src_image.get(i) for i in ids], dtype="str")}, index=ds.images.index
+        )
+        result.annotation_sources = pd.DataFrame(
+            {"file": src_file, "line": pd.array(src_line, dtype="Int64"), "record": src_record},
+            index=pd.Index(annotations["annotation_id"], name="annotation_id"),
+        )
+    return result
+
+
+def _relative_dir(folder: Path, root: Path) -> str:
+    """``folder`` relative to ``root`` with a trailing ``/`` (``""`` when they are the same)."""
+    try:
+        rel = folder.relative_to(root).as_posix()
+    except ValueError:
+        rel = folder.as_posix()
+    return "" if rel in ("", ".") else rel + "/"
+
+
+_OBJECT_TAG_RE = re.compile(rb"<object[\s/>]")
+
+
+def _object_lines(data: bytes, count: int) -> list[int | None]:
+    """1-based lines of the `count` top-level ``<object>`` tags, found in the raw bytes.
+
+    A text scan, not a second parse; when it does not find exactly `count` tags (one inside a
+    comment, say) the lines are left unknown rather than guessed.
+    """
+    starts = [m.start() for m in _OBJECT_TAG_RE.finditer(data)]
+    if len(starts) != count:
+        return [None] * count
+    lines, last, line = [], 0, 1
+    for pos in starts:
+        line += data.count(b"\n", last, pos)
+        last = pos
+        lines.append(line)
+    return lines
 
 
 def _parse_object(

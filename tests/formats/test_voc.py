@@ -755,3 +755,15 @@ def test_empty_dataset_round_trip(tmp_path: Path) -> None:
     back = voc.read(tmp_path / "out").dataset
     assert len(back.images) == 0 and len(back.annotations) == 0
     assert back.categories["name"].tolist() == ["b", "a"]
+
+
+def test_provenance_gives_file_line_and_object_path(conformance: Path) -> None:
+    root = conformance / "datumaro" / "voc_dataset" / "voc_dataset1"
+    result = voc.read(root, provenance=True)
+    src = result.annotation_sources
+    assert src["file"].tolist() == ["Annotations/2007_000001.xml"] * 2
+    assert src["record"].tolist() == ["object[1]", "object[2]"]
+    lines = (root / "Annotations" / "2007_000001.xml").read_text().splitlines()
+    assert all(lines[n - 1].strip() == "<object>" for n in src["line"])
+    assert result.image_sources["file"].isna().tolist() == [False, True]  # 2007_000002 has no xml
+    assert voc.read(root).annotation_sources is None
