@@ -15,7 +15,7 @@ A format module exports ``FORMAT = FormatSpec(...)`` with:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +25,7 @@ import pandas as pd
 
 from dataprep.dataset import BOX_COLUMNS, Dataset
 from dataprep.errors import Finding
+from dataprep.files import transfer_files
 
 OnError = Literal["raise", "collect"]
 MAX_EXAMPLES = 5
@@ -267,6 +268,21 @@ def plan_losses(ds: Dataset, caps: Capabilities, *, format_name: str) -> list[Lo
 
 
 UNASSIGNED_SPLIT = "unassigned"
+
+
+def place_images(ds: Dataset, destinations: Iterable[str | Path], mode: str) -> tuple[int, int]:
+    """Copy or link every image of `ds` (in `ds.images` order) to its destination path.
+
+    Returns ``(placed, missing)``: files copied/linked, and sources that were not found
+    (counted, not fatal: validation reports missing images). ``mode="none"`` places nothing.
+    """
+    if mode == "none":
+        return 0, 0
+    names = ds.images["file_name"].tolist()
+    pairs = [(ds.resolve(n), Path(d)) for n, d in zip(names, destinations, strict=True)]
+    placed = transfer_files(pairs, mode)
+    return placed, len(pairs) - placed
+
 
 # Split folder names recognised on reading (lower-cased) -> split value; "unassigned" is what
 # `image_layout` names images without a split in a dataset that has splits.

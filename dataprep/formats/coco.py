@@ -68,7 +68,7 @@ import pandas as pd
 
 from dataprep.dataset import BOX_COLUMNS, Dataset
 from dataprep.errors import Finding, InputError, OutputError, UsageError
-from dataprep.files import check_member, safe_join, transfer_files
+from dataprep.files import check_member, safe_join
 from dataprep.formats.base import (
     MAX_EXAMPLES,
     Capabilities,
@@ -78,6 +78,7 @@ from dataprep.formats.base import (
     ReadResult,
     WriteReport,
     image_layout,
+    place_images,
     plan_losses,
 )
 
@@ -1793,9 +1794,7 @@ def _write(ds: Dataset, out_dir: Path, *, images: str, indent: bool) -> WriteRep
         }
         dest.write_bytes(orjson.dumps(doc, default=_json_default, option=option))
 
-    placed = transfer_files(
-        ((ds.resolve(n), d) for n, d in zip(img["file_name"].tolist(), image_dest, strict=True)), images
-    )
+    placed, missing = place_images(ds, image_dest, images)
     return WriteReport(
         format="coco",
         path=str(out_dir),
@@ -1803,7 +1802,7 @@ def _write(ds: Dataset, out_dir: Path, *, images: str, indent: bool) -> WriteRep
         annotations=len(ann_records),
         categories=len(cats),
         images_transferred=placed,
-        images_missing=0 if images == "none" else len(img) - placed,
+        images_missing=missing,
         losses=losses,
         options={"images": images, "indent": indent},
     )

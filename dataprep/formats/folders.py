@@ -31,7 +31,7 @@ import pandas as pd
 
 from dataprep.dataset import Dataset
 from dataprep.errors import InputError
-from dataprep.files import IMAGE_SUFFIXES, safe_join, transfer_files
+from dataprep.files import IMAGE_SUFFIXES, safe_join
 from dataprep.formats.base import (
     MAX_EXAMPLES,
     SPLIT_ALIASES,
@@ -42,6 +42,7 @@ from dataprep.formats.base import (
     ReadResult,
     WriteReport,
     image_layout,
+    place_images,
     plan_losses,
 )
 
@@ -567,15 +568,7 @@ def write(ds: Dataset, out_dir: Path, *, images: str = "copy") -> WriteReport:
     for split in split_dirs or [""]:
         for name in folder.tolist():
             safe_join(out_dir, f"{split}/{name}" if split else name).mkdir(parents=True, exist_ok=True)
-    pairs = (
-        []
-        if images == "none"
-        else [
-            (ds.resolve(src), safe_join(out_dir, dst))
-            for src, dst in zip(ds.images["file_name"].tolist(), frame["out"].tolist(), strict=True)
-        ]
-    )
-    placed = transfer_files(pairs, images)
+    placed, missing = place_images(ds, (safe_join(out_dir, dst) for dst in frame["out"].tolist()), images)
     return WriteReport(
         format=NAME,
         path=str(out_dir),
@@ -583,7 +576,7 @@ def write(ds: Dataset, out_dir: Path, *, images: str = "copy") -> WriteReport:
         annotations=int(frame["category_id"].notna().sum()),
         categories=len(folder),
         images_transferred=placed,
-        images_missing=0 if images == "none" else len(pairs) - placed,
+        images_missing=missing,
         options={"layout": "split folders" if split_dirs else "class folders"},
     )
 

@@ -35,7 +35,7 @@ import pandas as pd
 
 from dataprep.dataset import Dataset
 from dataprep.errors import Finding, InputError
-from dataprep.files import check_member, safe_join, transfer_files
+from dataprep.files import check_member, safe_join
 from dataprep.formats.base import (
     MAX_EXAMPLES,
     SPLIT_ALIASES,
@@ -45,6 +45,7 @@ from dataprep.formats.base import (
     OnError,
     ReadResult,
     WriteReport,
+    place_images,
     plan_losses,
 )
 from dataprep.formats.folders import id_change_loss, label_table, renamed_loss, sanitize_names
@@ -583,15 +584,7 @@ def write(ds: Dataset, out_dir: Path, *, images: str = "copy") -> WriteReport:
     rows, copies, _, _ = _layout(ds)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows.to_csv(out_dir / CSV_NAME, index=False, lineterminator="\n", encoding="utf-8")
-    pairs = (
-        []
-        if images == "none"
-        else [
-            (ds.resolve(src), safe_join(out_dir, dst))
-            for src, dst in zip(ds.images["file_name"].tolist(), copies["out"].tolist(), strict=True)
-        ]
-    )
-    placed = transfer_files(pairs, images)
+    placed, missing = place_images(ds, (safe_join(out_dir, dst) for dst in copies["out"].tolist()), images)
     return WriteReport(
         format=NAME,
         path=str(out_dir),
@@ -599,7 +592,7 @@ def write(ds: Dataset, out_dir: Path, *, images: str = "copy") -> WriteReport:
         annotations=int((rows["label"] != "").sum()),
         categories=int(rows["label"][rows["label"] != ""].nunique()),
         images_transferred=placed,
-        images_missing=0 if images == "none" else len(pairs) - placed,
+        images_missing=missing,
         options={"label_rows": "one row per label"},
     )
 

@@ -44,7 +44,7 @@ import pandas as pd
 from dataprep import boxes
 from dataprep.dataset import BOX_COLUMNS, Dataset
 from dataprep.errors import Finding, InputError, UsageError
-from dataprep.files import IMAGE_SUFFIXES, check_member, probe_image, safe_join, transfer_files
+from dataprep.files import IMAGE_SUFFIXES, check_member, probe_image, safe_join
 from dataprep.formats.base import (
     MAX_EXAMPLES,
     Capabilities,
@@ -54,6 +54,7 @@ from dataprep.formats.base import (
     ReadResult,
     WriteReport,
     image_layout,
+    place_images,
     plan_losses,
 )
 
@@ -1417,12 +1418,7 @@ def write(ds: Dataset, out_dir: Path, *, images: str = "copy", **options: Any) -
     with open(out_dir / LABELMAP, "w", encoding="utf-8", newline="\n") as f:
         f.write("".join(lines))
 
-    # images
-    pairs = []
-    if images != "none":
-        sources = ds.images["file_name"].tolist()
-        pairs = [(ds.resolve(src), Path(dst)) for src, dst in zip(sources, image_dst, strict=True)]
-    placed = transfer_files(pairs, images)
+    placed, missing = place_images(ds, image_dst, images)
     return WriteReport(
         format="voc",
         path=str(out_dir),
@@ -1430,7 +1426,7 @@ def write(ds: Dataset, out_dir: Path, *, images: str = "copy", **options: Any) -
         annotations=len(fragments),
         categories=len(order),
         images_transferred=placed,
-        images_missing=0 if images == "none" else len(pairs) - placed,
+        images_missing=missing,
         options={"images": images},
     )
 

@@ -40,7 +40,7 @@ import pandas as pd
 from dataprep.boxes import cxcywh_norm_to_xyxy, xyxy_to_cxcywh_norm
 from dataprep.dataset import Dataset
 from dataprep.errors import Finding, InputError, UsageError
-from dataprep.files import IMAGE_MODES, IMAGE_SUFFIXES, probe_image, read_yaml, safe_join, transfer_files
+from dataprep.files import IMAGE_MODES, IMAGE_SUFFIXES, probe_image, read_yaml, safe_join
 from dataprep.formats.base import (
     MAX_EXAMPLES,
     SPLIT_ALIASES,
@@ -51,6 +51,7 @@ from dataprep.formats.base import (
     ReadResult,
     WriteReport,
     image_layout,
+    place_images,
     plan_losses,
 )
 
@@ -1903,13 +1904,7 @@ def write(
     else:
         _write_darknet_config(out, frame["split"].tolist(), image_members, splits, names)
 
-    pairs: list[tuple[Path, Path]] = []
-    if images != "none":
-        pairs = [
-            (ds.resolve(src), out / dst)
-            for src, dst in zip(ds.images["file_name"].tolist(), image_members, strict=True)
-        ]
-    placed = transfer_files(pairs, images)
+    placed, missing = place_images(ds, (out / member for member in image_members), images)
     _LAST_PLACEMENT.clear()
     return WriteReport(
         format="yolo",
@@ -1918,7 +1913,7 @@ def write(
         annotations=len(lengths),
         categories=len(names),
         images_transferred=placed,
-        images_missing=len(pairs) - placed,
+        images_missing=missing,
         losses=losses,
         options={"layout": layout, "task": task, "scores": scores},
     )
