@@ -305,8 +305,11 @@ def image_layout(ds: Dataset) -> pd.DataFrame:
     Returns a frame aligned with ``ds.images`` with columns ``split`` (the output split
     folder name; ``""`` when the dataset has no splits at all, ``"unassigned"`` for images
     without a split in a dataset that has some) and ``name`` (the image's path relative to its
-    split folder: `file_name` with the longest directory prefix shared by that split removed,
-    so ``images/train/a.jpg`` becomes ``a.jpg`` and sub-folders below the split are kept).
+    split folder: `file_name` with the directory prefix shared by that split removed, so
+    ``images/train/a.jpg`` becomes ``a.jpg`` and sub-folders below the split are kept). When
+    the shared prefix runs past a layout folder (``images``, ``JPEGImages``, the split's own
+    name...), only the part up to that folder is removed: ``images/train/sub/a.jpg`` alone in
+    its split stays ``sub/a.jpg``.
     """
     images = ds.images
     split = images["split"]
@@ -319,9 +322,26 @@ def image_layout(ds: Dataset) -> pd.DataFrame:
     dirs_by_key: dict[str, set[str]] = {}
     for key, name in zip(keys, names, strict=True):
         dirs_by_key.setdefault(key, set()).add(name.rpartition("/")[0])
-    cut = {key: len(prefix) + 1 if (prefix := _common_dir(sorted(dirs))) else 0 for key, dirs in dirs_by_key.items()}
+    cut = {
+        key: len(prefix) + 1 if (prefix := _layout_prefix(_common_dir(sorted(dirs)), key)) else 0
+        for key, dirs in dirs_by_key.items()
+    }
     out_names = [name[cut[key] :] for key, name in zip(keys, names, strict=True)]
     return pd.DataFrame({"split": keys, "name": out_names}, index=images.index, dtype=object)
+
+
+_LAYOUT_FOLDERS = frozenset({"images", "jpegimages", "data", *SPLIT_ALIASES})
+
+
+def _layout_prefix(prefix: str, split: str) -> str:
+    """`prefix` cut after its last layout folder (``images``, the split name...), if it has one."""
+    parts = prefix.split("/") if prefix else []
+    known = [
+        i
+        for i, p in enumerate(parts)
+        if p.lower() in _LAYOUT_FOLDERS or (split and p == split) or (p.startswith("obj_") and p.endswith("_data"))
+    ]
+    return "/".join(parts[: known[-1] + 1]) if known else prefix
 
 
 def _common_dir(dirs: list[str]) -> str:
