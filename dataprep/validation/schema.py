@@ -17,7 +17,11 @@ from typing import Any
 from dataprep.errors import Finding, InputError, Severity
 from dataprep.files import read_yaml
 
+# The repository's schemas/ (a checkout or an editable install), else the copy a wheel ships
+# as the dataprep.schemas package (pyproject.toml maps it).
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
+if not SCHEMA_DIR.is_dir():
+    SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
 SCHEMAS = {
     "coco": "coco.schema.json",
     "data-yaml": "data-yaml.schema.json",
