@@ -352,16 +352,22 @@ def _utf8(text: str) -> bool:
 # -- write -------------------------------------------------------------------------------
 
 
-def sanitize_names(names: pd.Series, *, forbidden: re.Pattern[str] = _UNSAFE_CHARS) -> pd.Series:
-    """Make names usable as one path component (or one csv label), keeping them unique.
+def sanitize_names(
+    names: pd.Series, *, forbidden: re.Pattern[str] = _UNSAFE_CHARS, path_component: bool = True
+) -> pd.Series:
+    """Make names usable as one path component (or, with ``path_component=False``, one csv
+    label), keeping them unique.
 
     `names` is indexed by an id. Characters matching `forbidden` become ``_``; surrounding
-    whitespace is stripped; empty, ``.``, ``..`` and hidden (leading ``.``) names get a prefix;
-    a name that collides with another afterwards gets ``_<id>`` appended.
+    whitespace is stripped; empty names, and for path components ``.``, ``..`` and hidden
+    (leading ``.``) names, get a prefix; a name that collides with another afterwards gets
+    ``_<id>`` appended.
     """
     text = names.astype(object).fillna("").astype(str)
     clean = text.str.replace(forbidden, "_", regex=True).str.strip()
-    bad = clean.isin(["", ".", ".."]) | clean.str.startswith(".")
+    bad = clean.eq("")
+    if path_component:
+        bad |= clean.isin([".", ".."]) | clean.str.startswith(".")
     ids = pd.Series(names.index.astype(str), index=names.index)
     stripped = clean.str.lstrip(".")
     clean = clean.where(~bad, "_" + stripped.where(stripped != "", ids))

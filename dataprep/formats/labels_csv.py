@@ -501,7 +501,9 @@ def _layout(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, list[Lo
     labels, label_losses = label_table(ds)
     losses += label_losses
     cats = ds.categories
-    label_text = sanitize_names(cats["name"], forbidden=re.compile(re.escape(LABEL_SEPARATOR) + r"|[\x00-\x1f]"))
+    label_text = sanitize_names(
+        cats["name"], forbidden=re.compile(re.escape(LABEL_SEPARATOR) + r"|[\x00-\x1f]"), path_component=False
+    )
     used = np.unique(labels["category_id"].to_numpy())
     in_use = cats.index.isin(used)
     loss = renamed_loss(cats["name"][in_use], label_text[in_use], what="label", format_name=NAME)
