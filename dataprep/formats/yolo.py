@@ -1176,6 +1176,12 @@ def read(path: Path, *, on_error: str = "raise", provenance: bool = False, **opt
             ctx.notes.append(f"images lie outside {root_dir}: file names are relative to {common}")
             root_dir = common
     labels, scan, used = _match_labels(image_paths, listing)
+    # split folders the config names but that hold no image: their label folders still get
+    # looked at, so orphan labels there are reported rather than silently skipped
+    for image_dir in listing.walked:
+        for label_dir in _label_dirs(image_dir)[:-1]:
+            if label_dir not in scan and listing.names(label_dir):
+                scan[label_dir] = image_dir
     if layout.kind == "loose":  # label folders without any image folder beside them
         for folder in listing.folders():
             if folder not in scan and any(lbl in folder.split(os.sep) for _, lbl in _MIRRORS):

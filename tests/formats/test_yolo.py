@@ -733,3 +733,14 @@ def test_hostile_data_yaml_is_refused(text: str, tmp_path: Path) -> None:
     (tmp_path / "data.yaml").write_text(text)
     with pytest.raises(InputError, match=r"data\.yaml: YAML"):
         yolo.read(tmp_path)
+
+
+def test_orphan_label_in_a_split_without_images_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "images" / "train").mkdir(parents=True)
+    (tmp_path / "labels" / "train").mkdir(parents=True)
+    (tmp_path / "labels" / "train" / "a.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (tmp_path / "data.yaml").write_text("names: [a]\ntrain: images/train\nval: images/train\n")
+    with pytest.raises(InputError, match=r"labels/train/a\.txt: label file without an image"):
+        yolo.read(tmp_path)
+    collected = yolo.read(tmp_path, on_error="collect")
+    assert [f.code for f in collected.findings] == ["label-without-image"]
