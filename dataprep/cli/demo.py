@@ -1,6 +1,6 @@
 """``dataprep demo``: the main job on the bundled samples, start to end.
 
-Reads the bundled detection sample, converts it COCO -> YOLO -> VOC -> COCO and the
+Prints the bundled detection sample's `info`, converts it COCO -> YOLO -> VOC -> COCO and the
 classification sample folders -> CSV, summarizes each result and validates the samples.
 Every step goes through the public API, so this file is also a short tour of it.
 """
@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from dataprep.cli import _render
+from dataprep.cli import _render, info
 
 HELP = f"""Run the main job on the bundled samples: convert between every format, print each
 result's summary and validate the samples. Writes under OUT (replaced if it exists).
@@ -38,6 +38,9 @@ def command(
     console = _render.console()
     rows = []
     with _render.guard():
+        source = samples / CHAIN[0][0]
+        loaded = formats.load(source)
+        info.print_summary(source, loaded.format, summarize(loaded.dataset), notes=loaded.notes)
         for src, name, to, options in CHAIN:
             src_path = out / src[1:] if src.startswith("@") else samples / src
             result = formats.convert(src_path, out / name, to=to, overwrite=True, write_options=options)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from dataprep.cli import _render
+
+if TYPE_CHECKING:
+    from dataprep.summary import Summary
 
 HELP = f"""Summarize a dataset: images, boxes, classes, per-split and per-class counts, box-size and
 aspect histograms, images without labels. Reads labels only (image headers only where the
@@ -31,10 +35,15 @@ def command(
             {"path": str(path), "format": result.format, "read_notes": result.notes, **summary.to_dict()}
         )
         return
+    print_summary(path, result.format, summary, notes=result.notes)
+
+
+def print_summary(path: Path, format_name: str, summary: Summary, *, notes: Sequence[str] = ()) -> None:
+    """Render a `Summary` as rich tables (shared with ``dataprep demo``)."""
     out = _render.console()
     t = summary.totals
     out.print(
-        f"[bold]{path}[/] ({result.format}): {t['images']:,} images, {t['boxes']:,} boxes"
+        f"[bold]{path}[/] ({format_name}): {t['images']:,} images, {t['boxes']:,} boxes"
         + (f", {t['image_labels']:,} image labels" if t["image_labels"] else "")
         + f", {t['categories']:,} classes, {t['images_without_labels']:,} images without labels"
     )
@@ -50,7 +59,7 @@ def command(
         out.print(_bar_table("Box aspect (width:height)", summary.aspects["boxes"]))
     if len(summary.image_sizes):
         out.print(_frame_table("Most common image sizes", summary.image_sizes))
-    for note in result.notes + summary.notes:
+    for note in [*notes, *summary.notes]:
         out.print(f"[dim]note: {note}[/]")
 
 
