@@ -14,10 +14,17 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.command("convert", help=convert.HELP)(convert.command)
-app.command("info", help=info.HELP)(info.command)
-app.command("validate", help=validate.HELP)(validate.command)
-app.command("demo", help=demo.HELP)(demo.command)
+
+
+def _reflow(text: str) -> str:
+    """Join the hard-wrapped lines of each paragraph, so the terminal's width decides the wrap."""
+    return "\n\n".join(" ".join(part.split()) for part in text.strip().split("\n\n"))
+
+
+app.command("convert", help=_reflow(convert.HELP))(convert.command)
+app.command("info", help=_reflow(info.HELP))(info.command)
+app.command("validate", help=_reflow(validate.HELP))(validate.command)
+app.command("demo", help=_reflow(demo.HELP))(demo.command)
 app.add_typer(samples.app, name="samples")
 
 
