@@ -40,8 +40,8 @@ class Summary:
         """JSON-ready dict (frames as lists of records)."""
 
         def records(df: pd.DataFrame) -> list[dict[str, Any]]:
-            out = df.reset_index().astype(object).where(df.reset_index().notna(), None)
-            return out.to_dict(orient="records")
+            flat = df.reset_index()
+            return flat.astype(object).where(flat.notna(), None).to_dict(orient="records")
 
         return {
             "totals": self.totals,

@@ -40,7 +40,15 @@ def make_image(path: Path, width: int, height: int, *, color: int = 128) -> Path
 @pytest.fixture
 def small_dataset(tmp_path: Path) -> Dataset:
     """3 images (one empty) with real files, 2 sparse categories, 4 boxes, train/val splits."""
-    root = tmp_path / "src"
+    return build_small_dataset(tmp_path / "src")
+
+
+def build_small_dataset(root: Path) -> Dataset:
+    """The `small_dataset` fixture's dataset, with its image files written under `root`.
+
+    Images ``a.jpg`` (64x48), ``sub dir/b é.png`` (32x32) and ``c.jpg`` (20x40, no objects);
+    categories 3 "cat" and 7 "dog"; one fractional box (5.5, 6.25, 30, 40).
+    """
     names = ["a.jpg", "sub dir/b é.png", "c.jpg"]
     sizes = [(64, 48), (32, 32), (20, 40)]
     for i, (n, (w, h)) in enumerate(zip(names, sizes, strict=True)):

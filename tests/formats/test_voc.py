@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_image
+from conftest import build_small_dataset, make_image
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -58,20 +58,10 @@ def voc_file(filename: str, objects: str = "", size: tuple[int, int] | None = (2
 
 
 def golden_dataset(root: Path) -> Dataset:
-    """3 images (one empty, one in a sub-folder with a non-ASCII name), sparse category ids,
-    every kind of VOC attribute, a fractional box and text needing XML escapes."""
-    names = ["a.jpg", "sub dir/b é.png", "c.jpg"]
-    sizes = [(64, 48), (32, 32), (20, 40)]
-    for i, (n, (w, h)) in enumerate(zip(names, sizes, strict=True)):
-        make_image(root / n, w, h, color=40 * i)
-    images = {
-        "image_id": [1, 2, 3],
-        "file_name": names,
-        "width": [w for w, _ in sizes],
-        "height": [h for _, h in sizes],
-        "split": ["train", "train", "val"],
-    }
-    xyxy = np.array([[0, 0, 10, 10], [5.5, 6.25, 30, 40], [0, 0, 32, 32], [1, 2, 3, 4]], dtype=float)
+    """The shared small dataset (3 images, one empty and one in a sub-folder with a non-ASCII
+    name, sparse category ids, a fractional box) plus every kind of VOC attribute and text
+    needing XML escapes."""
+    ds = build_small_dataset(root)
     attributes = [
         {"difficult": True, "pose": "Left"},
         {
@@ -83,22 +73,11 @@ def golden_dataset(root: Path) -> Dataset:
         {"note": "a<b & c", "confidence": 0.75, "verified": True, "count": 3},
         None,
     ]
-    annotations = {
-        "annotation_id": [1, 2, 3, 4],
-        "image_id": [1, 1, 2, 2],
-        "category_id": [3, 7, 7, 3],
-        "x_min": xyxy[:, 0],
-        "y_min": xyxy[:, 1],
-        "x_max": xyxy[:, 2],
-        "y_max": xyxy[:, 3],
-        "attributes": pd.Series(attributes, dtype=object),
-    }
-    categories = {
-        "category_id": [3, 7],
-        "name": ["cat", "dog"],
-        "attributes": pd.Series([{"color": [255, 0, 0]}, None], dtype=object),
-    }
-    return Dataset.from_frames(images, annotations, categories, root=root)
+    annotations = ds.annotations.assign(attributes=pd.Series(attributes, index=ds.annotations.index, dtype=object))
+    categories = ds.categories.assign(
+        attributes=pd.Series([{"color": [255, 0, 0]}, None], index=ds.categories.index, dtype=object)
+    )
+    return ds.replace(annotations=annotations, categories=categories)
 
 
 def assert_same_dataset(a: Dataset, b: Dataset) -> None:
