@@ -1,0 +1,1 @@
+"""Box- and polygon-aware augmentation: seeded pipelines of transforms (no torch at import)."""

@@ -1,0 +1,1 @@
+"""Metrics over prediction and ground-truth tables (numpy/pycocotools only, never torch)."""

@@ -1,0 +1,1 @@
+"""The bundled networks: NETS registry from name to constructor (torch)."""

@@ -1,0 +1,1 @@
+"""PNG plots and the self-contained HTML report, drawn from result objects only."""
