@@ -107,3 +107,78 @@ def test_unsafe_member_mask_agrees_with_check_member() -> None:
         except InputError:
             expected.append(True)
     assert unsafe_member_mask(pd.Series(names)).tolist() == expected
+
+
+# name, clean, bad: the one member-path rule (files.clean_members) on its edge cases.
+MEMBER_TABLE = [
+    ("a.jpg", "a.jpg", False),
+    ("./a.jpg", "a.jpg", False),
+    ("././a.jpg", "a.jpg", False),
+    ("a//b.jpg", "a/b.jpg", False),
+    ("a/./b.jpg", "a/b.jpg", False),
+    ("a\\b.jpg", "a/b.jpg", False),
+    (".\\a\\\\b.jpg", "a/b.jpg", False),
+    ("b c/d e.jpg", "b c/d e.jpg", False),
+    (" a.jpg ", " a.jpg ", False),
+    ("é/日本.jpg", "é/日本.jpg", False),
+    ("a..b/c.jpg", "a..b/c.jpg", False),
+    ("..a.jpg", "..a.jpg", False),
+    (".hidden", ".hidden", False),
+    ("a.jpg:x", "a.jpg:x", False),
+    ("a\nb.jpg", "a\nb.jpg", False),
+    ("", "", True),
+    (".", "", True),
+    ("./", "", True),
+    ("/", "", True),
+    ("a/", "a", True),
+    ("a\\", "a", True),
+    ("a/.", "a", True),
+    ("..", "", True),
+    ("../x.jpg", "x.jpg", True),
+    ("a/../../b.jpg", "a/../../b.jpg", True),
+    ("a/..", "a/..", True),
+    ("..\\x.jpg", "x.jpg", True),
+    ("/etc/passwd", "etc/passwd", True),
+    ("\\x.jpg", "x.jpg", True),
+    ("\\\\server\\share\\x.jpg", "server/share/x.jpg", True),
+    ("C:/x.jpg", "C:/x.jpg", True),
+    ("c:x.jpg", "c:x.jpg", True),
+    ("./C:/x.jpg", "C:/x.jpg", True),
+    ("a\x00.jpg", "a\x00.jpg", True),
+]
+
+
+@pytest.mark.parametrize(("name", "clean", "bad"), MEMBER_TABLE)
+def test_clean_members_table(name: str, clean: str, bad: bool, tmp_path: Path) -> None:
+    from dataprep.files import clean_members
+
+    got_clean, got_bad = clean_members([name])
+    assert bool(got_bad[0]) is bad
+    if not bad:
+        assert got_clean[0] == clean
+        assert check_member(name) == clean
+        assert safe_join(tmp_path, name) == tmp_path / clean
+    else:
+        with pytest.raises(InputError, match="unsafe file name"):
+            check_member(name)
+        with pytest.raises(OutputError, match="refusing"):
+            safe_join(tmp_path, name)
+
+
+def test_clean_members_vectorized_matches_one_by_one() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from dataprep.files import clean_members, unsafe_member_mask
+
+    names = [n for n, _, _ in MEMBER_TABLE]
+    clean, bad = clean_members(names)
+    assert clean.dtype == object and bad.dtype == bool
+    assert bad.tolist() == [b for _, _, b in MEMBER_TABLE]
+    assert [c for c, b in zip(clean, bad) if not b] == [c for _, c, b in MEMBER_TABLE if not b]
+    # the all-clean fast path, missing values, arrays and Series
+    assert clean_members(np.array(["a.jpg", "b/c.png"], dtype=object))[0].tolist() == ["a.jpg", "b/c.png"]
+    assert not clean_members(["a.jpg", "b/c.png"])[1].any()
+    assert clean_members(pd.Series(["a.jpg", None, np.nan]))[1].tolist() == [False, True, True]
+    assert unsafe_member_mask(pd.Series(["./a.jpg", "a/", "x//y"])).tolist() == [False, True, False]
+    assert clean_members([])[0].shape == (0,)

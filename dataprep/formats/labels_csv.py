@@ -35,7 +35,7 @@ import pandas as pd
 
 from dataprep.dataset import Dataset
 from dataprep.errors import Finding, InputError
-from dataprep.files import check_member, safe_join
+from dataprep.files import check_member, clean_members, safe_join
 from dataprep.formats.base import (
     MAX_EXAMPLES,
     SPLIT_ALIASES,
@@ -63,7 +63,17 @@ BOX_COLUMNS = frozenset({"xmin", "ymin", "xmax", "ymax", "x_min", "y_min", "x_ma
 LABEL_SEPARATOR = ";"
 _PROBE = 20  # file names checked on disk to decide where images resolve
 
-_UNSAFE = re.compile(r"^/|^[A-Za-z]:|(?:^|/)\.\.(?:/|$)")
+def _file_name_error(raw: str, text: str, clean: str, file_col: str, csv_path: Path, line: int) -> InputError:
+    """Why `files.clean_members` refused a file-name cell: empty, a folder (``sub/``) or unsafe."""
+    absolute = text.replace("\\", "/").startswith("/")
+    if clean == "" and not absolute:
+        return InputError(csv_path, f"empty {file_col!r}", line=line, hint="Give every row an image file name")
+    try:
+        check_member(text if absolute else clean, path=csv_path, record=f"line {line}")
+    except InputError as unsafe:
+        return InputError(csv_path, f"unsafe file name {text!r}", line=line, hint=unsafe.hint)
+    problem = f"{file_col!r} {raw!r} names a folder, not a file"
+    return InputError(csv_path, problem, line=line, hint="Give the image file's name")
 
 
 def _find_column(header: list[str], candidates: tuple[str, ...], given: str | None) -> tuple[str | None, list[str]]:
@@ -280,29 +290,13 @@ def _parse(
             f"{csv_path.name} has box columns ({', '.join(boxes)}): the csv format reads image-level labels only"
         )
 
-    files = (
-        df[file_col]
-        .str.strip()
-        .str.replace("\\", "/", regex=False)
-        .str.replace(r"/{2,}", "/", regex=True)
-        .str.replace(r"^(\./)+", "", regex=True)
-        .str.replace(r"/\./", "/", regex=True)
-    )
+    stripped = df[file_col].str.strip()
+    clean, bad_mask = clean_members(stripped)
+    files = pd.Series(clean, index=df.index, dtype=object)
     splits = _split_value(df[split_col].str.strip()) if split_col else pd.Series(np.nan, index=df.index, dtype=object)
-    bad = (files == "") | files.str.contains(_UNSAFE, regex=True) | files.str.endswith("/")
-    for i in np.flatnonzero(bad.to_numpy()):
-        raw = df[file_col].iloc[i]
-        if files.iloc[i] == "":
-            err = InputError(
-                csv_path, f"empty {file_col!r}", line=int(lines[i]), hint="Give every row an image file name"
-            )
-        else:
-            try:
-                check_member(files.iloc[i], path=csv_path, record=f"line {lines[i]}")
-                problem = f"{file_col!r} {raw!r} names a folder, not a file"
-                err = InputError(csv_path, problem, line=int(lines[i]), hint="Give the image file's name")
-            except InputError as unsafe:
-                err = InputError(csv_path, unsafe.problem, line=int(lines[i]), hint=unsafe.hint)
+    bad = pd.Series(bad_mask, index=df.index)
+    for i in np.flatnonzero(bad_mask):
+        err = _file_name_error(df[file_col].iloc[i], stripped.iloc[i], clean[i], file_col, csv_path, int(lines[i]))
         _raise_or_collect(err, on_error, findings, "bad-file-name")
     keep = ~bad.to_numpy()
 
