@@ -1,0 +1,732 @@
+"""Seeded, stratified, group-aware, leak-free train/val/test splits.
+
+`split` fills ``images.split`` of a `Dataset`; `split_with_report` also says how well each
+class met its target; `split_files` reads a dataset folder, splits it and writes it in any
+format. How it works:
+
+1. **Units.** Images that must stay together are joined into one unit (connected components
+   over "same" pairs): the same ``--group-by`` value (an image field or a regex on the file
+   name), identical bytes (content digest), and optionally near-identical pixels (difference
+   hash within a Hamming distance). Everything below works on units, never on single images.
+2. **Stratification** (Sechidis, Tsoumakas & Vlahavas 2011, "On the stratification of
+   multi-label data", iterative stratification): classes are taken rarest first (fewest units
+   left); the units holding that class, in seeded random order, are shared between the splits
+   by what each split still lacks of that class's target. Unlike the paper, which balances
+   image *presence*, the demand is counted in boxes (labels for classification): units with
+   several boxes of the class are cut first, then single-box units fill each split's remaining
+   demand exactly (largest remainder), so every class ends within one box of its target in
+   every split unless earlier, rarer classes already overfilled a split. Units with no label
+   fill the image-count targets last. Each step is a few vectorized operations per class.
+3. **Leaks.** Units are never cut, so no group and no content appears in two splits; the
+   report checks it again on the result.
+
+Nothing here reads images unless asked to (content grouping); nothing prints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from dataprep.dataset import Dataset
+from dataprep.errors import OutputError, UsageError
+
+Stratify = Literal["auto", "class", "none"]
+STRATIFY_MODES = ("auto", "class", "none")
+DEFAULT_RATIOS: dict[str, float] = {"train": 0.7, "val": 0.2, "test": 0.1}
+_DEFAULT_NAMES = {2: ("train", "val"), 3: ("train", "val", "test")}
+_SPLIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_REGEX_CHARS = re.compile(r"[\\^$()\[\]{}*+?|]")
+
+__all__ = [
+    "DEFAULT_RATIOS",
+    "STRATIFY_MODES",
+    "SplitResult",
+    "parse_ratios",
+    "split",
+    "split_files",
+    "split_with_report",
+]
+
+
+# -- ratios ----------------------------------------------------------------------------------
+
+
+def parse_ratios(value: str | Sequence[float] | Mapping[str, float], *, option: str = "ratios") -> dict[str, float]:
+    """Split names and fractions summing to 1, from ``"70,20,10"``, ``"train=80,val=20"``, a list or a dict.
+
+    Two unnamed parts are train/val, three train/val/test; more must be named. Parts are
+    percentages when they sum to 100 and fractions when they sum to 1.
+
+    Raises:
+        UsageError: a part is not a positive number, names repeat or are not folder-safe, or
+            the parts do not sum to 100 (or 1). The message names `option`, the value and the fix.
+    """
+    shown = value if isinstance(value, str) else ",".join(
+        f"{k}={v}" for k, v in (value.items() if isinstance(value, Mapping) else enumerate(value))
+    )
+    fix = "e.g. 70,20,10, 80,20 or train=70,val=20,test=10"
+
+    def fail(problem: str) -> UsageError:
+        return UsageError(f"{option} {shown!r}: {problem}. Give parts that sum to 100 (or 1), {fix}")
+
+    pairs: list[tuple[str | None, Any]]
+    if isinstance(value, str):
+        pairs = []
+        for part in value.split(","):
+            name, sep, number = part.partition("=")
+            pairs.append((name.strip(), number.strip()) if sep else (None, part.strip()))
+    elif isinstance(value, Mapping):
+        pairs = [(str(k), v) for k, v in value.items()]
+    else:
+        pairs = [(None, v) for v in value]
+    if len(pairs) < 2:
+        raise fail("a split needs at least two parts")
+    named = [n is not None for n, _ in pairs]
+    if any(named) and not all(named):
+        raise fail("name every part or none")
+    if not any(named):
+        if len(pairs) not in _DEFAULT_NAMES:
+            raise fail(f"{len(pairs)} unnamed parts; name them (train=60,val=20,test=10,holdout=10)")
+        pairs = list(zip(_DEFAULT_NAMES[len(pairs)], (v for _, v in pairs), strict=True))
+    names = [str(n) for n, _ in pairs]
+    bad = [n for n in names if not _SPLIT_NAME.match(n)]
+    if bad:
+        raise fail(f"split name {bad[0]!r} is not a plain folder name (letters, digits, '_', '-', '.')")
+    if len(set(names)) < len(names):
+        raise fail("split names repeat")
+    numbers = []
+    for name, raw in pairs:
+        try:
+            number = float(raw)
+        except (TypeError, ValueError):
+            raise fail(f"{raw!r} (for {name}) is not a number") from None
+        if not np.isfinite(number) or number <= 0:
+            raise fail(f"{name} is {raw!r}; every part must be above 0")
+        numbers.append(number)
+    total = sum(numbers)
+    if abs(total - 100) <= 1e-6:
+        scale = 100.0
+    elif abs(total - 1) <= 1e-9:
+        scale = 1.0
+    else:
+        raise fail(f"the parts sum to {total:g}, not 100 (or 1)")
+    return {name: number / scale for name, number in zip(names, numbers, strict=True)}
+
+
+# -- units: groups, identical and near-identical content --------------------------------------
+
+
+def _components(n: int, pairs: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Connected components of ``n`` nodes joined by ``(M, 2)`` pairs: labels 0..G-1 by first node."""
+    parent = np.arange(n, dtype=np.int64)
+    if len(pairs):
+        a, b = pairs[:, 0], pairs[:, 1]
+        while True:  # hook each edge's roots to the smaller one, then jump pointers to the roots
+            low = np.minimum(parent[a], parent[b])
+            np.minimum.at(parent, parent[a], low)
+            np.minimum.at(parent, parent[b], low)
+            while True:
+                grand = parent[parent]
+                if (grand == parent).all():
+                    break
+                parent = grand
+            if (parent[a] == parent[b]).all():
+                break
+    return np.unique(parent, return_inverse=True)[1].astype(np.int64)
+
+
+def _key_pairs(keys: pd.Series) -> tuple[npt.NDArray[np.int64], int]:
+    """Pairs joining images with the same non-null key, and how many keys hold two or more images."""
+    codes, _ = pd.factorize(keys, use_na_sentinel=True)
+    has = codes >= 0
+    if not has.any():
+        return np.empty((0, 2), dtype=np.int64), 0
+    pos = np.flatnonzero(has)
+    _, first, counts = np.unique(codes[pos], return_index=True, return_counts=True)
+    first_of = np.full(codes.max() + 1, -1, dtype=np.int64)
+    first_of[np.unique(codes[pos])] = pos[first]
+    head = first_of[codes[pos]]
+    dup = head != pos
+    return np.stack([head[dup], pos[dup]], axis=1), int((counts > 1).sum())
+
+
+def _group_keys(ds: Dataset, group_by: str) -> tuple[pd.Series, str]:
+    """Per image, the leak-group key named by `group_by` (NaN = no group), and what it was.
+
+    Raises:
+        UsageError: `group_by` is neither a known image field nor a regex with a match.
+    """
+    images = ds.images
+    if group_by == "group":
+        return images["group"].astype(object), "field 'group'"
+    attrs = images["attributes"]
+    fields = sorted({k for a in attrs if isinstance(a, dict) for k in a})
+    if group_by in fields:
+        keys = attrs.map(lambda a: a.get(group_by) if isinstance(a, dict) else None)
+        return keys.map(lambda v: None if v is None else str(v)).astype(object), f"image field {group_by!r}"
+    known = ", ".join(["group", *fields])
+    if not _REGEX_CHARS.search(group_by):
+        raise UsageError(
+            f"--group-by {group_by!r}: no image field of that name (fields: {known}) and not a regular expression. "
+            r"Pass a field, or a regex on the file name such as '^([^/]+)/' or '(video\d+)_'"
+        )
+    try:
+        rx = re.compile(group_by)
+    except re.error as err:
+        raise UsageError(f"--group-by {group_by!r}: not a valid regular expression ({err}). Fix the pattern") from None
+    index = 1 if rx.groups else 0
+    names = images["file_name"].astype(object).tolist()
+    found = [m.group(index) if (m := rx.search(n)) is not None else None for n in names]
+    if names and all(v is None for v in found):
+        raise UsageError(
+            f"--group-by {group_by!r}: the regex matches no file name (first: {names[0]!r}). "
+            "Fix the pattern; its first (...) group, or the whole match, is the group"
+        )
+    return pd.Series(found, index=images.index, dtype=object), f"regex {group_by!r} on file names"
+
+
+@dataclass
+class _Units:
+    labels: npt.NDArray[np.int64]  # (N_images,) unit of each image
+    content_pairs: npt.NDArray[np.int64]  # (M, 2) image positions with identical bytes
+    near_pairs: npt.NDArray[np.int64]  # (K, 2) image positions within the dHash threshold
+    groups: dict[str, Any]
+    content_checked: bool
+    notes: list[str]
+
+
+def _units(ds: Dataset, *, group_by: str | None, content: bool, near_duplicates: int | None) -> _Units:
+    n = len(ds.images)
+    notes: list[str] = []
+    groups: dict[str, Any] = {}
+    parts = []
+    if group_by is not None:
+        keys, described = _group_keys(ds, group_by)
+        pairs, multi = _key_pairs(keys)
+        parts.append(pairs)
+        groups["by_field"] = {"source": described, "groups": multi, "images_without_key": int(keys.isna().sum())}
+        if keys.isna().any():
+            notes.append(f"{int(keys.isna().sum()):,} images have no {described} value: each is its own group")
+    content_pairs = np.empty((0, 2), dtype=np.int64)
+    near_pairs = np.empty((0, 2), dtype=np.int64)
+    checked = False
+    if not content:
+        notes.append("content grouping skipped: labels only (images none), identical images are not detected")
+    elif ds.root is None:
+        notes.append("content grouping skipped: the dataset has no image folder (root)")
+    elif n:
+        from dataprep import hashes
+
+        paths = [ds.resolve(name) for name in ds.images["file_name"].astype(object)]
+        sizes = hashes.file_sizes(paths)
+        present = sizes >= 0
+        if not present.any():
+            notes.append("content grouping skipped: no image file found (labels only)")
+        else:
+            checked = True
+            if not present.all():
+                notes.append(
+                    f"{int((~present).sum()):,} of {n:,} image files not found: they are grouped by labels only"
+                )
+            content_pairs = hashes.duplicate_pairs(paths, sizes)
+            parts.append(content_pairs)
+            if near_duplicates is not None:
+                where = np.flatnonzero(present)
+                values, ok = hashes.dhashes([paths[i] for i in where])
+                found = hashes.near_duplicate_pairs(values, near_duplicates, valid=ok)
+                near_pairs = where[found] if len(found) else found
+                parts.append(near_pairs)
+                if (~ok).any():
+                    notes.append(f"{int((~ok).sum()):,} images could not be decoded for near-duplicate hashing")
+    pairs = np.concatenate(parts) if parts else np.empty((0, 2), dtype=np.int64)
+    labels = _components(n, pairs)
+    if checked:
+        groups["identical_content"] = {  # pairs are (first copy, other copy)
+            "sets": len(np.unique(content_pairs[:, 0])),
+            "images": len(np.unique(content_pairs)),
+        }
+        if near_duplicates is not None:
+            groups["near_duplicates"] = {"threshold": near_duplicates, "pairs": len(near_pairs)}
+    return _Units(labels, content_pairs, near_pairs, groups, checked, notes)
+
+
+# -- assignment ------------------------------------------------------------------------------
+
+
+def _apportion(weights: npt.NDArray[np.float64], total: int) -> npt.NDArray[np.int64]:
+    """Integers summing to `total`, proportional to `weights` (largest remainder, ties to the first)."""
+    w = np.clip(np.asarray(weights, dtype=np.float64), 0, None)
+    if w.sum() <= 0:
+        w = np.ones_like(w)
+    quota = w / w.sum() * total
+    base = np.floor(quota).astype(np.int64)
+    short = int(total - base.sum())
+    if short > 0:
+        order = np.argsort(-(quota - base), kind="stable")
+        base[order[:short]] += 1
+    return base
+
+
+def _cut(weights: npt.NDArray[np.int64], demand: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Split index of each item (in order) so each split's summed weight meets its `demand`.
+
+    Item k goes to the split whose cumulative demand interval holds the middle of item k's own
+    interval, so each boundary is off by at most half an item: exact when all weights are 1.
+    """
+    ends = np.cumsum(weights)
+    middle = ends - weights / 2.0
+    return np.searchsorted(np.cumsum(demand)[:-1], middle, side="right").astype(np.int64)
+
+
+def _assign(
+    counts: npt.NDArray[np.int64],
+    n_images: npt.NDArray[np.int64],
+    ratios: npt.NDArray[np.float64],
+    fixed: npt.NDArray[np.int64],
+    rng: np.random.Generator,
+) -> npt.NDArray[np.int64]:
+    """Split index per unit: iterative stratification on `counts`, rarest class first.
+
+    Args:
+        counts: ``(G, C)`` boxes (or labels) of each class per unit; all zero to split by images only.
+        n_images: ``(G,)`` images per unit.
+        ratios: ``(S,)`` target fractions summing to 1.
+        fixed: ``(G,)`` split index of units that must stay where they are, -1 for the rest.
+    """
+    n_units, n_classes = counts.shape
+    n_splits = len(ratios)
+    split_of = fixed.copy()
+    free = split_of < 0
+    rank = np.empty(n_units, dtype=np.int64)
+    rank[rng.permutation(n_units)] = np.arange(n_units)
+    achieved = np.zeros((n_splits, n_classes), dtype=np.float64)
+    achieved_images = np.zeros(n_splits, dtype=np.float64)
+    for s in range(n_splits):
+        mine = split_of == s
+        achieved[s] = counts[mine].sum(axis=0)
+        achieved_images[s] = n_images[mine].sum()
+    target = ratios[:, None] * counts.sum(axis=0)[None, :]  # (S, C)
+    target_images = ratios * n_images.sum()
+    present = counts > 0
+    remaining = present[free].sum(axis=0)
+    done = remaining == 0
+
+    def place(units: npt.NDArray[np.int64], to: npt.NDArray[np.int64]) -> None:
+        split_of[units] = to
+        free[units] = False
+        for s in range(n_splits):
+            mine = units[to == s]
+            if len(mine):
+                achieved[s] += counts[mine].sum(axis=0)
+                achieved_images[s] += n_images[mine].sum()
+
+    while not done.all():
+        c = int(np.argmin(np.where(done, np.iinfo(np.int64).max, remaining)))
+        units = np.flatnonzero(free & present[:, c])
+        units = units[np.argsort(rank[units], kind="stable")]
+        weight = counts[units, c]
+        total = int(weight.sum())
+        need = np.clip(target[:, c] - achieved[:, c], 0, None)
+        need = need if need.sum() > 0 else ratios.copy()
+        to = np.empty(len(units), dtype=np.int64)
+        multi = weight > 1
+        if multi.any():  # several boxes of c per unit: cut these first, their share of the demand
+            share = _apportion(need, total) * (weight[multi].sum() / total)
+            to[multi] = _cut(weight[multi], _apportion(share, int(weight[multi].sum())))
+            placed = np.bincount(to[multi], weights=weight[multi], minlength=n_splits)
+            need = np.clip(_apportion(need, total) - placed, 0, None)
+        single = ~multi
+        if single.any():  # one box each: fill what every split still lacks, exactly
+            to[single] = _cut(weight[single], _apportion(need, int(single.sum())))
+        remaining -= present[units].sum(axis=0)
+        place(units, to)
+        done |= remaining == 0
+        done[c] = True
+    rest = np.flatnonzero(free)
+    if len(rest):  # units without labels (or all, unstratified): fill the image targets
+        rest = rest[np.argsort(rank[rest], kind="stable")]
+        weight = n_images[rest]
+        need = np.clip(target_images - achieved_images, 0, None)
+        place(rest, _cut(weight, _apportion(need if need.sum() > 0 else ratios, int(weight.sum()))))
+    return split_of
+
+
+# -- the result ------------------------------------------------------------------------------
+
+
+@dataclass
+class SplitResult:
+    """A split dataset and how well it met its targets.
+
+    `classes` has one row per (class, split): ``category_id``, ``name``, ``split``,
+    ``images``, ``annotations`` (boxes; labels for classification), ``target`` (the split's
+    fraction), ``annotation_share`` and ``image_share`` (of the class's total), ``deviation``
+    (``|annotation_share - target|``). `splits` has one row per split: ``images``,
+    ``annotations``, ``target``, ``image_share``.
+    """
+
+    dataset: Dataset
+    ratios: dict[str, float]
+    seed: int
+    stratify: str
+    splits: pd.DataFrame
+    classes: pd.DataFrame
+    groups: dict[str, Any]
+    leaks: dict[str, Any]
+    rare_classes: list[dict[str, Any]] = field(default_factory=list)
+    kept: int = 0
+    notes: list[str] = field(default_factory=list)
+    has_boxes: bool = True  # False: annotations are image-level labels (classification)
+    written: Any = None  # a formats.WriteReport when written by `split_files`
+    source_format: str | None = None
+
+    @property
+    def largest_deviation(self) -> dict[str, Any] | None:
+        """The (class, split) whose annotation share is furthest from its target."""
+        if not len(self.classes):
+            return None
+        row = self.classes.loc[self.classes["deviation"].idxmax()]
+        return {k: _plain(row[k]) for k in ("name", "split", "target", "annotation_share", "deviation")}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (frames as lists of records)."""
+        return {
+            "source_format": self.source_format,
+            "ratios": self.ratios,
+            "seed": self.seed,
+            "stratify": self.stratify,
+            "has_boxes": self.has_boxes,
+            "splits": _records(self.splits.reset_index()),
+            "classes": _records(self.classes),
+            "largest_deviation": self.largest_deviation,
+            "groups": self.groups,
+            "leaks": self.leaks,
+            "rare_classes": self.rare_classes,
+            "kept_existing": self.kept,
+            "notes": self.notes,
+            "written": None if self.written is None else self.written.to_dict(),
+        }
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def _threshold(value: int | str | None) -> int | None:
+    """`near_duplicates` as bits 0..64, or None for ``None``/``"off"``."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "off"):
+        return None
+    text = str(value).strip()
+    if not text.isdigit() or not 0 <= int(text) <= 64:
+        raise UsageError(
+            f"--near-duplicates {value!r}: 'off' or a Hamming distance 0..64 between 64-bit difference hashes. "
+            "Try 4 for resized or re-encoded copies"
+        )
+    return int(text)
+
+
+# -- the API ---------------------------------------------------------------------------------
+
+
+def split_with_report(
+    ds: Dataset,
+    *,
+    ratios: str | Sequence[float] | Mapping[str, float] = (0.7, 0.2, 0.1),
+    seed: int = 0,
+    stratify: Stratify = "auto",
+    group_by: str | None = None,
+    near_duplicates: int | str | None = None,
+    keep_existing: bool = False,
+    content: bool = True,
+) -> SplitResult:
+    """Assign every image a split and report per class how close each split came to its target.
+
+    Args:
+        ds: the dataset; its existing ``split`` values are replaced unless `keep_existing`.
+        ratios: see `parse_ratios`; the split names come from it.
+        seed: the same dataset and seed give the same assignment.
+        stratify: ``"auto"`` (per class, multi-label aware, counting boxes for detection and
+            labels for classification), ``"class"`` (one label per image group: its rarest
+            class, counted in images) or ``"none"`` (random, by image count).
+        group_by: ``"group"``, a key of ``images.attributes``, or a regex on ``file_name``
+            (its first ``(...)`` group, else the whole match): images with one value stay together.
+        near_duplicates: also keep together images whose difference hashes differ by at most
+            this many of 64 bits (decodes every image, small); None or ``"off"`` to skip.
+        keep_existing: images that already have a split keep it; only the others are assigned,
+            toward the ratios over the whole dataset.
+        content: look at the image files (identical bytes, near duplicates); False for labels only.
+
+    Raises:
+        UsageError: bad ratios, stratify mode, group field or threshold.
+    """
+    parts = parse_ratios(ratios)
+    if stratify not in STRATIFY_MODES:
+        raise UsageError(f"--stratify {stratify!r}: choose one of {', '.join(STRATIFY_MODES)}")
+    near_duplicates = _threshold(near_duplicates)
+    images, anns = ds.images, ds.annotations
+    n = len(images)
+    units = _units(ds, group_by=group_by, content=content, near_duplicates=near_duplicates)
+    notes = list(units.notes)
+    names = list(parts)
+    existing = images["split"].astype(object).where(images["split"].notna(), None).to_numpy()
+    kept_mask = np.array([v is not None for v in existing], dtype=bool) if keep_existing else np.zeros(n, bool)
+    if kept_mask.any():
+        extra = sorted({v for v in existing[kept_mask] if v not in parts})
+        if extra:
+            notes.append(f"kept splits not among the ratios (no new images go there): {', '.join(extra)}")
+        names += extra
+    ratio_arr = np.array([parts.get(s, 0.0) for s in names], dtype=np.float64)
+
+    # per unit: images, and boxes (labels) per class
+    n_units = int(units.labels.max()) + 1 if n else 0
+    cat_ids = ds.categories.index.union(pd.Index(anns["category_id"].unique())).to_numpy()
+    pos = images.index.get_indexer(anns["image_id"].to_numpy())
+    ok = pos >= 0
+    ann_class = np.searchsorted(cat_ids, anns["category_id"].to_numpy()[ok])
+    ann_unit = units.labels[pos[ok]]
+    n_classes = len(cat_ids)
+    n_images_unit = np.bincount(units.labels, minlength=n_units).astype(np.int64)
+    mode = stratify
+    if stratify == "auto":
+        mode = "labels" if len(ann_class) else "none"
+    if mode == "none":
+        counts = np.zeros((n_units, 0), dtype=np.int64)
+    else:
+        counts = np.bincount(ann_unit * n_classes + ann_class, minlength=n_units * n_classes).reshape(
+            n_units, n_classes
+        )
+        if mode == "class":  # one label per unit: its rarest class, weighted by its images
+            present = counts > 0
+            frequency = present.sum(axis=0)
+            rarest = np.argmin(np.where(present, frequency[None, :], np.iinfo(np.int64).max), axis=1)
+            counts = np.zeros_like(counts)
+            has = present.any(axis=1)
+            counts[np.flatnonzero(has), rarest[has]] = n_images_unit[has]
+
+    fixed = np.full(n_units, -1, dtype=np.int64)
+    if kept_mask.any():
+        index = {s: i for i, s in enumerate(names)}
+        kept_pos = np.flatnonzero(kept_mask)
+        split_idx = np.array([index[existing[i]] for i in kept_pos], dtype=np.int64)
+        unit_of = units.labels[kept_pos]
+        # a unit follows its first kept image; a unit already spread over splits keeps them (validate reports it)
+        first = np.unique(unit_of, return_index=True)[1]
+        fixed[unit_of[first]] = split_idx[first]
+        spread = pd.Series(split_idx).groupby(unit_of).nunique()
+        if (spread > 1).any():
+            notes.append(
+                f"{int((spread > 1).sum()):,} groups already span two splits; their images keep their splits "
+                "(dataprep validate reports the leak)"
+            )
+    rng = np.random.default_rng(seed)
+    unit_split = _assign(counts, n_images_unit, ratio_arr, fixed, rng)
+    image_split_idx = unit_split[units.labels]
+    if kept_mask.any():
+        index = {s: i for i, s in enumerate(names)}
+        image_split_idx[kept_mask] = [index[existing[i]] for i in np.flatnonzero(kept_mask)]
+    image_split = np.array(names, dtype=object)[image_split_idx]
+    out = dataclasses.replace(ds, images=images.assign(split=pd.array(image_split, dtype="str")))
+
+    splits_table, classes_table = _tables(ds, names, ratio_arr, image_split_idx, cat_ids, pos, ok, ann_class)
+    leaks = _leaks(units, image_split_idx, group_by, ds)
+    return SplitResult(
+        dataset=out,
+        ratios=parts,
+        seed=seed,
+        stratify="none" if mode == "none" else ("class" if mode == "class" else "labels"),
+        splits=splits_table,
+        classes=classes_table,
+        groups={
+            "units": n_units,
+            "multi_image_groups": int((n_images_unit > 1).sum()),
+            "images_in_groups": int(n_images_unit[n_images_unit > 1].sum()),
+            **units.groups,
+        },
+        leaks=leaks,
+        rare_classes=_rare(classes_table, names),
+        kept=int(kept_mask.sum()),
+        notes=notes,
+        has_boxes=ds.has_boxes,
+    )
+
+
+def split(
+    ds: Dataset,
+    *,
+    ratios: str | Sequence[float] | Mapping[str, float] = (0.7, 0.2, 0.1),
+    seed: int = 0,
+    stratify: Stratify = "auto",
+    group_by: str | None = None,
+    near_duplicates: int | str | None = None,
+    keep_existing: bool = False,
+    content: bool = True,
+) -> Dataset:
+    """A copy of `ds` with ``images.split`` filled: stratified, group-aware and leak-free.
+
+    Arguments as `split_with_report`, which also returns per-class shares and groups.
+
+    Raises:
+        UsageError: bad ratios, stratify mode, group field or threshold.
+    """
+    return split_with_report(
+        ds,
+        ratios=ratios,
+        seed=seed,
+        stratify=stratify,
+        group_by=group_by,
+        near_duplicates=near_duplicates,
+        keep_existing=keep_existing,
+        content=content,
+    ).dataset
+
+
+def split_files(
+    src: str | Path,
+    dst: str | Path,
+    *,
+    to: str | None = None,
+    from_format: str = "auto",
+    images: str = "copy",
+    overwrite: bool = False,
+    **options: Any,
+) -> SplitResult:
+    """Read `src`, split it (`split_with_report` options) and write it to `dst` as `to` (default: the input's format).
+
+    With ``images="none"`` only labels are written and content grouping is skipped.
+
+    Raises:
+        InputError: `src` cannot be read.
+        OutputError: `dst` exists without `overwrite`, or is (or contains) `src`.
+        UsageError: bad options.
+    """
+    from dataprep import formats
+
+    if to is not None:
+        formats.get_format(to)
+    src_p, dst_p = Path(src).resolve(), Path(dst).resolve()
+    if src_p == dst_p or dst_p in src_p.parents:
+        raise OutputError(f"{dst}: output would replace the input {src}. Choose another output folder.")
+    if dst_p.exists() and not overwrite:  # before the work, not only when writing
+        raise OutputError(f"{dst}: already exists. Choose another output or pass --overwrite.")
+    source = formats.load(src, from_format)
+    result = split_with_report(source.dataset, content=images != "none", **options)
+    result.written = formats.write(result.dataset, dst, to or source.format, images=images, overwrite=overwrite)
+    result.source_format = source.format
+    result.notes = source.notes + result.notes
+    return result
+
+
+# -- report tables ---------------------------------------------------------------------------
+
+
+def _tables(
+    ds: Dataset,
+    names: list[str],
+    ratios: npt.NDArray[np.float64],
+    image_split: npt.NDArray[np.int64],
+    cat_ids: npt.NDArray[np.int64],
+    pos: npt.NDArray[np.int64],
+    ok: npt.NDArray[np.bool_],
+    ann_class: npt.NDArray[np.int64],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    n_splits, n_classes = len(names), len(cat_ids)
+    ann_split = image_split[pos[ok]]
+    images_per_split = np.bincount(image_split, minlength=n_splits)
+    anns_per_split = np.bincount(ann_split, minlength=n_splits)
+    n_images = max(len(image_split), 1)
+    splits = pd.DataFrame(
+        {
+            "images": images_per_split,
+            "annotations": anns_per_split,
+            "target": ratios,
+            "image_share": images_per_split / n_images,
+        },
+        index=pd.Index(names, name="split"),
+    )
+    boxes = np.bincount(ann_class * n_splits + ann_split, minlength=n_classes * n_splits).reshape(n_classes, n_splits)
+    key = pos[ok] * n_classes + ann_class  # one per (image, class)
+    first = np.unique(key, return_index=True)[1]
+    imgs = np.bincount(
+        ann_class[first] * n_splits + ann_split[first], minlength=n_classes * n_splits
+    ).reshape(n_classes, n_splits)
+    cat_names = ds.categories["name"].astype(object).reindex(cat_ids)
+    label = [n if isinstance(n, str) else f"<id {i}>" for i, n in zip(cat_ids, cat_names, strict=True)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        box_share = boxes / boxes.sum(axis=1, keepdims=True)
+        image_share = imgs / imgs.sum(axis=1, keepdims=True)
+    used = boxes.sum(axis=1) > 0
+    rows = np.repeat(np.flatnonzero(used), n_splits)
+    cols = np.tile(np.arange(n_splits), int(used.sum()))
+    classes = pd.DataFrame(
+        {
+            "category_id": cat_ids[rows],
+            "name": np.array(label, dtype=object)[rows] if len(rows) else np.empty(0, dtype=object),
+            "split": np.array(names, dtype=object)[cols] if len(cols) else np.empty(0, dtype=object),
+            "images": imgs[rows, cols],
+            "annotations": boxes[rows, cols],
+            "target": ratios[cols],
+            "annotation_share": box_share[rows, cols],
+            "image_share": image_share[rows, cols],
+        }
+    )
+    classes["deviation"] = (classes["annotation_share"] - classes["target"]).abs()
+    return splits, classes
+
+
+def _leaks(units: _Units, image_split: npt.NDArray[np.int64], group_by: str | None, ds: Dataset) -> dict[str, Any]:
+    """Check the result again: identical content and groups each in one split."""
+    out: dict[str, Any] = {"content_checked": units.content_checked}
+    pairs = units.content_pairs
+    crossing = int((image_split[pairs[:, 0]] != image_split[pairs[:, 1]]).sum()) if len(pairs) else 0
+    out["identical_images_across_splits"] = crossing if units.content_checked else None
+    if units.content_checked:
+        out["statement"] = (
+            "no image content appears in two splits"
+            if crossing == 0
+            else f"{crossing:,} identical images are in two splits (kept from their existing splits)"
+        )
+    else:
+        out["statement"] = "image content not checked (labels only)"
+    unit_splits = pd.Series(image_split).groupby(units.labels).nunique()
+    out["groups_across_splits"] = int((unit_splits > 1).sum())
+    return out
+
+
+def _rare(classes: pd.DataFrame, names: list[str]) -> list[dict[str, Any]]:
+    """Classes with nothing in a split that has a target: named, with the fix."""
+    if not len(classes):
+        return []
+    empty = classes[(classes["annotations"] == 0) & (classes["target"] > 0)]
+    out = []
+    for (category_id, name), rows in empty.groupby(["category_id", "name"], sort=True):
+        mine = classes[classes["category_id"] == category_id]
+        n_images = int(mine["images"].sum())
+        missing = rows["split"].tolist()
+        out.append(
+            {
+                "category_id": int(category_id),
+                "name": name,
+                "images": n_images,
+                "annotations": int(mine["annotations"].sum()),
+                "missing_from": missing,
+                "message": (
+                    f"class {name!r} has {n_images} image{'s' if n_images != 1 else ''}, none in "
+                    f"{', '.join(missing)}; a {len(names)}-way split needs {len(names)} or more (more for small ratios)"
+                ),
+                "hint": "Add images of it, merge it into a related class, or accept it missing from those splits",
+            }
+        )
+    return out
