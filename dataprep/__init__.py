@@ -21,12 +21,14 @@ _EXPORTS = {
     "detect": "dataprep.formats",
     "summarize": "dataprep.summary",
     "validate": "dataprep.validation",
+    "split": "dataprep.splits",
 }
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
     from dataprep.dataset import Dataset
     from dataprep.formats import convert, detect, load, read, write
+    from dataprep.splits import split
     from dataprep.summary import summarize
     from dataprep.validation import validate
 
