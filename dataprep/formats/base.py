@@ -6,11 +6,15 @@ A format module exports ``FORMAT = FormatSpec(...)`` with:
   confidence in ``(0, 1]`` or None when the path is not this format.
 - ``read(path, *, on_error="raise", provenance=False, **options) -> ReadResult``: parse; fail
   only on what cannot be parsed (``on_error="collect"`` turns per-record problems into findings
-  and skips the record). Semantic problems are left for validation. ``provenance=True`` also
-  fills `ReadResult.image_sources`/`annotation_sources` (file, line, record of each row).
+  and skips the record). Semantic problems are left for validation. Every reader accepts
+  ``provenance``: True also fills `ReadResult.image_sources`/`annotation_sources` (file, line,
+  record of each row); validation always asks for it.
 - ``write(ds, out_dir, *, images="copy", **options) -> WriteReport``: write into `out_dir`,
   a fresh empty directory made by `dataprep.formats.write` (which handles atomicity and
   overwrite). It must report every loss (see `plan_losses`) rather than drop silently.
+- ``validation=ValidationHooks(...)`` (optional): what `dataprep.validation` needs to know about
+  the format beyond its tables (its metadata documents, where a finding lives when the reader
+  kept no provenance, which format-specific checks apply), so validation names no format.
 """
 
 from __future__ import annotations
@@ -122,6 +126,54 @@ class FormatSpec:
     extensions: tuple[str, ...] = ()  # label file suffixes, for messages
     # What `write` would drop, given its options; None = `plan_losses` over `capabilities`.
     plan: Callable[..., list[Loss]] | None = None
+    validation: ValidationHooks | None = None  # None: no documents, no derived locations
+
+
+@dataclass(frozen=True)
+class Document:
+    """A metadata file of a dataset and the schema in ``schemas/`` it follows.
+
+    Attributes:
+        path: the file (absolute, or relative to the working directory).
+        schema: a schema name (``schemas/<schema>.schema.json``), e.g. ``"data-yaml"``.
+    """
+
+    path: Path
+    schema: str
+
+
+@dataclass(frozen=True)
+class Locating:
+    """What a `ValidationHooks.locate` hook knows about the dataset being validated.
+
+    Attributes:
+        path: the dataset folder or label file given to validate; None for an in-memory Dataset.
+        documents: the dataset's metadata documents (from `ValidationHooks.documents`).
+        display: an image ``file_name`` -> its path as findings show it (relative to the input).
+    """
+
+    path: Path | None
+    documents: tuple[Path, ...]
+    display: Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class ValidationHooks:
+    """A format's answers to the questions validation would otherwise branch on its name for.
+
+    Attributes:
+        documents: ``(path, read_result) -> [Document]``: the metadata files of the dataset at
+            `path` and the schema each follows (COCO json files, ``data.yaml``...).
+        locate: ``(ds, ids, unit, locating) -> (files, records)``: for `ids` (image ids when
+            `unit` is ``"image"``, else annotation ids), the label file and record each lives
+            in, derived from the layout; used where the reader kept no provenance (an in-memory
+            Dataset). Lists align with `ids`; None where unknown.
+        checks: codes of the format-specific checks (`Check.format_specific`) that apply.
+    """
+
+    documents: Callable[[Path, ReadResult], list[Document]] | None = None
+    locate: Callable[[Dataset, np.ndarray, str, Locating], tuple[list[str | None], list[str | None]]] | None = None
+    checks: tuple[str, ...] = ()
 
 
 def _examples(ids: pd.Index | np.ndarray) -> list[int]:

@@ -8,29 +8,23 @@ code prefixes (``box`` = every ``box-*`` code), like a linter's.
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from dataprep.dataset import Dataset
 from dataprep.errors import Finding, InputError, Severity, UsageError
-from dataprep.validation.checks import (
-    CHECKS,
-    FINDING_COLUMNS,
-    Check,
-    CheckContext,
-    Thresholds,
-    class_histogram,
-    empty_findings,
-)
+from dataprep.validation.checks import CHECKS, FINDING_COLUMNS, Check, class_histogram, empty_findings
+from dataprep.validation.context import CheckContext, Thresholds, format_hooks, formats_applying
 from dataprep.validation.report import SEVERITY_ORDER, Report
 
-MANIFEST_JSON = ("dataprep.json",)
+if TYPE_CHECKING:
+    from dataprep.formats.base import Document
+
 __all__ = ["CHECKS", "Check", "CheckContext", "Report", "Thresholds", "validate"]
 
 
@@ -82,7 +76,7 @@ def validate(
 
     extra: list[Finding] = []
     image_sources = annotation_sources = None
-    coco_files: list[Path] = []
+    documents: list[Document] = []
     if path is None:
         ds = source  # type: ignore[assignment]
         fmt = None if format == "auto" else format
@@ -94,12 +88,10 @@ def validate(
         base = path if path.is_dir() else path.parent
         extra += [_with_file(f, _relative(Path(f.file), base)) if f.file else f for f in result.findings]
         image_sources, annotation_sources = result.image_sources, result.annotation_sources
-        if fmt == "coco":
-            coco_files = _coco_files(path, image_sources, annotation_sources, base)
-        documents = _document_findings(path, fmt, coco_files, base)
+        documents = _documents(path, result)
         # the reader already names a record it skipped: its finding says more than the schema's
         seen = {(f.file, f.record) for f in extra}
-        extra += [f for f in documents if (f.file, f.record) not in seen]
+        extra += [f for f in _document_findings(documents, base) if (f.file, f.record) not in seen]
 
     ctx = CheckContext(
         ds,
@@ -121,7 +113,7 @@ def validate(
     n_checked = sum(len(f) for f in frames)
     frames.append(_frame_of(extra))
     findings = pd.concat([f for f in frames if len(f)] or [empty_findings()], ignore_index=True)
-    findings = _locate(findings, ctx, image_sources, annotation_sources, path, coco_files)
+    findings = _locate(findings, ctx, image_sources, annotation_sources, path, documents)
     findings = _drop_repeats(findings, n_checked)
     findings = findings[[_selected(c, selected) for c in findings["code"]]] if len(findings) else findings
     findings = _apply_severity(findings, settings["severity"])
@@ -236,8 +228,8 @@ def _skip_reason(rule: Check, ctx: CheckContext, selected: bool) -> str | None:
         return "needs a full decode (--decode)"
     if rule.needs_manifest and not ctx.manifest:
         return "no manifest"
-    if rule.formats and ctx.format not in rule.formats:
-        return f"applies to {', '.join(rule.formats)} input only"
+    if rule.format_specific and not ctx.applies(rule.code):
+        return f"applies to {', '.join(formats_applying(rule.code))} input only"
     return None
 
 
@@ -247,53 +239,29 @@ def _skip_reason(rule: Check, ctx: CheckContext, selected: bool) -> str | None:
 def _load(path: Path, format: str) -> Any:
     from dataprep import formats
 
-    name = format
-    if format == "auto":
-        if not path.exists():
-            raise InputError(path, "no such file or directory", hint="Check the path")
-        found = formats.detect(path)
-        name = found[0][0] if found else "auto"  # ties and misses: let load() say so
-    options: dict[str, Any] = {}
-    if name in formats.FORMATS:
-        params = inspect.signature(formats.FORMATS[name].read).parameters
-        if "provenance" in params:  # readers that keep per-record file/line/record
-            options["provenance"] = True
-    return formats.load(path, format, on_error="collect", **options)
+    # every reader takes provenance (the reader contract in formats/base.py)
+    return formats.load(path, format, on_error="collect", provenance=True)
 
 
-def _document_findings(path: Path, fmt: str | None, coco_files: list[Path], base: Path) -> list[Finding]:
-    """Schema findings for the metadata documents of the dataset at `path`."""
+def _documents(path: Path, result: Any) -> list[Document]:
+    """The dataset's metadata documents, from its format's hooks (a manifest is checked on its own)."""
+    from dataprep.validation import schema
+
+    hooks = format_hooks(result.format)
+    if hooks is None or hooks.documents is None:
+        return []
+    found = hooks.documents(path, result)
+    return [d for d in found if d.path.name not in schema.MANIFEST_NAMES or d.path == path]
+
+
+def _document_findings(documents: list[Document], base: Path) -> list[Finding]:
+    """``schema-violation`` findings of the dataset's metadata documents, paths relative to `base`."""
     from dataprep.validation import schema
 
     out: list[Finding] = []
-    if fmt == "coco":
-        for file in coco_files:
-            out += schema.check_coco_file(file, display=_relative(file, base))
-    elif fmt == "yolo":
-        folder = path if path.is_dir() else path.parent
-        for file in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")):
-            if file.name not in schema.MANIFEST_NAMES:
-                found = schema.check_data_yaml(file)
-                out += [_with_file(f, _relative(file, base)) for f in found]
+    for doc in documents:
+        out += schema.check_document(doc.path, doc.schema, display=_relative(doc.path, base))
     return out
-
-
-def _coco_files(
-    path: Path, image_sources: pd.DataFrame | None, annotation_sources: pd.DataFrame | None, base: Path
-) -> list[Path]:
-    """The COCO json files of a dataset: from the reader's provenance, else where COCO layouts keep them."""
-    if path.is_file():
-        return [path]
-    names: set[str] = set()
-    for frame in (image_sources, annotation_sources):
-        if frame is not None and "file" in frame:
-            names |= {str(f) for f in frame["file"].dropna().unique() if str(f).lower().endswith(".json")}
-    if names:
-        return sorted(base / n for n in names)
-    # no recursive walk: a dataset folder can hold a million images
-    patterns = ("*.json", "annotations/*.json", "*/_annotations.coco.json", "*/annotations/*.json")
-    found = {p for pattern in patterns for p in path.glob(pattern) if p.name not in MANIFEST_JSON}
-    return sorted(found)
 
 
 def _relative(file: Path, base: Path) -> str:
@@ -331,15 +299,16 @@ def _locate(
     image_sources: pd.DataFrame | None,
     annotation_sources: pd.DataFrame | None,
     path: Path | None,
-    coco_files: list[Path],
+    documents: list[Document],
 ) -> pd.DataFrame:
     """Fill ``file``/``line``/``record`` of findings that name only ids.
 
     From the reader's provenance when it kept any; otherwise derived from the format's layout
-    (COCO: the json file; YOLO: ``labels/...<stem>.txt``; VOC: ``Annotations/<stem>.xml``).
+    by its `ValidationHooks.locate` (an in-memory Dataset validated as a format).
     """
     if not len(findings):
         return findings
+    derive = _deriver(ctx, path, documents)
     out = findings.copy()
     need = out["file"].isna().to_numpy() & out["record"].isna().to_numpy()
     ann = need & out["annotation_id"].notna().to_numpy()
@@ -355,7 +324,7 @@ def _locate(
                     else:
                         out.loc[ann, col] = [None if pd.isna(v) else str(v) for v in values]
         else:
-            file, record = _derived_annotation_location(ctx, ids, path, coco_files)
+            file, record = derive(ids, "annotation")
             out.loc[ann, "file"] = file
             out.loc[ann, "record"] = record
     img = out["file"].isna().to_numpy() & out["image_id"].notna().to_numpy() & out["annotation_id"].isna().to_numpy()
@@ -366,9 +335,10 @@ def _locate(
             files = image_sources["file"].reindex(ids).to_numpy()
             out.loc[img, "file"] = [None if pd.isna(v) else str(v) for v in files]
         else:
-            out.loc[img, "file"] = _derived_label_files(ctx, ids, path, coco_files)
-            if ctx.format == "coco":
-                out.loc[img, "record"] = [f"images[id={int(i)}]" for i in ids]
+            files, records = derive(ids, "image")
+            out.loc[img, "file"] = files
+            if any(r is not None for r in records):
+                out.loc[img, "record"] = records
         # an image with no label file to point at (YOLO negatives): point at the image itself
         still = img & out["file"].isna().to_numpy()
         if still.any():
@@ -396,58 +366,19 @@ def _drop_repeats(findings: pd.DataFrame, n_checked: int) -> pd.DataFrame:
     return findings[~repeat].reset_index(drop=True) if repeat.any() else findings
 
 
-def _derived_label_files(
-    ctx: CheckContext, image_ids: np.ndarray, path: Path | None, coco_files: list[Path]
-) -> list[str | None]:
-    names = ctx.ds.images["file_name"].astype(object).reindex(image_ids)
-    if ctx.format == "coco" and path is not None:
-        return _coco_file_of(ctx, image_ids, path, coco_files)
-    if ctx.format == "yolo":
-        return [None if pd.isna(n) else _yolo_label(ctx.display_path(n)) for n in names]
-    if ctx.format == "voc":
-        return [None if pd.isna(n) else f"Annotations/{Path(n).stem}.xml" for n in names]
-    return [None] * len(image_ids)
+def _deriver(ctx: CheckContext, path: Path | None, documents: list[Document]) -> Any:
+    """``(ids, unit) -> (files, records)`` from the format's `locate` hook (Nones without one)."""
+    from dataprep.formats.base import Locating
 
+    hooks = format_hooks(ctx.format)
+    where = Locating(path, tuple(d.path for d in documents), ctx.display_path)
 
-def _coco_file_of(ctx: CheckContext, image_ids: np.ndarray, path: Path, coco_files: list[Path]) -> list[str | None]:
-    """The json file each image came from: the one file, or the one named after the image's split."""
-    if path.is_file():
-        return [path.name] * len(image_ids)
-    files = [_relative(f, path) for f in coco_files]
-    if len(files) == 1:
-        return files * len(image_ids)
-    by_split: dict[str, str] = {}
-    for f in files:
-        stem = Path(f).stem
-        split = stem[len("instances_") :] if stem.startswith("instances_") else Path(f).parent.name
-        by_split.setdefault(split, f)
-    splits = ctx.ds.images["split"].astype(object).reindex(image_ids)
-    return [by_split.get(s) if isinstance(s, str) else None for s in splits]
+    def derive(ids: np.ndarray, unit: str) -> tuple[list[str | None], list[str | None]]:
+        if hooks is None or hooks.locate is None:
+            return [None] * len(ids), [None] * len(ids)
+        return hooks.locate(ctx.ds, ids, unit, where)
 
-
-def _yolo_label(image_path: str) -> str:
-    # Ultralytics' img2label_paths: the last /images/ becomes /labels/, the suffix .txt
-    parts = image_path.split("/")
-    if "images" in parts:
-        i = len(parts) - 1 - parts[::-1].index("images")
-        parts[i] = "labels"
-    return str(Path("/".join(parts)).with_suffix(".txt").as_posix())
-
-
-def _derived_annotation_location(
-    ctx: CheckContext, annotation_ids: np.ndarray, path: Path | None, coco_files: list[Path]
-) -> tuple[list[str | None], list[str | None]]:
-    anns = ctx.ds.annotations
-    image_ids = anns["image_id"].reindex(annotation_ids).to_numpy()
-    files = _derived_label_files(ctx, image_ids, path, coco_files)
-    if ctx.format == "voc":
-        nth = anns.groupby("image_id", sort=False).cumcount().reindex(annotation_ids).to_numpy() + 1
-        records: list[str | None] = [f"object[{int(k)}]" for k in nth]
-    elif ctx.format == "coco":
-        records = [f"annotations[id={int(i)}]" for i in annotation_ids]
-    else:
-        records = [None] * len(annotation_ids)
-    return files, records
+    return derive
 
 
 # -- severity, order, checks table, summary -------------------------------------------------------

@@ -3,8 +3,8 @@
 Every check takes a `CheckContext` (or a bare `Dataset`) and returns a DataFrame with the
 columns of `FINDING_COLUMNS`, one row per problem. Checks are vectorized over the tables:
 masks over the annotations joined to their image sizes. The only per-item Python work is
-what cannot be vectorized: opening image files (threaded), and flattening polygon parts for
-shapely's vectorized validity test. Checks never raise on user data.
+what cannot be vectorized: opening image files (in `context.py`), and flattening polygon
+parts for shapely's vectorized validity test. Checks never raise on user data.
 
 Boxes are absolute continuous xyxy pixels (see `dataprep.dataset`); an image of unknown size
 (``<NA>`` width/height, not probed) is never reported as "outside".
@@ -12,12 +12,8 @@ Boxes are absolute continuous xyxy pixels (see `dataprep.dataset`); an image of 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,229 +22,10 @@ import pandas as pd
 
 from dataprep.dataset import BOX_COLUMNS, Dataset
 from dataprep.errors import Severity
+from dataprep.validation.context import CheckContext
 
 FINDING_COLUMNS = ["code", "severity", "message", "image_id", "annotation_id", "file", "record", "line", "hint"]
 _ID_COLUMNS = ("image_id", "annotation_id", "line")
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """Tunable limits of the warning-level checks (all in pixels unless stated).
-
-    Attributes:
-        outside_tolerance: how far a box may reach past the image border before
-            ``box-outside-image`` (absorbs float noise of normalized formats).
-        min_box_side: boxes narrower or shorter than this are ``box-tiny``.
-        max_aspect_ratio: ``max(w/h, h/w)`` above this is ``box-aspect-ratio``.
-        imbalance_ratio: most / least frequent class above this gives ``class-imbalance``.
-        yolo_tolerance: slack on YOLO's normalized ``[0, 1]`` range (``yolo-out-of-range``).
-    """
-
-    outside_tolerance: float = 0.01
-    min_box_side: float = 2.0
-    max_aspect_ratio: float = 20.0
-    imbalance_ratio: float = 10.0
-    yolo_tolerance: float = 1e-6
-
-    @classmethod
-    def from_mapping(cls, values: dict[str, Any] | Thresholds | None) -> Thresholds:
-        """Thresholds from a dict (manifest ``thresholds:``), unknown keys refused with ValueError."""
-        if values is None:
-            return cls()
-        if isinstance(values, Thresholds):
-            return values
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown thresholds {unknown}; known: {sorted(known)}")
-        return cls(**{k: float(v) for k, v in values.items()})
-
-
-@dataclass
-class CheckContext:
-    """What the checks look at: the dataset plus lazily computed, shared facts.
-
-    `image_probes` (one header read per image) and `image_digests` are computed once, on
-    first use, and only when a selected check needs them.
-    """
-
-    ds: Dataset
-    format: str | None = None
-    thresholds: Thresholds = field(default_factory=Thresholds)
-    images: bool = True
-    decode: bool = False
-    manifest: dict[str, Any] | None = None
-    base: Path | None = None  # folder finding paths are relative to (the input folder)
-    # Threads that open image files. Pillow's header parsing holds the GIL, so on a local disk
-    # one thread is fastest (50k PNG headers: 3.7 s with 1, 5.4 s with 8 on 2 cores); more
-    # help only where each open waits on the network.
-    workers: int = 1
-
-    @classmethod
-    def of(cls, arg: CheckContext | Dataset) -> CheckContext:
-        """`arg` itself, or a default context around a bare Dataset."""
-        return arg if isinstance(arg, CheckContext) else cls(arg)
-
-    # -- shared, lazily computed ------------------------------------------------------------
-
-    @cached_property
-    def xyxy(self) -> npt.NDArray[np.float64]:
-        """``(N, 4)`` boxes of all annotations, in table order."""
-        return self.ds.boxes_xyxy()
-
-    @cached_property
-    def finite(self) -> npt.NDArray[np.bool_]:
-        """``(N,)`` annotations whose four coordinates are finite."""
-        return np.isfinite(self.xyxy).all(axis=1)
-
-    @cached_property
-    def image_size(self) -> pd.DataFrame:
-        """Per image ``width``/``height`` (float64, NaN = unknown): the labels' size, else the file's."""
-        images = self.ds.images
-        width = images["width"].astype("float64").to_numpy(na_value=np.nan)
-        height = images["height"].astype("float64").to_numpy(na_value=np.nan)
-        if self.images and (np.isnan(width).any() or np.isnan(height).any()):
-            probes = self.image_probes
-            width = np.where(np.isnan(width), probes["width"].to_numpy(dtype=float, na_value=np.nan), width)
-            height = np.where(np.isnan(height), probes["height"].to_numpy(dtype=float, na_value=np.nan), height)
-        return pd.DataFrame({"width": width, "height": height}, index=images.index)
-
-    @cached_property
-    def annotation_size(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """``(N,)`` width and height of each annotation's image (NaN: unknown or dangling image)."""
-        pos = self.ds.images.index.get_indexer(self.ds.annotations["image_id"].to_numpy())
-        size = self.image_size.to_numpy()
-        width = np.where(pos >= 0, size[pos, 0], np.nan) if len(pos) else np.empty(0)
-        height = np.where(pos >= 0, size[pos, 1], np.nan) if len(pos) else np.empty(0)
-        return width, height
-
-    def image_path(self, file_name: str) -> Path:
-        """Where an image file is on disk."""
-        return self.ds.resolve(file_name)
-
-    def display_path(self, file_name: str) -> str:
-        """An image's path as findings show it: relative to `base` when it lies below it."""
-        path = self.image_path(file_name)
-        if self.base is None:
-            return str(file_name)
-        try:
-            return Path(os.path.relpath(path, self.base)).as_posix() if not _escapes(path, self.base) else str(path)
-        except ValueError:  # other drive on Windows
-            return str(path)
-
-    @cached_property
-    def image_probes(self) -> pd.DataFrame:
-        """One header read (and with `decode` a full decode) per image, threaded.
-
-        Columns: ``status`` (``ok``/``missing``/``unreadable``/``corrupt``), ``error`` (str),
-        ``width``/``height`` (as displayed, EXIF applied), ``stored_width``/``stored_height``,
-        ``orientation`` (EXIF 1..8), ``nbytes`` (file size). Sizes are ``<NA>`` when unread.
-        """
-        images = self.ds.images
-        paths = [self.image_path(name) for name in images["file_name"].astype(object)]
-        decode = self.decode
-        if len(paths) > 64 and self.workers > 1:
-            with ThreadPoolExecutor(max_workers=self.workers) as pool:
-                rows = list(pool.map(lambda p: _probe_one(p, decode), paths, chunksize=64))
-        else:
-            rows = [_probe_one(p, decode) for p in paths]
-        columns = ["status", "error", "width", "height", "stored_width", "stored_height", "orientation", "nbytes"]
-        frame = pd.DataFrame.from_records(rows, columns=columns, index=images.index)
-        for name in columns[2:]:
-            frame[name] = frame[name].astype("Int64")
-        return frame
-
-    @cached_property
-    def image_digests(self) -> pd.Series:
-        """Content hash per readable image (str, NaN for the rest).
-
-        Only files whose byte size equals another file's are hashed: files of different
-        sizes cannot be identical, so a set without duplicates is not read twice.
-        """
-        from dataprep.files import file_digest
-
-        probes = self.image_probes
-        ok = probes["status"].isin(["ok", "corrupt"]).to_numpy()
-        nbytes = probes["nbytes"].to_numpy(dtype=float, na_value=np.nan)
-        candidates = ok & pd.Series(nbytes).duplicated(keep=False).to_numpy() & ~np.isnan(nbytes)
-        digests = pd.Series(np.nan, index=probes.index, dtype=object)
-        if candidates.any():
-            names = self.ds.images["file_name"].astype(object).to_numpy()[candidates]
-            paths = [self.image_path(n) for n in names]
-
-            def digest(path: Path) -> str | None:
-                try:
-                    return file_digest(path)
-                except OSError:
-                    return None
-
-            if len(paths) > 16 and self.workers > 1:
-                with ThreadPoolExecutor(max_workers=self.workers) as pool:
-                    values = list(pool.map(digest, paths))
-            else:
-                values = [digest(p) for p in paths]
-            digests.iloc[np.flatnonzero(candidates)] = values
-        return digests
-
-
-def _escapes(path: Path, base: Path) -> bool:
-    rel = os.path.relpath(path, base)
-    return rel == ".." or rel.startswith(".." + os.sep)
-
-
-def _probe_one(path: Path, decode: bool) -> tuple[Any, ...]:
-    """``(status, error, width, height, stored_width, stored_height, orientation, nbytes)``."""
-    from dataprep.files import probe_image
-
-    try:
-        nbytes = os.stat(path).st_size
-    except FileNotFoundError:
-        return ("missing", "file not found", None, None, None, None, None, None)
-    except OSError as err:  # permission denied on a folder, name too long...
-        return ("unreadable", err.strerror or str(err), None, None, None, None, None, None)
-    except ValueError:  # a NUL byte in the name
-        return ("unreadable", f"invalid file name {str(path)!r}", None, None, None, None, None, None)
-    try:
-        header = probe_image(path)
-    except Exception as err:
-        return ("unreadable", _short_error(err), None, None, None, None, None, nbytes)
-    row = (
-        "ok",
-        None,
-        header.width,
-        header.height,
-        header.stored_width,
-        header.stored_height,
-        header.orientation,
-        nbytes,
-    )
-    if decode:
-        error = _decode_error(path)
-        if error is not None:
-            return ("corrupt", error, *row[2:])
-    return row
-
-
-def _decode_error(path: Path) -> str | None:
-    """None when Pillow decodes every pixel, else why it could not."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            im.load()
-    except Exception as err:
-        return _short_error(err)
-    return None
-
-
-def _short_error(err: BaseException) -> str:
-    from dataprep.errors import InputError
-
-    if isinstance(err, InputError):
-        return err.problem
-    text = str(err) or type(err).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
-
 
 # -- findings frames ----------------------------------------------------------------------------
 
@@ -441,7 +218,7 @@ def check_box_aspect_ratio(arg: CheckContext | Dataset) -> pd.DataFrame:
 def check_yolo_out_of_range(arg: CheckContext | Dataset) -> pd.DataFrame:
     """``yolo-out-of-range``: a YOLO label whose normalized cx, cy, w or h is outside ``[0, 1]``."""
     ctx = CheckContext.of(arg)
-    if ctx.format != "yolo" or not len(ctx.xyxy):
+    if not ctx.applies("yolo-out-of-range") or not len(ctx.xyxy):
         return empty_findings()
     from dataprep.boxes import xyxy_to_cxcywh_norm
 
@@ -525,7 +302,7 @@ def check_coco_id_zero(arg: CheckContext | Dataset) -> pd.DataFrame:
     #447); category 0 is the background class of torchvision's detection models.
     """
     ctx = CheckContext.of(arg)
-    if ctx.format != "coco":
+    if not ctx.applies("coco-id-zero"):
         return empty_findings()
     ds = ctx.ds
     frames = []
@@ -1123,7 +900,8 @@ class Check:
     func: Callable[[CheckContext], pd.DataFrame] | None = None  # None: findings come from elsewhere
     needs_images: bool = False
     needs_manifest: bool = False
-    formats: tuple[str, ...] = ()  # empty: every format
+    # True: applies only to formats whose `ValidationHooks.checks` list the code
+    format_specific: bool = False
 
 
 E, W, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
@@ -1150,14 +928,16 @@ _RULES = [
     Check("box-inverted", E, "x_max < x_min or y_max < y_min", check_box_inverted),
     Check("box-zero-area", E, "box with zero width or height", check_box_zero_area),
     Check("box-outside-image", E, "box reaching outside the image", check_box_outside_image),
-    Check("yolo-out-of-range", E, "YOLO normalized value outside [0, 1]", check_yolo_out_of_range, formats=("yolo",)),
+    Check(
+        "yolo-out-of-range", E, "YOLO normalized value outside [0, 1]", check_yolo_out_of_range, format_specific=True
+    ),
     Check("box-tiny", W, "box side below thresholds.min_box_side", check_box_tiny),
     Check("box-aspect-ratio", W, "box aspect ratio above thresholds.max_aspect_ratio", check_box_aspect_ratio),
     Check("duplicate-annotation", W, "same image, class and box twice", check_duplicate_annotation),
     Check("dangling-image", E, "annotation of an image that does not exist", check_dangling_image),
     Check("dangling-category", E, "annotation of a class that does not exist", check_dangling_category),
     Check("duplicate-file-name", E, "two image records for one file", check_duplicate_file_name),
-    Check("coco-id-zero", W, "id 0 in COCO input (pycocotools, torchvision)", check_coco_id_zero, formats=("coco",)),
+    Check("coco-id-zero", W, "id 0 in COCO input (pycocotools, torchvision)", check_coco_id_zero, format_specific=True),
     Check("unused-category", W, "class without annotations", check_unused_category),
     Check("similar-category-names", W, "class names equal up to case or spacing", check_similar_category_names),
     Check("polygon-invalid", E, "polygon with < 3 points, zero area or NaN", check_polygon_invalid),
@@ -1171,3 +951,13 @@ _RULES = [
     Check("class-imbalance", INFO, "most / least frequent class above the imbalance ratio", check_class_imbalance),
 ]
 CHECKS: dict[str, Check] = {rule.code: rule for rule in _RULES}
+
+# Codes readers report that no check row stands for: a report lists them only when found
+# (severity error, "reported by the reader"). A new reader code goes here or into `_RULES`;
+# tests/validation/test_codes.py keeps both in step with the code and the report schema.
+READER_CODES: dict[str, str] = {
+    "unsafe-file-name": "an image file name that could escape the dataset folder ('..', absolute, drive)",
+    "file-name-encoding": "a file name that is not valid UTF-8",
+    "bad-file-name": "a label row whose image file name is empty or unusable",
+    "split-conflict": "one image listed in two splits",
+}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,8 @@ SCHEMAS = {
     "report": "report.schema.json",
 }
 MANIFEST_NAMES = ("dataprep.yaml", "dataprep.yml", "dataprep.json")
-COCO_SAMPLE = 1000  # items of each COCO array run through JSON Schema
-COCO_SCHEMA_MAX_BYTES = 16 << 20  # bigger COCO files are left to the reader's per-record checks
+COCO_SAMPLE = 1000  # items of each array of a JSON document (COCO) run through JSON Schema
+COCO_SCHEMA_MAX_BYTES = 16 << 20  # bigger JSON documents are left to the reader's per-record checks
 MAX_ERRORS = 50  # schema errors reported per document
 
 
@@ -232,6 +233,36 @@ def check_data_yaml(path: str | Path) -> list[Finding]:
     return out
 
 
+# -- any document ---------------------------------------------------------------------------------
+
+
+def check_document(path: str | Path, schema: str, *, display: str | None = None) -> list[Finding]:
+    """``schema-violation`` findings of one metadata document (a format's `Document`).
+
+    JSON files are checked as `check_coco_file` checks COCO (big arrays sampled, huge or
+    unparseable files left to the reader); YAML files with their line numbers, ``data-yaml``
+    with its extra rules (`check_data_yaml`).
+
+    Args:
+        path: the document.
+        schema: a key of `SCHEMAS`.
+        display: the file name findings show (default: `path` as given).
+    """
+    p = Path(path)
+    if p.suffix.lower() == ".json":
+        return _check_json(p, schema, display=display, sample=COCO_SAMPLE)
+    if schema == "data-yaml":
+        found = check_data_yaml(p)
+    else:
+        try:
+            doc, node = read_yaml(p)
+        except InputError as err:
+            found = [err.to_finding("schema-violation")]
+        else:
+            found = document_findings(doc, schema, path=p, node=node)
+    return found if display is None else [replace(f, file=display) for f in found]
+
+
 # -- COCO -----------------------------------------------------------------------------------------
 
 
@@ -243,9 +274,12 @@ def check_coco_file(path: str | Path, *, display: str | None = None, sample: int
     reports ``invalid-record`` and ``duplicate-id``). A file that does not parse gives no
     finding here: the reader reports it.
     """
+    return _check_json(Path(path), "coco", display=display, sample=sample)
+
+
+def _check_json(p: Path, schema: str, *, display: str | None, sample: int) -> list[Finding]:
     import orjson
 
-    p = Path(path)
     name = display or str(p)
     try:
         if p.stat().st_size > COCO_SCHEMA_MAX_BYTES:
@@ -254,6 +288,6 @@ def check_coco_file(path: str | Path, *, display: str | None = None, sample: int
     except (OSError, orjson.JSONDecodeError):
         return []
     if not isinstance(doc, dict):
-        return document_findings(doc, "coco", path=name)
+        return document_findings(doc, schema, path=name)
     trimmed = {k: (v[:sample] if isinstance(v, list) else v) for k, v in doc.items()}
-    return document_findings(trimmed, "coco", path=name)
+    return document_findings(trimmed, schema, path=name)
