@@ -448,3 +448,363 @@ def format_stats(stats: npt.ArrayLike, *, iou_type: str = "bbox") -> str:
         where = f"IoU={iou_str:<9} | area={area:>6s} | maxDets={max_det:>3d}"
         lines.append(f" {title:<18} {kind} @[ {where} ] = {value:0.3f}")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------
+# one IoU threshold: PR curves, AP, best F1, VOC AP, confusion, error kinds
+
+
+@dataclass
+class ClassCurves:
+    """Per-class precision/recall at one IoU threshold (area all, top 100 per image and class).
+
+    Attributes:
+        precision: ``(K, 101)`` interpolated precision at `RECALL_THRESHOLDS` (COCO's rule); -1 rows
+            for classes without ground truth.
+        ap: ``(K,)`` mean of each row (COCO-style AP at this threshold); -1 if undefined.
+        n_gt: ``(K,)`` ground truth counted (not crowd).
+        n_det: ``(K,)`` detections kept.
+    """
+
+    precision: FloatArray
+    ap: FloatArray
+    n_gt: IntArray
+    n_det: IntArray
+
+
+def _class_order(dt: Objects, det: IntArray, rank: IntArray, kk: IntArray, ii: IntArray) -> IntArray:
+    return np.lexsort((rank, ii, -dt.score[det], kk))
+
+
+def _curves(kk: IntArray, order: IntArray, tp: BoolArray, fp: BoolArray, n_pos: IntArray) -> ClassCurves:
+    """Interpolated precision per class from detections sorted by (class, -score); `tp`/`fp` per detection."""
+    n_k = len(n_pos)
+    precision = -np.ones((n_k, len(RECALL_THRESHOLDS)))
+    ks = kk[order]
+    bounds = np.searchsorted(ks, np.arange(n_k + 1))
+    eps = np.spacing(1)
+    for k in range(n_k):
+        if n_pos[k] == 0:
+            continue
+        rows = order[bounds[k] : bounds[k + 1]]
+        tp_sum = np.cumsum(tp[rows]).astype(float)
+        fp_sum = np.cumsum(fp[rows]).astype(float)
+        rc = tp_sum / n_pos[k]
+        pr = np.maximum.accumulate((tp_sum / (fp_sum + tp_sum + eps))[::-1])[::-1]
+        inds = np.searchsorted(rc, RECALL_THRESHOLDS, side="left")
+        ok = inds < len(rows)
+        precision[k] = 0
+        precision[k, ok] = pr[inds[ok]]
+    ap = np.where(n_pos > 0, precision.mean(axis=1), -1.0)
+    return ClassCurves(precision, ap, n_pos, np.diff(bounds))
+
+
+def class_curves(gt: Objects, dt: Objects, m: Matches, img_ids: IntArray, cat_ids: IntArray) -> ClassCurves:
+    """PR curves and AP per class from a single-threshold, single-area-range `match` result."""
+    kk = np.searchsorted(cat_ids, dt.category_id[m.det])
+    ii = np.searchsorted(img_ids, dt.image_id[m.det])
+    n_pos = np.bincount(np.searchsorted(cat_ids, gt.category_id[~m.gt_ignored[0]]), minlength=len(cat_ids))
+    order = _class_order(dt, m.det, m.rank, kk, ii)
+    tp = m.tp[0, 0]
+    fp = ~tp & ~m.ignored[0, 0]
+    return _curves(kk, order, tp, fp, n_pos)
+
+
+@dataclass
+class BestF1:
+    """Precision, recall and F1 where micro-averaged F1 over all classes is highest.
+
+    Attributes:
+        confidence: the score threshold (detections with ``score >= confidence`` are kept).
+        precision, recall, f1: overall (micro) values at that threshold.
+        class_precision, class_recall, class_f1: ``(K,)`` per class at the same threshold (0 where
+            a class has no detection or no ground truth).
+    """
+
+    confidence: float
+    precision: float
+    recall: float
+    f1: float
+    class_precision: FloatArray
+    class_recall: FloatArray
+    class_f1: FloatArray
+
+
+def _f1(p: FloatArray, r: FloatArray) -> FloatArray:
+    denom = p + r
+    return np.divide(2 * p * r, denom, out=np.zeros_like(denom, dtype=float), where=denom > 0)
+
+
+def best_f1(gt: Objects, dt: Objects, m: Matches, cat_ids: IntArray) -> BestF1:
+    """The confidence threshold that maximises micro F1, and per-class P/R/F1 there."""
+    tp = m.tp[0, 0]
+    counted = ~m.ignored[0, 0]
+    scores = dt.score[m.det]
+    kk = np.searchsorted(cat_ids, dt.category_id[m.det])
+    n_pos_k = np.bincount(np.searchsorted(cat_ids, gt.category_id[~m.gt_ignored[0]]), minlength=len(cat_ids))
+    n_k = len(cat_ids)
+    rows = np.flatnonzero(counted)
+    rows = rows[np.argsort(-scores[rows], kind="stable")]
+    n_pos = int(n_pos_k.sum())
+    if not len(rows) or n_pos == 0:
+        z = np.zeros(n_k)
+        return BestF1(float("nan"), 0.0, 0.0, 0.0, z, z.copy(), z.copy())
+    tp_sum = np.cumsum(tp[rows]).astype(float)
+    n = np.arange(1, len(rows) + 1, dtype=float)
+    p, r = tp_sum / n, tp_sum / n_pos
+    f1 = _f1(p, r)
+    s = scores[rows]
+    end = np.r_[s[1:] != s[:-1], True]  # a threshold keeps all tied scores
+    best = int(np.flatnonzero(end)[np.argmax(f1[end])])
+    conf = float(s[best])
+    keep = rows[: best + 1]
+    tp_k = np.bincount(kk[keep], weights=tp[keep], minlength=n_k)
+    det_k = np.bincount(kk[keep], minlength=n_k).astype(float)
+    cp = np.divide(tp_k, det_k, out=np.zeros(n_k), where=det_k > 0)
+    cr = np.divide(tp_k, n_pos_k, out=np.zeros(n_k), where=n_pos_k > 0)
+    return BestF1(conf, float(p[best]), float(r[best]), float(f1[best]), cp, cr, _f1(cp, cr))
+
+
+def voc_ap(recall: npt.ArrayLike, precision: npt.ArrayLike, *, use_07_metric: bool = False) -> float:
+    """Pascal VOC average precision from a detection-ordered recall/precision curve.
+
+    ``use_07_metric`` gives VOC2007's 11-point mean of the best precision at recall >= 0, 0.1, ..., 1;
+    otherwise VOC2010+'s all-point area under the precision envelope.
+    """
+    rec = np.asarray(recall, dtype=np.float64)
+    prec = np.asarray(precision, dtype=np.float64)
+    if use_07_metric:
+        ap = 0.0
+        for t in np.arange(0.0, 1.1, 0.1):
+            above = prec[rec >= t]
+            ap += (float(above.max()) if above.size else 0.0) / 11.0
+        return ap
+    mrec = np.concatenate(([0.0], rec, [1.0]))
+    mpre = np.concatenate(([0.0], prec, [0.0]))
+    mpre = np.maximum.accumulate(mpre[::-1])[::-1]
+    i = np.flatnonzero(mrec[1:] != mrec[:-1])
+    return float(np.sum((mrec[i + 1] - mrec[i]) * mpre[i + 1]))
+
+
+@dataclass
+class VocResult:
+    """VOC AP per class at one IoU threshold: ``(K,)`` all-point (`ap`) and 11-point (`ap07`); -1 if no GT."""
+
+    ap: FloatArray
+    ap07: FloatArray
+    n_gt: IntArray
+
+
+def voc_evaluate(
+    gt: Objects, dt: Objects, img_ids: IntArray, cat_ids: IntArray, *, iou: float = 0.5, iou_type: str = "bbox"
+) -> VocResult:
+    """Pascal VOC detection AP (the devkit's matching): every detection, no per-image cap.
+
+    Each detection, in descending score order per class, goes to the ground truth it overlaps most
+    (first on ties); IoU > `iou` makes it a true positive if that object is still free, a false positive
+    if it was taken; `ignore` (VOC ``difficult``) and crowd objects neither count nor penalise.
+    """
+    pairs = _pairs(gt, dt, img_ids, cat_ids, iou_type=iou_type, max_det=None)
+    n_d = len(pairs.det)
+    ignore_gt = gt.iscrowd if gt.ignore is None else (gt.iscrowd | gt.ignore)
+    order = np.lexsort((pairs.pair_gt, -pairs.iou, pairs.pair_det))
+    first = order[np.r_[True, pairs.pair_det[order][1:] != pairs.pair_det[order][:-1]]] if len(order) else order
+    best_gt = np.full(n_d, -1)
+    best_iou = np.zeros(n_d)
+    best_gt[pairs.pair_det[first]] = pairs.pair_gt[first]
+    best_iou[pairs.pair_det[first]] = pairs.iou[first]
+    hit = (best_gt >= 0) & (best_iou > iou)
+    ignored = hit & ignore_gt[np.maximum(best_gt, 0)]
+    kk = np.searchsorted(cat_ids, dt.category_id[pairs.det])
+    ii = np.searchsorted(img_ids, dt.image_id[pairs.det])
+    cls_order = _class_order(dt, pairs.det, pairs.rank, kk, ii)
+    claim = cls_order[(hit & ~ignored)[cls_order]]  # claims in score order
+    _, first_claim = np.unique(best_gt[claim], return_index=True)
+    tp = np.zeros(n_d, dtype=bool)
+    tp[claim[first_claim]] = True
+    fp = ~tp & ~ignored
+    n_pos = np.bincount(np.searchsorted(cat_ids, gt.category_id[~ignore_gt]), minlength=len(cat_ids))
+    ap = -np.ones(len(cat_ids))
+    ap07 = -np.ones(len(cat_ids))
+    bounds = np.searchsorted(kk[cls_order], np.arange(len(cat_ids) + 1))
+    eps = np.finfo(np.float64).eps
+    for k in np.flatnonzero(n_pos > 0).tolist():
+        rows = cls_order[bounds[k] : bounds[k + 1]]
+        tp_sum = np.cumsum(tp[rows]).astype(float)
+        fp_sum = np.cumsum(fp[rows]).astype(float)
+        rec = tp_sum / n_pos[k]
+        prec = tp_sum / np.maximum(tp_sum + fp_sum, eps)
+        ap[k] = voc_ap(rec, prec)
+        ap07[k] = voc_ap(rec, prec, use_07_metric=True)
+    return VocResult(ap, ap07, n_pos)
+
+
+def _image_pairs(gt: Objects, dt: Objects) -> tuple[IntArray, IntArray, FloatArray]:
+    """All (detection, ground truth) pairs on the same image, any class, with plain box IoU > 0."""
+    gorder = np.argsort(gt.image_id, kind="stable")
+    gimg = gt.image_id[gorder]
+    start = np.searchsorted(gimg, dt.image_id, side="left")
+    count = np.searchsorted(gimg, dt.image_id, side="right") - start
+    pd_ = np.repeat(np.arange(len(dt)), count)
+    first = np.cumsum(count) - count
+    pg = gorder[np.repeat(start, count) + np.arange(int(count.sum())) - np.repeat(first, count)]
+    iou = _box_iou(dt.xywh[pd_], gt.xywh[pg], np.zeros(len(pg), dtype=bool))
+    keep = iou > 0
+    return pd_[keep], pg[keep], iou[keep]
+
+
+def confusion_matrix(gt: Objects, dt: Objects, cat_ids: IntArray, *, iou: float = 0.5, conf: float = 0.25) -> IntArray:
+    """Detection confusion matrix with a background class, as Ultralytics' ``ConfusionMatrix.process_batch``.
+
+    Per image, class-agnostic: detections with ``score > conf`` and non-crowd ground truth are paired
+    where box IoU ``> iou``; each detection keeps its highest-IoU object, then each object its
+    highest-IoU detection. A matched pair counts at ``[predicted class, true class]``; an unmatched
+    object at ``[background, true class]`` (missed); an unmatched detection at ``[predicted class,
+    background]`` (false positive).
+
+    Returns:
+        ``(K + 1, K + 1)`` int64 counts; rows predicted, columns true; index K is background.
+    """
+    n_k = len(cat_ids)
+    gt = gt.take(~gt.iscrowd & np.isin(gt.category_id, cat_ids))
+    dt = dt.take((dt.score > conf) & np.isin(dt.category_id, cat_ids))
+    pd_, pg, iou_v = _image_pairs(gt, dt)
+    keep = iou_v > iou
+    pd_, pg, iou_v = pd_[keep], pg[keep], iou_v[keep]
+    order = np.lexsort((pg, pd_, -iou_v))
+    pd_, pg, iou_v = pd_[order], pg[order], iou_v[order]
+    _, first = np.unique(pd_, return_index=True)  # each detection: its best object
+    first.sort()
+    pd_, pg = pd_[first], pg[first]
+    _, first = np.unique(pg, return_index=True)  # each object: its best detection
+    pd_, pg = pd_[first], pg[first]
+    gk = np.searchsorted(cat_ids, gt.category_id)
+    dk = np.searchsorted(cat_ids, dt.category_id)
+    matrix = np.zeros((n_k + 1, n_k + 1), dtype=np.int64)
+    np.add.at(matrix, (dk[pd_], gk[pg]), 1)
+    missed = np.ones(len(gt), bool)
+    missed[pg] = False
+    np.add.at(matrix, (np.full(int(missed.sum()), n_k), gk[missed]), 1)
+    extra = np.ones(len(dt), bool)
+    extra[pd_] = False
+    np.add.at(matrix, (dk[extra], np.full(int(extra.sum()), n_k)), 1)
+    return matrix
+
+
+ERROR_KINDS = ("classification", "localization", "both", "duplicate", "background", "missed")
+
+
+@dataclass
+class ErrorBreakdown:
+    """False positives and misses by kind (after TIDE, Bolya et al. 2020) and the AP each costs.
+
+    Attributes:
+        counts: kind -> number of detections (or, for ``missed``, ground-truth objects).
+        delta_ap: kind -> mAP gained at the foreground IoU if every error of that kind were fixed
+            (COCO-style 101-point AP averaged over classes with ground truth).
+        kind: ``(D,)`` per kept detection: ``""`` for true positives and ignored ones, else its kind.
+        ap: the mAP before any fix.
+    """
+
+    counts: dict[str, int]
+    delta_ap: dict[str, float]
+    kind: npt.NDArray[np.object_]
+    ap: float
+
+
+def error_breakdown(
+    gt: Objects, dt: Objects, m: Matches, img_ids: IntArray, cat_ids: IntArray, *, fg: float = 0.5, bg: float = 0.1
+) -> ErrorBreakdown:
+    """Classify each false positive of a single-threshold `match` (made at IoU `fg`) and each miss.
+
+    A false positive is, in this order: ``duplicate`` (IoU >= fg with an object of its class that a
+    higher-scored detection took), ``localization`` (IoU in [bg, fg) with an object of its class),
+    ``classification`` (IoU >= fg with an object of another class), ``both`` (IoU in [bg, fg) with an
+    object of another class), else ``background``. ``missed``: objects no true positive and no
+    localization or classification error points at. The fix for each kind (the oracle that gives
+    ``delta_ap``): localization and classification errors become true positives of their object
+    when it is still free (else they are removed), the other false positives are removed, missed
+    objects are removed from the ground truth. Boxes only (plain IoU, crowd regions left out).
+    """
+    tp = m.tp[0, 0]
+    fp = ~tp & ~m.ignored[0, 0]
+    det = m.det
+    n_d, n_k = len(det), len(cat_ids)
+    kk = np.searchsorted(cat_ids, dt.category_id[det])
+    ii = np.searchsorted(img_ids, dt.image_id[det])
+    gk = np.searchsorted(cat_ids, gt.category_id)
+    counted_gt = ~m.gt_ignored[0]
+    n_pos = np.bincount(gk[counted_gt], minlength=n_k)
+    order = _class_order(dt, det, m.rank, kk, ii)
+    base = _curves(kk, order, tp, fp, n_pos)
+    base_ap = _mean_ap(base.ap)
+
+    kept = dt.take(det)
+    plain = gt.take(~gt.iscrowd)
+    plain_rows = np.flatnonzero(~gt.iscrowd)
+    pd_, pg, iou = _image_pairs(plain, kept)
+    pg = plain_rows[pg]
+    same = dt.category_id[det][pd_] == gt.category_id[pg]
+    best = {}
+    for flag in (True, False):
+        sel = np.flatnonzero(same == flag)
+        o = sel[np.lexsort((pg[sel], -iou[sel], pd_[sel]))]
+        first = o[np.r_[True, pd_[o][1:] != pd_[o][:-1]]] if len(o) else o
+        b_gt, b_iou = np.full(n_d, -1), np.zeros(n_d)
+        b_gt[pd_[first]], b_iou[pd_[first]] = pg[first], iou[first]
+        best[flag] = (b_gt, b_iou)
+    (s_gt, s_iou), (o_gt, o_iou) = best[True], best[False]
+    kind = np.full(n_d, "", dtype=object)
+    rest = fp.copy()
+    for name, cond in (
+        ("duplicate", s_iou >= fg),
+        ("localization", (s_iou >= bg) & (s_iou < fg)),
+        ("classification", o_iou >= fg),
+        ("both", (o_iou >= bg) & (o_iou < fg)),
+        ("background", np.ones(n_d, bool)),
+    ):
+        hit = rest & cond
+        kind[hit] = name
+        rest &= ~hit
+    used = np.zeros(len(gt), bool)
+    used[m.gt_match[0, 0][tp]] = True
+    pointed = np.zeros(len(gt), bool)
+    pointed[s_gt[kind == "localization"]] = True
+    pointed[o_gt[kind == "classification"]] = True
+    missed = counted_gt & ~used & ~pointed
+
+    counts = {k: int((kind == k).sum()) for k in ERROR_KINDS[:-1]}
+    counts["missed"] = int(missed.sum())
+    delta = {}
+    for name in ERROR_KINDS:
+        f_kk, f_tp, f_keep, f_pos = kk.copy(), tp.copy(), np.ones(n_d, bool), n_pos
+        this = kind == name
+        if name in ("localization", "classification"):
+            target = s_gt if name == "localization" else o_gt
+            f_kk[this] = gk[target[this]]
+            # in score order, the first fixed detection of a free object takes it
+            o = _class_order(dt, det, m.rank, f_kk, ii)
+            cand = o[this[o]]
+            free = cand[~used[target[cand]]]
+            _, first = np.unique(target[free], return_index=True)
+            win = np.zeros(n_d, bool)
+            win[free[first]] = True
+            f_tp |= win
+            f_keep &= ~(this & ~win)
+        elif name == "missed":
+            f_pos = n_pos - np.bincount(gk[missed], minlength=n_k)
+        else:
+            f_keep &= ~this
+        f_fp = ~f_tp & ~m.ignored[0, 0] & f_keep
+        f_tp &= f_keep
+        o = _class_order(dt, det, m.rank, f_kk, ii)
+        fixed = _curves(f_kk, o, f_tp, f_fp, f_pos)
+        ap = fixed.ap.copy()
+        ap[(n_pos > 0) & (f_pos == 0)] = 1.0  # every object of the class was a miss: fixed, nothing left to find
+        delta[name] = _mean_ap(ap) - base_ap if base_ap >= 0 else 0.0
+    return ErrorBreakdown(counts, delta, kind, base_ap)
+
+
+def _mean_ap(ap: FloatArray) -> float:
+    valid = ap > -1
+    return float(ap[valid].mean()) if valid.any() else -1.0
