@@ -172,6 +172,21 @@ def safe_join(root: str | Path, name: str) -> Path:
     return Path(root) / clean
 
 
+def member_paths(root: str | Path, names: Iterable[str]) -> list[str]:
+    """`names` cleaned by `clean_members` and joined to `root` as strings (no Path per name).
+
+    Raises:
+        OutputError: a name is unsafe (the first one is named), as `safe_join` would.
+    """
+    names = names if isinstance(names, list) else list(names)
+    clean, bad = clean_members(names)
+    if bad.any():
+        name = names[int(np.flatnonzero(bad)[0])]
+        raise OutputError(f"{root}: refusing to write {name!r}: unsafe file name {name!r}")
+    base = str(root)
+    return [f"{base}/{c}" for c in clean.tolist()]
+
+
 @dataclass(frozen=True)
 class ImageHeader:
     """What an image file's header says, without decoding pixels.

@@ -1,0 +1,597 @@
+"""Rows -> VOC files: `plan` (what VOC cannot hold) and `write`, both built on one `_prepare`.
+
+`_prepare` decides everything the two must agree on: each image's VOC id and file name, the
+class name of every category (a generated one for dangling ids), which annotations are written
+and which attribute keys each loses. `plan` reports it; `write` renders it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from dataprep import boxes
+from dataprep.dataset import BOX_COLUMNS, Dataset
+from dataprep.errors import UsageError
+from dataprep.files import IMAGE_SUFFIXES, member_paths, safe_join
+from dataprep.formats.base import (
+    MAX_EXAMPLES,
+    Capabilities,
+    Loss,
+    WriteReport,
+    image_layout,
+    place_images,
+    plan_losses,
+)
+from dataprep.formats.voc.layout import ANNOTATIONS_DIR, IMAGES_DIR, LABELMAP, NO_SPLIT, SPLITS_DIR
+from dataprep.formats.voc.parse import BOX_FIELDS, FLAGS, flag_value, typed_value
+
+CAPABILITIES = Capabilities(
+    boxes=True,
+    attributes=True,  # difficult/truncated/occluded/pose, parts, actions, CVAT attributes
+    float_coordinates=False,
+    splits=True,
+)
+
+_RESERVED = frozenset({*FLAGS, "pose", "parts", "actions"})
+_PART_KEYS = ("name", *BOX_COLUMNS)
+_XML_INVALID_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_NEEDS_ESCAPE_RE = re.compile("[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_TAG_RE = re.compile(r"[A-Za-z_][\w.-]*\Z")
+_HEADER = '<?xml version="1.0" encoding="utf-8"?>\n<annotation>\n'
+_DEFAULT_EXTRAS = "    <pose>Unspecified</pose>\n    <truncated>0</truncated>\n    <difficult>0</difficult>\n"
+
+
+# -- attribute values --------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars -> Python scalars (attributes built in code may hold them)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _coordinate_text(value: float) -> str:
+    """A part coordinate: an integer when whole, else the shortest repr after 1e-9 rounding."""
+    v = round(float(value), 9)
+    return str(int(v)) if v.is_integer() else repr(v)
+
+
+def _retypes(text: str) -> bool:
+    """True when `text` would be read back as something other than this str."""
+    return typed_value(text) != text
+
+
+def _is_tag(text: str) -> bool:
+    return bool(_TAG_RE.match(text)) and not text.lower().startswith("xml")
+
+
+def _valid_parts(value: Any) -> bool:
+    if not isinstance(value, list):
+        return False
+    for part in value:
+        if not isinstance(part, dict) or set(part) != set(_PART_KEYS) or not isinstance(part["name"], str):
+            return False
+        try:
+            if not all(np.isfinite(float(part[k])) for k in BOX_COLUMNS):
+                return False
+        except (TypeError, ValueError):
+            return False
+    return True
+
+
+def _reserved_fits(key: str, value: Any) -> tuple[bool, bool]:
+    """``(fits, comes back retyped)`` for a flag, ``pose``, ``parts`` or ``actions`` value."""
+    if key in FLAGS:
+        if isinstance(value, bool | int):
+            return True, False
+        if isinstance(value, str):
+            return True, flag_value(value) != value
+        return False, False
+    if key == "pose":
+        if not isinstance(value, str):
+            return False, False
+        return True, not value.strip() or value != value.strip()
+    if key == "parts":
+        return _valid_parts(value), False
+    fits = isinstance(value, dict) and all(
+        isinstance(_plain(v), bool | int | str) and _is_tag(str(k)) for k, v in value.items()
+    )
+    return fits, False
+
+
+def _check_attributes(attrs: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Keys of `attrs` VOC cannot hold (dropped) and keys whose str value comes back typed."""
+    dropped: list[str] = []
+    retyped: list[str] = []
+    for key, raw in attrs.items():
+        value = _plain(raw)
+        if key in _RESERVED:
+            fits, typed = _reserved_fits(key, value)
+            if not fits:
+                dropped.append(key)
+            elif typed:
+                retyped.append(key)
+        elif not isinstance(key, str) or not key.strip() or key != key.strip() or _XML_INVALID_RE.search(key):
+            retyped.append(key)  # the name comes back as a stripped str
+        elif isinstance(value, bool | int):
+            continue
+        elif isinstance(value, float):
+            if not np.isfinite(value):  # "nan"/"inf" come back as text
+                retyped.append(key)
+        elif isinstance(value, str):
+            if _retypes(value) or _XML_INVALID_RE.search(value):
+                retyped.append(key)
+        else:
+            dropped.append(key)
+    return dropped, retyped
+
+
+# -- xml text ----------------------------------------------------------------------------
+
+
+def _escape(text: str) -> str:
+    if not _NEEDS_ESCAPE_RE.search(text):
+        return text
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _XML_INVALID_RE.sub("\ufffd", text)  # characters XML 1.0 cannot carry
+
+
+def _flag_text(value: Any) -> str:
+    value = _plain(value)
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return _escape(str(value))
+
+
+def _attribute_value_text(value: Any) -> str:
+    value = _plain(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return _escape(str(value))
+
+
+def _parts_xml(parts: list[dict[str, Any]]) -> str:
+    out = []
+    for part in parts:
+        voc = (float(part["x_min"]) + 1.0, float(part["y_min"]) + 1.0, float(part["x_max"]), float(part["y_max"]))
+        coords = "".join(f"        <{f}>{_coordinate_text(v)}</{f}>\n" for f, v in zip(BOX_FIELDS, voc, strict=True))
+        out.append(
+            f"    <part>\n      <name>{_escape(part['name'])}</name>\n"
+            f"      <bndbox>\n{coords}      </bndbox>\n    </part>\n"
+        )
+    return "".join(out)
+
+
+def _extras_xml(attrs: dict[str, Any], dropped: Iterable[str]) -> tuple[str, str]:
+    """``(pose/flag elements, part/actions/attributes elements)`` for an object's attributes.
+
+    Keys in `dropped` (what `_check_attributes` found VOC cannot hold) are skipped; `plan` reports them.
+    """
+    dropped = set(dropped)
+    pose = _plain(attrs.get("pose"))
+    head = [f"    <pose>{_escape(pose) if isinstance(pose, str) and 'pose' not in dropped else 'Unspecified'}</pose>\n"]
+    for flag in ("truncated", "difficult"):
+        value = attrs.get(flag, False) if flag not in dropped else False
+        head.append(f"    <{flag}>{_flag_text(value)}</{flag}>\n")
+    if "occluded" in attrs and "occluded" not in dropped:
+        head.append(f"    <occluded>{_flag_text(attrs['occluded'])}</occluded>\n")
+    tail: list[str] = []
+    if "parts" in attrs and "parts" not in dropped:
+        tail.append(_parts_xml(attrs["parts"]))
+    if "actions" in attrs and "actions" not in dropped:
+        flags = "".join(f"      <{k}>{_flag_text(v)}</{k}>\n" for k, v in attrs["actions"].items())
+        tail.append(f"    <actions>\n{flags}    </actions>\n")
+    extra = [(k, v) for k, v in attrs.items() if k not in _RESERVED and k not in dropped]
+    if extra:
+        items = "".join(
+            f"      <attribute>\n        <name>{_escape(str(k))}</name>\n"
+            f"        <value>{_attribute_value_text(v)}</value>\n      </attribute>\n"
+            for k, v in extra
+        )
+        tail.append(f"    <attributes>\n{items}    </attributes>\n")
+    return "".join(head), "".join(tail)
+
+
+# -- names -------------------------------------------------------------------------------
+
+
+def _strip_image_suffix(name: str) -> str:
+    stem, dot, suffix = name.rpartition(".")
+    if dot and stem and "/" not in suffix and f".{suffix.lower()}" in IMAGE_SUFFIXES:
+        return stem
+    return name
+
+
+def _voc_names(ds: Dataset) -> tuple[list[str], list[str], list[int]]:
+    """Per image (in `ds.images` order): VOC id, image name under JPEGImages, and renamed image ids.
+
+    Names come from `image_layout`; a dataset read from VOC keeps its ``JPEGImages/`` paths.
+    Ids that collide (``a.jpg`` and ``a.png``, or names equal but for case, which collide on
+    macOS/Windows) or cannot sit on a split-list line become ``<id>_<image_id>``.
+    """
+    file_names = ds.images["file_name"].astype(object).tolist()
+    prefix = IMAGES_DIR + "/"
+    if file_names and all(isinstance(f, str) and f.startswith(prefix) for f in file_names):
+        names = [f[len(prefix) :] for f in file_names]
+    else:
+        names = image_layout(ds)["name"].astype(object).tolist()
+    ids = [_strip_image_suffix(n) for n in names]
+    taken: set[str] = set()
+    renamed: list[int] = []
+    image_ids = ds.images.index.tolist()
+    out_ids: list[str] = []
+    out_names: list[str] = []
+    for voc_id, name, image_id in zip(ids, names, image_ids, strict=True):
+        suffix = name[len(voc_id) :]
+        clean = voc_id
+        if "\n" in clean or "\r" in clean or clean != clean.strip():
+            clean = re.sub(r"[\r\n]+", "_", clean).strip() or "image"
+        new = clean
+        while new.casefold() in taken:
+            new = f"{new}_{image_id}"
+        if new != voc_id:
+            renamed.append(int(image_id))
+        taken.add(new.casefold())
+        out_ids.append(new)
+        out_names.append(new + suffix)
+    return out_ids, out_names, renamed
+
+
+# -- _prepare: what plan reports and write renders ---------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """What `write` renders, decided once for `plan` and `write` alike."""
+
+    voc_ids: list[str]  # per image, in ds.images order
+    image_names: list[str]  # per image: its path under JPEGImages/
+    class_names: dict[int, str]  # category_id -> name, "category_<id>" for dangling ids
+    class_attributes: dict[int, Any]  # category_id -> attributes (color, parts, actions) or None
+    written: npt.NDArray[np.bool_]  # per annotation: finite box on a known image
+    attributes_dropped: list[list[str]]  # per annotation: attribute keys VOC cannot hold
+
+
+def _examples(ids: Iterable[Any]) -> list[int]:
+    return [int(i) for i in list(ids)[:MAX_EXAMPLES]]
+
+
+def _prepare(ds: Dataset, **options: Any) -> tuple[Prepared, list[Loss]]:
+    """Names, classes and written annotations of `ds` as VOC, and VOC's own losses (not `plan_losses`').
+
+    Raises:
+        UsageError: an unknown option.
+    """
+    if options:
+        raise UsageError(f"voc writer: unknown option(s) {', '.join(sorted(options))}")
+    anns, cats = ds.annotations, ds.categories
+    voc_ids, image_names, renamed = _voc_names(ds)
+    class_names = dict(zip(cats.index.tolist(), cats["name"].tolist(), strict=True))
+    class_attributes = dict(zip(cats.index.tolist(), cats["attributes"].tolist(), strict=True))
+    for cid in sorted(set(anns["category_id"].tolist()) - set(class_names)):
+        class_names[cid] = f"category_{cid}"
+        class_attributes[cid] = None
+    finite = np.isfinite(anns[BOX_COLUMNS].to_numpy(dtype=np.float64)).all(axis=1)
+    on_image = anns["image_id"].isin(ds.images.index).to_numpy()
+    attributes_dropped, attribute_losses = _attribute_losses(anns["attributes"].tolist(), anns.index)
+    prepared = Prepared(voc_ids, image_names, class_names, class_attributes, finite & on_image, attributes_dropped)
+    has_box = anns["x_min"].notna().to_numpy()
+    losses = [
+        *_image_extras_losses(ds),
+        *_category_losses(ds),
+        *_box_losses(anns.index, has_box & ~finite, ~on_image),
+        *attribute_losses,
+        *_split_and_rename_losses(ds, renamed),
+    ]
+    return prepared, losses
+
+
+def _image_extras_losses(ds: Dataset) -> list[Loss]:
+    """Per-image extras: only depth fits in VOC."""
+    lost_images = [
+        image_id
+        for image_id, attrs in zip(ds.images.index, ds.images["attributes"], strict=True)
+        if isinstance(attrs, dict) and (set(attrs) - {"depth"} or not isinstance(_plain(attrs.get("depth", 3)), int))
+    ]
+    if not lost_images:
+        return []
+    return [
+        Loss(
+            "image-attributes-dropped",
+            "voc holds no per-image extras other than <depth> (license, urls...)",
+            len(lost_images),
+            _examples(lost_images),
+            unit="image",
+        )
+    ]
+
+
+def _category_losses(ds: Dataset) -> list[Loss]:
+    """Category ids renumbered 1..C, names the text files change, dangling ids named."""
+    cats, anns = ds.categories, ds.annotations
+    losses = []
+    cat_ids = cats.index.to_numpy()
+    if len(cat_ids) and not np.array_equal(cat_ids, np.arange(1, len(cat_ids) + 1)):
+        changed = cat_ids[cat_ids != np.arange(1, len(cat_ids) + 1)]
+        losses.append(
+            Loss(
+                "category-ids-renumbered",
+                "voc stores class names, not ids: categories come back numbered 1..C in category_id order",
+                len(changed),
+                _examples(changed),
+                unit="category",
+            )
+        )
+    bad_names = [
+        cid
+        for cid, name in zip(cats.index, cats["name"], strict=True)
+        if name != name.strip() or "\n" in name or "\r" in name or name.startswith("#") or _XML_INVALID_RE.search(name)
+    ]
+    if bad_names:
+        losses.append(
+            Loss(
+                "category-name-changed",
+                "class names with surrounding spaces, line breaks, a leading '#' or control characters "
+                "do not survive labelmap.txt/xml",
+                len(bad_names),
+                _examples(bad_names),
+                unit="category",
+            )
+        )
+    dangling = anns.index[~anns["category_id"].isin(cats.index).to_numpy()]
+    if len(dangling):
+        losses.append(
+            Loss(
+                "dangling-category-named",
+                "annotations whose category_id is not in categories: written as class 'category_<id>'",
+                len(dangling),
+                _examples(dangling),
+            )
+        )
+    return losses
+
+
+def _box_losses(ann_ids: Any, nonfinite: npt.NDArray[np.bool_], orphan: npt.NDArray[np.bool_]) -> list[Loss]:
+    """Boxes with a non-finite coordinate, annotations of unknown images: neither is written."""
+    losses = []
+    if nonfinite.any():
+        ids = ann_ids[nonfinite]
+        losses.append(Loss("non-finite-box-dropped", "voc needs four finite box coordinates", len(ids), _examples(ids)))
+    if orphan.any():
+        ids = ann_ids[orphan]
+        losses.append(
+            Loss(
+                "annotation-without-image",
+                "annotations of image ids not in images: not written",
+                len(ids),
+                _examples(ids),
+            )
+        )
+    return losses
+
+
+def _attribute_losses(values: list[Any], ann_ids: Any) -> tuple[list[list[str]], list[Loss]]:
+    """Per annotation the attribute keys VOC drops, and the dropped/retyped losses."""
+    per_annotation: list[list[str]] = [[] for _ in values]
+    dropped: list[int] = []
+    retyped: list[int] = []
+    dropped_keys: Counter[str] = Counter()
+    for k, attrs in enumerate(values):
+        if not isinstance(attrs, dict) or not attrs:
+            continue
+        lost, typed = _check_attributes(attrs)
+        if lost:
+            per_annotation[k] = lost
+            dropped.append(int(ann_ids[k]))
+            dropped_keys.update(lost)
+        if typed:
+            retyped.append(int(ann_ids[k]))
+    losses = []
+    if dropped:
+        keys = ", ".join(k for k, _ in dropped_keys.most_common(MAX_EXAMPLES))
+        losses.append(
+            Loss(
+                "attributes-dropped",
+                f"voc holds flags, pose, parts, actions and scalar attributes only: dropped {keys}",
+                len(dropped),
+                _examples(dropped),
+            )
+        )
+    if retyped:
+        losses.append(
+            Loss(
+                "attributes-retyped",
+                "text attribute values that look like numbers/booleans (or default flags) come back typed",
+                len(retyped),
+                _examples(retyped),
+            )
+        )
+    return per_annotation, losses
+
+
+def _split_and_rename_losses(ds: Dataset, renamed: list[int]) -> list[Loss]:
+    """Images in the "default" split (read back as none) and images renamed to keep ids unique."""
+    losses = []
+    in_default = ds.images.index[(ds.images["split"] == NO_SPLIT).fillna(False).to_numpy(dtype=bool)]
+    if len(in_default):
+        losses.append(
+            Loss(
+                "split-dropped",
+                f"split {NO_SPLIT!r} is VOC/Datumaro's name for no split: read back without a split",
+                len(in_default),
+                _examples(in_default),
+                unit="image",
+            )
+        )
+    if renamed:
+        losses.append(
+            Loss(
+                "image-renamed",
+                "images whose VOC id collides with another's (a.jpg/a.png, case) or has line breaks: "
+                "written as <id>_<image_id>",
+                len(renamed),
+                _examples(renamed),
+                unit="image",
+            )
+        )
+    return losses
+
+
+def plan(ds: Dataset, **options: Any) -> list[Loss]:
+    """What writing `ds` as VOC would drop or change: `plan_losses` plus VOC's own losses.
+
+    VOC-specific: category ids not 1..C (VOC stores names; ids come back renumbered in
+    ``labelmap.txt`` order), attribute values VOC cannot hold or that come back typed, images
+    renamed to keep ids unique, annotations on missing images or with non-finite boxes,
+    category names changed by the labelmap/xml text rules, and per-image extras other than depth.
+
+    Raises:
+        UsageError: an unknown option.
+    """
+    _, own = _prepare(ds, **options)
+    generic = plan_losses(ds, CAPABILITIES, format_name="voc")
+    return [loss for loss in generic if loss.code != "image-attributes-dropped"] + own
+
+
+# -- write -------------------------------------------------------------------------------
+
+
+def write(ds: Dataset, out_dir: Path, *, images: str = "copy", **options: Any) -> WriteReport:
+    """Write `ds` as Pascal VOC into the fresh folder `out_dir`.
+
+    Writes ``Annotations/<id>.xml`` for every image (objects in annotation_id order, integer
+    1-based coordinates from `boxes.xyxy_to_voc`), ``ImageSets/Main/<split>.txt`` per split
+    (plus ``trainval.txt`` when train and val exist; images without a split in ``default.txt``),
+    ``labelmap.txt`` in category_id order and the images in ``JPEGImages/``. Output is
+    byte-deterministic (UTF-8, 2-space indentation, ``\\n`` line ends).
+
+    Raises:
+        OutputError: an image name would escape the output folder (``../``).
+        UsageError: an unknown option or images mode.
+    """
+    prepared, _ = _prepare(ds, **options)
+    out_dir = Path(out_dir)
+    xml_paths = member_paths(out_dir / ANNOTATIONS_DIR, [f"{voc_id}.xml" for voc_id in prepared.voc_ids])
+    image_dst = member_paths(out_dir / IMAGES_DIR, prepared.image_names)
+    objects = _object_fragments(ds, prepared)
+    _write_xml_files(ds, prepared, objects, xml_paths, out_dir)
+    _write_split_lists(ds, prepared.voc_ids, out_dir / SPLITS_DIR)
+    _write_labelmap(prepared, out_dir / LABELMAP)
+    placed, missing = place_images(ds, image_dst, images)
+    return WriteReport(
+        format="voc",
+        path=str(out_dir),
+        images=len(prepared.voc_ids),
+        annotations=int(prepared.written.sum()),
+        categories=len(prepared.class_names),
+        images_transferred=placed,
+        images_missing=missing,
+        options={"images": images},
+    )
+
+
+def _object_fragments(ds: Dataset, prepared: Prepared) -> list[str]:
+    """Per image (ds.images order): its ``<object>`` elements, in annotation order."""
+    anns = ds.annotations
+    keep = prepared.written
+    escaped = {cid: _escape(str(name).strip()) for cid, name in prepared.class_names.items()}
+    xyxy = anns[BOX_COLUMNS].to_numpy(dtype=np.float64)[keep]
+    voc = np.round(boxes.xyxy_to_voc(xyxy)).astype(np.int64).tolist() if keep.any() else []
+    kept_cats = anns["category_id"].to_numpy()[keep].tolist()
+    kept_attrs = anns["attributes"].to_numpy()[keep].tolist()
+    kept_dropped = [prepared.attributes_dropped[k] for k in np.flatnonzero(keep).tolist()]
+    fragments = []
+    for cid, (x0, y0, x1, y1), attrs, dropped in zip(kept_cats, voc, kept_attrs, kept_dropped, strict=True):
+        head, tail = _DEFAULT_EXTRAS, ""
+        if isinstance(attrs, dict) and attrs:
+            head, tail = _extras_xml(attrs, dropped)
+        fragments.append(
+            f"  <object>\n    <name>{escaped[cid]}</name>\n{head}    <bndbox>\n"
+            f"      <xmin>{x0}</xmin>\n      <ymin>{y0}</ymin>\n      <xmax>{x1}</xmax>\n      <ymax>{y1}</ymax>\n"
+            f"    </bndbox>\n{tail}  </object>\n"
+        )
+    kept_image_ids = anns["image_id"].to_numpy()[keep]
+    image_ids = ds.images.index.to_numpy()
+    starts = np.searchsorted(kept_image_ids, image_ids, side="left").tolist()
+    stops = np.searchsorted(kept_image_ids, image_ids, side="right").tolist()
+    return ["".join(fragments[a:b]) for a, b in zip(starts, stops, strict=True)]
+
+
+def _size_xml(width: float, height: float, attrs: Any) -> str:
+    """``<size>`` (NaN = unknown side left out; no element when both are unknown)."""
+    if width != width and height != height:
+        return ""
+    depth = attrs.get("depth", 3) if isinstance(attrs, dict) else 3
+    depth = _plain(depth) if isinstance(_plain(depth), int) else 3
+    return (
+        "  <size>\n"
+        + (f"    <width>{int(width)}</width>\n" if width == width else "")
+        + (f"    <height>{int(height)}</height>\n" if height == height else "")
+        + f"    <depth>{depth}</depth>\n  </size>\n"
+    )
+
+
+def _write_xml_files(ds: Dataset, prepared: Prepared, objects: list[str], xml_paths: list[str], out_dir: Path) -> None:
+    """One ``Annotations/<id>.xml`` per image."""
+    # NaN for <NA>: `w != w` tests it without a pandas call per image
+    widths = ds.images["width"].to_numpy(dtype=np.float64, na_value=np.nan).tolist()
+    heights = ds.images["height"].to_numpy(dtype=np.float64, na_value=np.nan).tolist()
+    img_attrs = ds.images["attributes"].tolist()
+    os.makedirs(out_dir / ANNOTATIONS_DIR, exist_ok=True)  # even for no images: the layout stays detectable
+    made: set[str] = set()
+    for k, xml_path in enumerate(xml_paths):
+        folder, _, filename = f"{IMAGES_DIR}/{prepared.image_names[k]}".rpartition("/")
+        text = (
+            f"{_HEADER}  <folder>{_escape(folder)}</folder>\n  <filename>{_escape(filename)}</filename>\n"
+            f"{_size_xml(widths[k], heights[k], img_attrs[k])}  <segmented>0</segmented>\n{objects[k]}</annotation>\n"
+        )
+        parent = xml_path.rpartition("/")[0] if os.sep == "/" else os.path.dirname(xml_path)
+        if parent not in made:
+            os.makedirs(parent, exist_ok=True)
+            made.add(parent)
+        with open(xml_path, "wb") as f:
+            f.write(text.encode("utf-8"))
+
+
+def _write_split_lists(ds: Dataset, voc_ids: list[str], split_dir: Path) -> None:
+    """``<split>.txt`` id lists, ``default.txt`` for no split, ``trainval.txt`` when train and val exist."""
+    split_dir.mkdir(parents=True, exist_ok=True)
+    split_col = ds.images["split"].astype(object).where(ds.images["split"].notna(), None).tolist()
+    members: dict[str, list[str]] = {}
+    for voc_id, split in zip(voc_ids, split_col, strict=True):
+        members.setdefault(NO_SPLIT if split is None else str(split), []).append(voc_id)
+    if "train" in members and "val" in members and "trainval" not in members:
+        # VOC's own convention (mmdetection and others train on trainval.txt); read back as train/val
+        listed = set(members["train"]) | set(members["val"])
+        members["trainval"] = [v for v in voc_ids if v in listed]
+    for split, split_ids in sorted(members.items()):
+        split_path = safe_join(split_dir, f"{split}.txt")
+        with open(split_path, "w", encoding="utf-8", newline="\n") as f:
+            f.write("".join(f"{v}\n" for v in sorted(split_ids)))  # sorted: independent of image ids
+
+
+def _write_labelmap(prepared: Prepared, path: Path) -> None:
+    """``labelmap.txt`` in category_id order (class order survives the trip)."""
+    lines = ["# label:color_rgb:parts:actions\n"]
+    for cid in sorted(prepared.class_names):
+        attrs = prepared.class_attributes.get(cid)
+        attrs = attrs if isinstance(attrs, dict) else {}
+        color = attrs.get("color")
+        color_text = ",".join(str(int(c)) for c in color) if isinstance(color, list | tuple) and len(color) == 3 else ""
+        parts, actions = (attrs.get(k) for k in ("parts", "actions"))
+        parts = ",".join(map(str, parts)) if isinstance(parts, list) else ""
+        actions = ",".join(map(str, actions)) if isinstance(actions, list) else ""
+        name = re.sub(r"[\r\n]+", " ", str(prepared.class_names[cid])).strip()
+        lines.append(f"{name}:{color_text}:{parts}:{actions}\n")
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        f.write("".join(lines))
