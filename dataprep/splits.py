@@ -11,12 +11,14 @@ format. How it works:
 2. **Stratification** (Sechidis, Tsoumakas & Vlahavas 2011, "On the stratification of
    multi-label data", iterative stratification): classes are taken rarest first (fewest units
    left); the units holding that class, in seeded random order, are shared between the splits
-   by what each split still lacks of that class's target. Unlike the paper, which balances
-   image *presence*, the demand is counted in boxes (labels for classification): units with
-   several boxes of the class are cut first, then single-box units fill each split's remaining
-   demand exactly (largest remainder), so every class ends within one box of its target in
-   every split unless earlier, rarer classes already overfilled a split. Units with no label
-   fill the image-count targets last. Each step is a few vectorized operations per class.
+   by what each split still lacks of that class's target. The paper balances image
+   *presence*; here each class's boxes (labels for classification) and images are balanced
+   together: a unit brings one image and k boxes, so units with k > 1 are cut by their k - 1
+   extra boxes against "box need minus image need", then single-box units fill each split's
+   remaining box need exactly (largest remainder), and the image need follows. Every class so
+   ends within one box of its target in every split, unless earlier, rarer classes already
+   overfilled a split. Units with no label fill the image-count targets last. Each step is
+   a few vectorized operations per class.
 3. **Leaks.** Units are never cut, so no group and no content appears in two splits; the
    report checks it again on the result.
 
@@ -308,17 +310,10 @@ def _assign(
     free = split_of < 0
     rank = np.empty(n_units, dtype=np.int64)
     rank[rng.permutation(n_units)] = np.arange(n_units)
-    achieved = np.zeros((n_splits, n_classes), dtype=np.float64)
+    achieved = np.zeros((n_splits, n_classes), dtype=np.float64)  # boxes per split and class
+    achieved_units = np.zeros((n_splits, n_classes), dtype=np.float64)  # units holding the class
     achieved_images = np.zeros(n_splits, dtype=np.float64)
-    for s in range(n_splits):
-        mine = split_of == s
-        achieved[s] = counts[mine].sum(axis=0)
-        achieved_images[s] = n_images[mine].sum()
-    target = ratios[:, None] * counts.sum(axis=0)[None, :]  # (S, C)
-    target_images = ratios * n_images.sum()
     present = counts > 0
-    remaining = present[free].sum(axis=0)
-    done = remaining == 0
 
     def place(units: npt.NDArray[np.int64], to: npt.NDArray[np.int64]) -> None:
         split_of[units] = to
@@ -327,26 +322,45 @@ def _assign(
             mine = units[to == s]
             if len(mine):
                 achieved[s] += counts[mine].sum(axis=0)
+                achieved_units[s] += present[mine].sum(axis=0)
                 achieved_images[s] += n_images[mine].sum()
+
+    fixed_units = np.flatnonzero(~free)
+    place(fixed_units, split_of[fixed_units])
+    target = ratios[:, None] * counts.sum(axis=0)[None, :]  # (S, C)
+    target_units = ratios[:, None] * present.sum(axis=0)[None, :]
+    target_images = ratios * n_images.sum()
+    remaining = present[free].sum(axis=0)
+    done = remaining == 0
+
+    def shortfall(goal: npt.NDArray[np.float64], have: npt.NDArray[np.float64], total: int) -> npt.NDArray[np.int64]:
+        need = np.clip(goal - have, 0, None)
+        return _apportion(need if need.sum() > 0 else ratios, total)
 
     while not done.all():
         c = int(np.argmin(np.where(done, np.iinfo(np.int64).max, remaining)))
         units = np.flatnonzero(free & present[:, c])
         units = units[np.argsort(rank[units], kind="stable")]
         weight = counts[units, c]
-        total = int(weight.sum())
-        need = np.clip(target[:, c] - achieved[:, c], 0, None)
-        need = need if need.sum() > 0 else ratios.copy()
+        box_need = shortfall(target[:, c], achieved[:, c], int(weight.sum()))
         to = np.empty(len(units), dtype=np.int64)
         multi = weight > 1
-        if multi.any():  # several boxes of c per unit: cut these first, their share of the demand
-            share = _apportion(need, total) * (weight[multi].sum() / total)
-            to[multi] = _cut(weight[multi], _apportion(share, int(weight[multi].sum())))
-            placed = np.bincount(to[multi], weights=weight[multi], minlength=n_splits)
-            need = np.clip(_apportion(need, total) - placed, 0, None)
         single = ~multi
+        if multi.any():
+            if single.sum() >= 2 * n_splits:
+                # Balance images and boxes: a unit brings 1 image and k boxes, so cut the units with
+                # k > 1 by their k - 1 extra boxes against (box need - image need); the single-box
+                # units then fill the box need, and the image need follows.
+                unit_need = shortfall(target_units[:, c], achieved_units[:, c], len(units))
+                extra = weight[multi] - 1
+                to[multi] = _cut(extra, _apportion(np.clip(box_need - unit_need, 0, None), int(extra.sum())))
+            else:  # (almost) no single-box units to fix things up: cut by boxes
+                share = box_need * (weight[multi].sum() / weight.sum())
+                to[multi] = _cut(weight[multi], _apportion(share, int(weight[multi].sum())))
+            placed = np.bincount(to[multi], weights=weight[multi], minlength=n_splits)
+            box_need = np.clip(box_need - placed, 0, None)
         if single.any():  # one box each: fill what every split still lacks, exactly
-            to[single] = _cut(weight[single], _apportion(need, int(single.sum())))
+            to[single] = _cut(weight[single], _apportion(box_need, int(single.sum())))
         remaining -= present[units].sum(axis=0)
         place(units, to)
         done |= remaining == 0
