@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 from dataprep import geometry
 from dataprep.dataset import BOX_COLUMNS, Dataset
 from dataprep.errors import InputError, OutputError, UsageError
-from dataprep.formats import coco, load
+from dataprep.formats import _json_chunks, coco, load
 from dataprep.formats import write as write_dataset
+from dataprep.formats._json_chunks import ChunkSizes
 from dataprep.formats.base import image_layout
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "coco"
@@ -405,7 +406,7 @@ def test_split_id_collisions_are_renumbered_and_categories_merged_by_name(tmp_pa
 
 
 @pytest.mark.parametrize("escapes", [True, False])
-def test_chunked_parse_equals_whole_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, escapes: bool) -> None:
+def test_chunked_parse_equals_whole_parse(tmp_path: Path, escapes: bool) -> None:
     """Big files are sliced into record chunks; brackets, quotes and backslashes in strings must not confuse it."""
     odd = 'dir\\sub [x] {y} "q\\\\".jpg' if escapes else "sub [x] {y}}]].jpg"
     doc = small_doc()
@@ -429,11 +430,9 @@ def test_chunked_parse_equals_whole_parse(tmp_path: Path, monkeypatch: pytest.Mo
     path = tmp_path / "labels.json"
     path.write_text(json.dumps(doc, indent=1))
     assert (b"\\" in path.read_bytes()) == escapes
-    assert coco._parse_chunked(path.read_bytes(), path, []) is not None
+    assert _json_chunks.split_object(path.read_bytes(), path, [], keys=("images", "annotations")) is not None
     whole = coco.read(path).dataset
-    monkeypatch.setattr(coco, "_CHUNK_MIN_BYTES", 0)
-    monkeypatch.setattr(coco, "_CHUNK_RECORDS", 7)
-    chunked = coco.read(path).dataset
+    chunked = coco.read(path, chunk_sizes=ChunkSizes(min_bytes=0, records=7)).dataset
     pd.testing.assert_frame_equal(chunked.images, whole.images)
     pd.testing.assert_frame_equal(chunked.annotations, whole.annotations)
     assert chunked.info == whole.info == {"info": doc["info"]}
@@ -458,25 +457,24 @@ def test_chunked_parse_of_arbitrary_strings(texts: list[str], indent: int | None
         "categories": [{"id": 1, "name": texts[-1]}],
     }
     buf = json.dumps(doc, indent=indent, ensure_ascii=bool(indent)).encode()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(coco, "_CHUNK_RECORDS", 2)
-        parsed = coco._parse_chunked(buf, Path("x.json"), [])
-        assert parsed is not None
-        assert parsed.head == {**doc, "images": [], "annotations": []}
-        for key in ("images", "annotations"):
-            chunks = list(parsed.chunks[key])
-            assert len(chunks) == (len(texts) + 1) // 2
-            assert [r for chunk in chunks for r in chunk] == doc[key]
+    parsed = _json_chunks.split_object(
+        buf, Path("x.json"), [], keys=("images", "annotations"), sizes=ChunkSizes(records=2)
+    )
+    assert parsed is not None
+    assert parsed.head == {**doc, "images": [], "annotations": []}
+    for key in ("images", "annotations"):
+        chunks = list(parsed.arrays[key])
+        assert len(chunks) == (len(texts) + 1) // 2
+        assert [r for chunk in chunks for r in chunk] == doc[key]
 
 
 @pytest.mark.parametrize("chunked", [False, True])
-def test_nan_literals_are_read_with_a_note(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunked: bool) -> None:
-    if chunked:
-        monkeypatch.setattr(coco, "_CHUNK_MIN_BYTES", 0)
+def test_nan_literals_are_read_with_a_note(tmp_path: Path, chunked: bool) -> None:
+    sizes = ChunkSizes(min_bytes=0) if chunked else ChunkSizes()
     text = json.dumps(small_doc()).replace('"area": 12', '"area": NaN')
     path = tmp_path / "labels.json"
     path.write_text(text)
-    result = coco.read(path)
+    result = coco.read(path, chunk_sizes=sizes)
     assert math.isnan(result.dataset.annotations.loc[1, "area"])
     assert result.dataset.annotations.loc[3, "area"] == 1024
     assert sum("NaN/Infinity" in n for n in result.notes) == 1
@@ -502,12 +500,11 @@ def test_reports_truncated_json(tmp_path: Path) -> None:
     assert "truncated" in str(err.value)
 
 
-def test_reports_truncated_json_in_a_big_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(coco, "_CHUNK_MIN_BYTES", 0)
+def test_reports_truncated_json_in_a_big_file(tmp_path: Path) -> None:
     path = tmp_path / "labels.json"
     path.write_text(json.dumps(small_doc())[:-30])
     with pytest.raises(InputError, match=r"labels\.json: line 1: invalid JSON"):
-        coco.read(path)
+        coco.read(path, chunk_sizes=ChunkSizes(min_bytes=0))
 
 
 @pytest.mark.parametrize(
@@ -630,10 +627,8 @@ def test_write_indent_option_and_derived_fields(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("chunked", [False, True])
-def test_read_results(conformance: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunked: bool) -> None:
-    if chunked:
-        monkeypatch.setattr(coco, "_CHUNK_MIN_BYTES", 0)
-        monkeypatch.setattr(coco, "_CHUNK_RECORDS", 2)
+def test_read_results(conformance: Path, tmp_path: Path, chunked: bool) -> None:
+    sizes = ChunkSizes(min_bytes=0, records=2) if chunked else ChunkSizes()
     reference = coco.read(conformance / "datumaro" / "coco_dataset" / "coco_instances").dataset
     rle = geometry.rle_encode(np.pad(np.ones((2, 3), np.uint8), ((1, 7), (1, 1))))  # 10 x 5 image
     dets = [
@@ -641,7 +636,7 @@ def test_read_results(conformance: Path, tmp_path: Path, monkeypatch: pytest.Mon
         {"image_id": 40, "category_id": 1, "bbox": [0.1, 0.2, 0.3, 0.4], "score": 0.25},
         {"image_id": 40, "category_id": 2, "segmentation": rle, "score": 0.5},
     ]
-    ds = coco.read_results(dump(tmp_path / "dets.json", dets), reference)
+    ds = coco.read_results(dump(tmp_path / "dets.json", dets), reference, chunk_sizes=sizes)
     assert ds.annotations.index.tolist() == [1, 2, 3]
     assert ds.annotations["score"].tolist() == [0.9, 0.25, 0.5]
     np.testing.assert_array_equal(ds.annotations.loc[3, BOX_COLUMNS].to_numpy(dtype=float), [1, 1, 4, 3])
@@ -649,7 +644,7 @@ def test_read_results(conformance: Path, tmp_path: Path, monkeypatch: pytest.Mon
     assert ds.images is reference.images or ds.images.equals(reference.images)
     assert ds.categories.equals(reference.categories) and ds.root == reference.root
     # a full COCO dict with scored annotations is accepted too
-    wrapped = coco.read_results(dump(tmp_path / "wrapped.json", {"annotations": dets}), reference)
+    wrapped = coco.read_results(dump(tmp_path / "wrapped.json", {"annotations": dets}), reference, chunk_sizes=sizes)
     assert wrapped.annotations["score"].tolist() == [0.9, 0.25, 0.5]
 
 
