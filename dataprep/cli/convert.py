@@ -3,44 +3,20 @@
 from __future__ import annotations
 
 import enum
-import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from dataprep.cli import _render
 from dataprep.errors import UsageError
 
-
-class Target(str, enum.Enum):
-    coco = "coco"
-    voc = "voc"
-    yolo = "yolo"
-    folders = "folders"
-    csv = "csv"
-
-
-class ImagesMode(str, enum.Enum):
-    copy = "copy"
-    link = "link"
-    none = "none"
-
-
-class Layout(str, enum.Enum):
-    ultralytics = "ultralytics"
-    darknet = "darknet"
-
-
-class Task(str, enum.Enum):
-    detect = "detect"
-    segment = "segment"
-
-
-class OnError(str, enum.Enum):
-    raise_ = "raise"
-    collect = "collect"
-
+# the choices of --to, --images, --layout, --task and --on-error
+Target = enum.Enum("Target", {name: name for name in ("coco", "voc", "yolo", "folders", "csv")}, type=str)
+ImagesMode = enum.Enum("ImagesMode", {name: name for name in ("copy", "link", "none")}, type=str)
+Layout = enum.Enum("Layout", {name: name for name in ("ultralytics", "darknet")}, type=str)
+Task = enum.Enum("Task", {name: name for name in ("detect", "segment")}, type=str)
+OnError = enum.Enum("OnError", {"raise_": "raise", "collect": "collect"}, type=str)
 
 HELP = f"""Convert a dataset between COCO json, Pascal VOC xml, YOLO txt (Ultralytics or darknet
 layout) and classification layouts (class folders, CSV).
@@ -75,26 +51,15 @@ def command(
     """Convert a dataset between label formats."""
     from dataprep import formats
 
-    write_options: dict[str, Any] = {}
     with _render.guard():
         if (layout or task) and to is not Target.yolo:
             raise UsageError("--layout and --task apply to --to yolo only")
-        if layout:
-            write_options["layout"] = layout.value
-        if task:
-            write_options["task"] = task.value
+        options = {key: choice.value for key, choice in (("layout", layout), ("task", task)) if choice}
         if dry_run:
             source = formats.load(src, from_format, on_error=on_error.value)
-            losses = formats.plan(source.dataset, to.value, **write_options)
-            data = {
-                "source_format": source.format,
-                "notes": source.notes,
-                "findings": [f.to_dict() for f in source.findings],
-                "dry_run": True,
-                "losses": [loss.to_dict() for loss in losses],
-            }
+            data = _render.dry_run_data(source, formats.plan(source.dataset, to.value, **options))
         else:
-            with _status(f"converting {src} to {to.value}"):
+            with _render.status(f"converting {src} to {to.value}"):
                 result = formats.convert(
                     src,
                     dst,
@@ -103,46 +68,12 @@ def command(
                     images=images.value,
                     overwrite=overwrite,
                     on_error=on_error.value,
-                    write_options=write_options,
+                    write_options=options,
                 )
             data = result.to_dict()
     if report:
-        report.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+        _render.write_json(report, data)
     if as_json:
         _render.print_json(data)
-        return
-    _print_human(src, dst, to.value, data)
-
-
-def _status(message: str):
-    """A rich spinner on stderr when it is a terminal; nothing otherwise."""
-    import contextlib
-    import sys
-
-    if not sys.stderr.isatty():
-        return contextlib.nullcontext()
-    return _render.console(stderr=True).status(message)
-
-
-def _print_human(src: Path, dst: Path, to: str, data: dict[str, Any]) -> None:
-    out = _render.console()
-    losses = data["losses"] if data.get("dry_run") else data["written"]["losses"]
-    if data.get("dry_run"):
-        out.print(f"[bold]dry run[/]: {src} ({data['source_format']}) -> {to}: nothing written")
     else:
-        w = data["written"]
-        out.print(
-            f"[green]wrote[/] {dst} ({to}): {w['images']:,} images, {w['annotations']:,} annotations, "
-            f"{w['categories']:,} classes; {w['images_transferred']:,} image files placed"
-            + (f", [yellow]{w['images_missing']:,} image files not found[/]" if w["images_missing"] else "")
-        )
-    if losses:
-        rows = [[x["code"], x["count"], x["unit"], ", ".join(map(str, x["examples"])), x["message"]] for x in losses]
-        out.print(_render.table(f"Not kept by {to}", ["what", "count", "unit", "example ids", "detail"], rows))
-    else:
-        out.print("lossless: the target holds everything in the source")
-    for finding in data["findings"]:
-        where = ": ".join(str(p) for p in (finding["file"], finding["record"]) if p)
-        out.print(f"[red]skipped[/] {where}: {finding['message']}")
-    for note in data["notes"]:
-        out.print(f"[dim]note: {note}[/]")
+        _render.print_conversion(src, dst, to.value, data)
