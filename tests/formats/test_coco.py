@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -621,6 +622,43 @@ def test_write_indent_option_and_derived_fields(tmp_path: Path) -> None:
     assert doc["annotations"][0]["bbox"] == [0.0, 0.0, 4.0, 4.0] and doc["annotations"][0]["area"] == 16.0
     assert doc["annotations"][1]["area"] == 6.0 and doc["annotations"][1]["segmentation"] == []
     assert "score" not in doc["annotations"][0] and "attributes" not in doc["annotations"][0]
+
+
+def test_plan_lists_exactly_what_write_drops(tmp_path: Path) -> None:
+    """plan and write share one decision: an empty segmentation list saves no label either."""
+    ds = Dataset.from_frames(
+        {"image_id": [1, 2], "file_name": ["a.jpg", "b.jpg"], "width": [10, 10], "height": [10, 10]},
+        {
+            "annotation_id": [5, 2, 9, 1],
+            "image_id": [1, 1, 2, 2],
+            "category_id": [1, 1, 1, 1],
+            "x_min": [np.nan, np.nan, np.nan, 1],
+            "y_min": [np.nan, np.nan, np.nan, 1],
+            "x_max": [np.nan, np.nan, np.nan, 3],
+            "y_max": [np.nan, np.nan, np.nan, 4],
+            "segmentation": [[np.array([[0, 0], [4, 0], [4, 4]], float)], [], None, None],
+        },
+        {"category_id": [1], "name": ["a"]},
+    )
+    planned = coco.plan(ds)
+    report = coco.write(ds, tmp_path / "out", images="none")
+    written = orjson.loads((tmp_path / "out" / "annotations" / "instances_default.json").read_bytes())["annotations"]
+    assert [a["id"] for a in written] == [1, 5]
+    dropped = [loss for loss in planned if loss.code == "image-label-dropped"]
+    assert [(loss.count, loss.examples) for loss in dropped] == [(2, [2, 9])]
+    assert report.annotations == len(ds.annotations) - dropped[0].count
+    with pytest.raises(UsageError, match="indnt"):
+        coco.plan(ds, indnt=True)
+
+
+@pytest.mark.parametrize("name", ["/etc/passwd", "C:/x.png", "a/../../x.png", "a\x00b.png", ""])
+def test_write_refuses_unsafe_file_names(small_dataset: Dataset, tmp_path: Path, name: str) -> None:
+    images = small_dataset.images.copy()
+    images.loc[2, "file_name"] = name
+    ds = small_dataset.replace(images=images)
+    with pytest.raises(OutputError, match=rf"image 2: its file name {re.escape(repr(name))} escapes"):
+        coco.write(ds, tmp_path / "out", images="none")
+    assert not (tmp_path / "out" / "annotations").exists()
 
 
 # -- results files ----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import pandas as pd
 
 from dataprep.dataset import BOX_COLUMNS, Dataset
 from dataprep.errors import InputError, OutputError, UsageError
-from dataprep.files import check_member, safe_join
+from dataprep.files import clean_members, member_paths
 from dataprep.formats.base import (
     MAX_EXAMPLES,
     Capabilities,
@@ -116,23 +116,13 @@ def write(ds: Dataset, out_dir: Path, *, images: str = "copy", indent: bool = Fa
     prepared, _ = _prepare(ds, indent=indent, **options)
     out_dir = Path(out_dir)
     with gc_paused():
-        _refuse_escaping_names(ds, out_dir)
-        layout = image_layout(ds)
-        keys = layout["split"].tolist()
-        json_names = {k: f"instances_{k or DEFAULT_SPLIT_NAME}.json" for k in dict.fromkeys(keys)} or {
-            "": f"instances_{DEFAULT_SPLIT_NAME}.json"
-        }
-        dests = {k: safe_join(out_dir, f"annotations/{n}") for k, n in json_names.items()}
-        image_rel = [
-            f"images/{k}/{n}" if k else f"images/{n}" for k, n in zip(keys, layout["name"].tolist(), strict=True)
-        ]
-        image_dest = [safe_join(out_dir, r) for r in image_rel]
+        files = _output_files(ds, out_dir)
         width, height, losses = _image_sizes(ds)
-        image_records = _image_records(ds, layout["name"].tolist(), width, height)
-        ann_records, ann_keys = _annotation_records(ds, prepared, width, height, keys, next(iter(json_names)))
-        category_records = _category_records(ds)
-        _dump(ds, out_dir, dests, keys, image_records, ann_keys, ann_records, category_records, indent=prepared.indent)
-        placed, missing = place_images(ds, image_dest, images)
+        image_records = _image_records(ds, files.names, width, height)
+        ann_records, ann_keys = _annotation_records(ds, prepared, width, height, files.keys, next(iter(files.json)))
+        (out_dir / "annotations").mkdir(parents=True, exist_ok=True)
+        _dump(ds, files, image_records, ann_keys, ann_records, _category_records(ds), indent=prepared.indent)
+        placed, missing = place_images(ds, files.images, images)
     return WriteReport(
         format="coco",
         path=str(out_dir),
@@ -146,17 +136,39 @@ def write(ds: Dataset, out_dir: Path, *, images: str = "copy", indent: bool = Fa
     )
 
 
-def _refuse_escaping_names(ds: Dataset, out_dir: Path) -> None:
-    """Raises OutputError naming the first image whose file name would leave `out_dir`."""
-    img = ds.images
-    for image_id, name in zip(img.index.tolist(), img["file_name"].tolist(), strict=True):
-        try:
-            check_member(name)
-        except InputError:
-            raise OutputError(
-                f"{out_dir}: refusing to write image {image_id}: its file name {name!r} escapes the dataset folder "
-                "(absolute or '..'). Fix the file name first."
-            ) from None
+@dataclass(frozen=True)
+class _OutputFiles:
+    """Where everything goes: per image its split key and name in the json, the json file per split key."""
+
+    keys: list[str]  # per image: "" when the dataset has no splits
+    names: list[str]  # per image: ``file_name`` in the json, relative to its split's image folder
+    json: dict[str, Path]  # split key -> annotations/instances_<split>.json (at least one file)
+    images: list[str]  # per image: its destination
+
+
+def _output_files(ds: Dataset, out_dir: Path) -> _OutputFiles:
+    """The output paths, all checked by `files.clean_members`.
+
+    Raises:
+        OutputError: an image's file name or a split name would escape `out_dir`.
+    """
+    _, bad = clean_members(ds.images["file_name"])
+    if bad.any():
+        r = int(np.flatnonzero(bad)[0])
+        image_id, name = ds.images.index[r], ds.images["file_name"].iat[r]
+        raise OutputError(
+            f"{out_dir}: refusing to write image {image_id}: its file name {name!r} escapes the dataset folder "
+            "or names no file (absolute, '..', a drive, NUL or empty). Fix the file name first."
+        )
+    layout = image_layout(ds)
+    keys, names = layout["split"].tolist(), layout["name"].tolist()
+    json_names = {k: f"instances_{k or DEFAULT_SPLIT_NAME}.json" for k in dict.fromkeys(keys)}
+    json_names = json_names or {"": f"instances_{DEFAULT_SPLIT_NAME}.json"}
+    json_paths = member_paths(out_dir, [f"annotations/{n}" for n in json_names.values()])
+    image_paths = member_paths(
+        out_dir, [f"images/{k}/{n}" if k else f"images/{n}" for k, n in zip(keys, names, strict=True)]
+    )
+    return _OutputFiles(keys, names, dict(zip(json_names, map(Path, json_paths), strict=True)), image_paths)
 
 
 def _image_sizes(ds: Dataset) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], list[Loss]]:
@@ -325,9 +337,7 @@ def _category_records(ds: Dataset) -> list[dict[str, Any]]:
 
 def _dump(
     ds: Dataset,
-    out_dir: Path,
-    dests: dict[str, Path],
-    image_keys: list[str],
+    files: _OutputFiles,
     image_records: list[dict[str, Any]],
     ann_keys: list[str],
     ann_records: list[dict[str, Any]],
@@ -344,14 +354,13 @@ def _dump(
     option = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE
     if indent:
         option |= orjson.OPT_INDENT_2
-    by_split_images: dict[str, list[dict[str, Any]]] = {k: [] for k in dests}
-    for k, rec in zip(image_keys, image_records, strict=True):
+    by_split_images: dict[str, list[dict[str, Any]]] = {k: [] for k in files.json}
+    for k, rec in zip(files.keys, image_records, strict=True):
         by_split_images[k].append(rec)
-    by_split_anns: dict[str, list[dict[str, Any]]] = {k: [] for k in dests}
+    by_split_anns: dict[str, list[dict[str, Any]]] = {k: [] for k in files.json}
     for k, rec in zip(ann_keys, ann_records, strict=True):
         by_split_anns[k].append(rec)
-    (out_dir / "annotations").mkdir(parents=True, exist_ok=True)
-    for k, dest in dests.items():
+    for k, dest in files.json.items():
         doc = {
             **ordered_top,
             "categories": category_records,
