@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from dataprep.cli import augment as augment_command
 from dataprep.cli import convert, demo, info, samples, validate
 from dataprep.cli import split as split_command
 
@@ -26,6 +27,7 @@ app.command("convert", help=_reflow(convert.HELP))(convert.command)
 app.command("info", help=_reflow(info.HELP))(info.command)
 app.command("validate", help=_reflow(validate.HELP))(validate.command)
 app.command("split", help=_reflow(split_command.HELP))(split_command.command)
+app.command("augment", help=_reflow(augment_command.HELP))(augment_command.command)
 app.command("demo", help=_reflow(demo.HELP))(demo.command)
 app.add_typer(samples.app, name="samples")
 
