@@ -452,6 +452,20 @@ def _threshold(value: int | str | None) -> int | None:
     return int(text)
 
 
+def _check_options(
+    *,
+    ratios: str | Sequence[float] | Mapping[str, float] = (0.7, 0.2, 0.1),
+    stratify: str = "auto",
+    near_duplicates: int | str | None = None,
+    **_: Any,
+) -> tuple[dict[str, float], int | None]:
+    """Parsed ratios and threshold; raises `UsageError` on a bad option (see `split_with_report`)."""
+    parts = parse_ratios(ratios)
+    if stratify not in STRATIFY_MODES:
+        raise UsageError(f"--stratify {stratify!r}: choose one of {', '.join(STRATIFY_MODES)}")
+    return parts, _threshold(near_duplicates)
+
+
 # -- the API ---------------------------------------------------------------------------------
 
 
@@ -486,10 +500,7 @@ def split_with_report(
     Raises:
         UsageError: bad ratios, stratify mode, group field or threshold.
     """
-    parts = parse_ratios(ratios)
-    if stratify not in STRATIFY_MODES:
-        raise UsageError(f"--stratify {stratify!r}: choose one of {', '.join(STRATIFY_MODES)}")
-    near_duplicates = _threshold(near_duplicates)
+    parts, near_duplicates = _check_options(ratios=ratios, stratify=stratify, near_duplicates=near_duplicates)
     images, anns = ds.images, ds.annotations
     n = len(images)
     units = _units(ds, group_by=group_by, content=content, near_duplicates=near_duplicates)
@@ -627,9 +638,13 @@ def split_files(
         UsageError: bad options.
     """
     from dataprep import formats
+    from dataprep.files import IMAGE_MODES
 
-    if to is not None:
-        formats.get_format(to)
+    if to is not None and to not in formats.FORMATS:
+        raise UsageError(f"--to {to!r}: not a format; choose one of {', '.join(formats.FORMATS)}")
+    if images not in IMAGE_MODES:
+        raise UsageError(f"--images {images!r}: choose one of {', '.join(IMAGE_MODES)}")
+    _check_options(**options)  # before reading: a typo should not cost a long read
     src_p, dst_p = Path(src).resolve(), Path(dst).resolve()
     if src_p == dst_p or dst_p in src_p.parents:
         raise OutputError(f"{dst}: output would replace the input {src}. Choose another output folder.")

@@ -12,6 +12,7 @@ import typer
 from dataprep.cli import _render
 from dataprep.errors import DataprepError
 
+_STRATIFIED = {"labels": "stratified per class on {}", "class": "stratified on one class per image", "none": "random"}
 CLASS_ROWS = 30  # classes listed in the table, largest deviation first; --json has them all
 
 
@@ -38,7 +39,7 @@ def print_human(data: dict[str, Any], dst: str) -> None:
     kind = "boxes" if data.get("has_boxes", True) else "labels"
     out.print(
         f"[green]wrote[/] {dst} ({written['format']}): {written['images']:,} images, "
-        f"{written['annotations']:,} annotations; seed {data['seed']}, stratified on {data['stratify']}"
+        f"{written['annotations']:,} annotations; seed {data['seed']}, " + _STRATIFIED[data["stratify"]].format(kind)
     )
     rows = [
         [s["split"], _pct(s["target"]), s["images"], _pct(s["image_share"]), s["annotations"]] for s in data["splits"]
@@ -53,7 +54,7 @@ def print_human(data: dict[str, Any], dst: str) -> None:
              f"{c['deviation']:.4f}"]
             for c in worst
         ]
-        title = f"{kind.capitalize()} share per class (largest deviation first"
+        title = f"Share of each class's {kind} per split (largest deviation first"
         title += f"; {len(classes) - len(worst)} more in --json)" if len(classes) > len(worst) else ")"
         out.print(_render.table(title, ["class", "images", kind, *names, "max dev"], rows))
     dev = data["largest_deviation"]

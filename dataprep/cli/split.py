@@ -2,34 +2,12 @@
 
 from __future__ import annotations
 
-import enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from dataprep.cli import _render, _render_split
-
-
-class Target(str, enum.Enum):
-    coco = "coco"
-    voc = "voc"
-    yolo = "yolo"
-    folders = "folders"
-    csv = "csv"
-
-
-class Stratify(str, enum.Enum):
-    auto = "auto"
-    class_ = "class"
-    none = "none"
-
-
-class ImagesMode(str, enum.Enum):
-    copy = "copy"
-    link = "link"
-    none = "none"
-
 
 HELP = f"""Split a dataset into train/val/test (70,20,10 by default) and write it in any format.
 
@@ -49,7 +27,7 @@ def command(
     dst: Annotated[Path, typer.Argument(help="Output folder (must not exist unless --overwrite).")],
     ratios: Annotated[str, typer.Option(help="Parts: 70,20,10 or 80,20 or train=70,val=20,test=10.")] = "70,20,10",
     seed: Annotated[int, typer.Option(help="Random seed: same input and seed, same split.")] = 0,
-    stratify: Annotated[Stratify, typer.Option(help="Per class (auto/class) or random (none).")] = Stratify.auto,
+    stratify: Annotated[str, typer.Option(help="auto or class (per class), none (random by images).")] = "auto",
     group_by: Annotated[
         str | None, typer.Option("--group-by", help="Keep together: an image field (group) or a regex on file names.")
     ] = None,
@@ -59,11 +37,9 @@ def command(
     keep_existing: Annotated[
         bool, typer.Option("--keep-existing", help="Images with a split keep it; only new ones are assigned.")
     ] = False,
-    to: Annotated[Target | None, typer.Option("--to", help="Output format (default: the input's).")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="coco, voc, yolo, folders or csv (default: input's).")] = None,
     from_format: Annotated[str, typer.Option("--from", help="Input format or 'auto'.")] = "auto",
-    images: Annotated[
-        ImagesMode, typer.Option(help="Copy, hard-link or leave out image files (none: labels only).")
-    ] = ImagesMode.copy,
+    images: Annotated[str, typer.Option(help="copy, link (hard links) or none (labels only).")] = "copy",
     overwrite: Annotated[bool, typer.Option(help="Replace DST if it exists.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON (errors too).")] = False,
 ) -> None:
@@ -75,13 +51,13 @@ def command(
         result = split_files(
             src,
             dst,
-            to=to.value if to else None,
+            to=to,
             from_format=from_format,
-            images=images.value,
+            images=images,
             overwrite=overwrite,
             ratios=parts,
             seed=seed,
-            stratify=stratify.value,
+            stratify=stratify,
             group_by=group_by,
             near_duplicates=near_duplicates,
             keep_existing=keep_existing,

@@ -100,7 +100,7 @@ def test_split_human_output(coco_dir: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["split", str(coco_dir), str(tmp_path / "h"), "--ratios", "train=50,val=50"])
     assert result.exit_code == 0, result.output
     assert "Splits" in result.stdout
-    assert "share per class" in result.stdout
+    assert "Share of each class" in result.stdout
     assert "no image content appears in two splits" in result.stdout
 
 
@@ -110,6 +110,9 @@ def test_split_human_output(coco_dir: Path, tmp_path: Path) -> None:
         (["--ratios", "70,20"], ExitCode.USAGE, "--ratios '70,20': the parts sum to 90"),
         (["--group-by", "camera"], ExitCode.USAGE, "--group-by 'camera': no image field"),
         (["--near-duplicates", "many"], ExitCode.USAGE, "--near-duplicates 'many'"),
+        (["--stratify", "boxes"], ExitCode.USAGE, "--stratify 'boxes': choose one of auto, class, none"),
+        (["--to", "tfrecord"], ExitCode.USAGE, "--to 'tfrecord': not a format"),
+        (["--images", "symlink"], ExitCode.USAGE, "--images 'symlink'"),
     ],
 )
 def test_split_usage_errors_exit_2_with_json(coco_dir: Path, tmp_path: Path, args: list[str], code: int, text: str):
