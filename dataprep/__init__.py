@@ -22,11 +22,15 @@ _EXPORTS = {
     "summarize": "dataprep.summary",
     "validate": "dataprep.validation",
     "split": "dataprep.splits",
+    "augment": "dataprep.augmentation",
+    "evaluate": "dataprep.evaluation",
 }
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
+    from dataprep.augmentation import augment
     from dataprep.dataset import Dataset
+    from dataprep.evaluation import evaluate
     from dataprep.formats import convert, detect, load, read, write
     from dataprep.splits import split
     from dataprep.summary import summarize

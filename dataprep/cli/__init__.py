@@ -6,6 +6,7 @@ import typer
 
 from dataprep.cli import augment as augment_command
 from dataprep.cli import convert, demo, info, samples, validate
+from dataprep.cli import evaluate as evaluate_command
 from dataprep.cli import split as split_command
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ app.command("info", help=_reflow(info.HELP))(info.command)
 app.command("validate", help=_reflow(validate.HELP))(validate.command)
 app.command("split", help=_reflow(split_command.HELP))(split_command.command)
 app.command("augment", help=_reflow(augment_command.HELP))(augment_command.command)
+app.command("evaluate", help=_reflow(evaluate_command.HELP))(evaluate_command.command)
 app.command("demo", help=_reflow(demo.HELP))(demo.command)
 app.add_typer(samples.app, name="samples")
 
