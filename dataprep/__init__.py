@@ -2,6 +2,10 @@
 
 The public API is re-exported here and loaded lazily, so ``import dataprep`` (and the CLI)
 stay fast: nothing heavy is imported until it is used.
+
+``read`` returns the `Dataset` alone; ``load`` returns the whole `ReadResult`: the dataset
+plus the findings met (``on_error="collect"``), the notes on what the reader guessed, and,
+with ``provenance=True``, where each row came from.
 """
 
 from __future__ import annotations
