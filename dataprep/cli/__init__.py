@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from dataprep.cli import anchors as anchors_command
 from dataprep.cli import augment as augment_command
 from dataprep.cli import convert, demo, info, samples, validate
+from dataprep.cli import encode as encode_command
 from dataprep.cli import evaluate as evaluate_command
 from dataprep.cli import split as split_command
 
@@ -30,6 +32,8 @@ app.command("validate", help=_reflow(validate.HELP))(validate.command)
 app.command("split", help=_reflow(split_command.HELP))(split_command.command)
 app.command("augment", help=_reflow(augment_command.HELP))(augment_command.command)
 app.command("evaluate", help=_reflow(evaluate_command.HELP))(evaluate_command.command)
+app.command("encode", help=_reflow(encode_command.HELP))(encode_command.command)
+app.command("anchors", help=_reflow(anchors_command.HELP))(anchors_command.command)
 app.command("demo", help=_reflow(demo.HELP))(demo.command)
 app.add_typer(samples.app, name="samples")
 

@@ -27,7 +27,7 @@ from dataprep.encoding.layout import (
 )
 from dataprep.encoding.letterbox import letterbox, letterbox_geometry
 from dataprep.encoding.targets import Targets, encode
-from dataprep.errors import InputError, UsageError
+from dataprep.errors import InputError, OutputError, UsageError
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -280,3 +280,111 @@ def encode_dataset(ds: Dataset, layout: Layout, *, fit: AnchorFit | None = None)
     if fit is not None and fit.bpr < 0.98:
         notes.append(f"anchors reach only {fit.bpr:.1%} of boxes at ratio {fit.ratio_threshold:g} (BPR < 98%)")
     return EncodedDataset(targets, prepared.images, categories, prepared.skipped, prepared.clipped, ds.root, fit, notes)
+
+
+def _as_dataset(src: Dataset | str | Path, from_format: str) -> Dataset:
+    if isinstance(src, Dataset):
+        return src
+    from dataprep.formats import read
+
+    return read(src, from_format)
+
+
+def fit_anchors(
+    src: Dataset | str | Path,
+    *,
+    k: int = 9,
+    img_size: int = 416,
+    scales: int = 3,
+    given: npt.ArrayLike | None = None,
+    seed: int = 0,
+    restarts: int = 5,
+    from_format: str = "auto",
+) -> dict[str, Any]:
+    """``dataprep anchors``: k-means anchors for a dataset and how they and a given set fit its boxes.
+
+    Boxes are letterboxed to `img_size` (the anchors are pixels at that size); the train split
+    is used when the dataset has one.
+
+    Returns:
+        ``anchors`` ``[[w, h], ...]``, ``scale``, ``mean_iou``, ``bpr``, ``anchors_above_threshold``
+        of the computed set, and ``given``: the same for `given` (YOLOv3's anchors by default).
+
+    Raises:
+        UsageError: no usable box, `k` above the distinct box sizes, `k` not a multiple of `scales`.
+    """
+    ds = _as_dataset(src, from_format)
+    split = "train" if "train" in ds.splits else None
+    wh = box_sizes(ds, img_size, split=split)
+    if not len(wh):
+        raise UsageError(f"{ds.root or 'dataset'}: no box to compute anchors from (only image-level labels?)")
+    fit = kmeans_anchors(wh, k, scales=scales, seed=seed, restarts=restarts)
+    given_arr = np.asarray(YOLOV3_ANCHORS if given is None else given, dtype=np.float64).reshape(-1, 2)
+    given_scales = scales if len(given_arr) % scales == 0 else 1
+    out = fit.to_dict()
+    out.update(
+        img_size=img_size,
+        split=split or "all",
+        seed=seed,
+        restarts=restarts,
+        given={
+            "source": "yolov3" if given is None else "given",
+            **anchor_fit(wh, given_arr, scales=given_scales).to_dict(),
+        },
+    )
+    return out
+
+
+def encode_folder(
+    src: Dataset | str | Path,
+    out_dir: str | Path,
+    *,
+    from_format: str = "auto",
+    grid: int | None = None,
+    anchors: str | Path | npt.ArrayLike | None = None,
+    img_size: int | None = None,
+    predictors: int = 2,
+    scales: int = 3,
+    k: int = 9,
+    assign: str = "best",
+    keep: str = "largest",
+    seed: int = 0,
+    dense: bool = False,
+    max_dense_bytes: int | None = None,
+    show: int | None = None,
+    png: str | Path | None = None,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """``dataprep encode``: read, build the layout (`make_layout`), encode, write (`write_targets`), draw.
+
+    Returns:
+        The report (`EncodedDataset.to_dict`) plus ``out``, ``files`` and ``png``.
+
+    Raises:
+        UsageError: a bad layout choice, ``show`` without ``png``, dense output too large.
+        InputError, OutputError: unreadable input; output exists without `overwrite`.
+    """
+    from dataprep.encoding.export import MAX_DENSE_BYTES, check_dense, plot_assignment, write_targets
+
+    if (show is None) != (png is None):
+        raise UsageError("--show IMAGE_ID and --png FILE go together: give both to draw an assignment")
+    ds = _as_dataset(src, from_format)
+    layout, fit = make_layout(
+        ds, grid=grid, anchors=anchors, img_size=img_size, predictors=predictors, scales=scales, k=k,
+        assign=assign, keep=keep, seed=seed,
+    )  # fmt: skip
+    result = encode_dataset(ds, layout, fit=fit)
+    limit = MAX_DENSE_BYTES if max_dense_bytes is None else max_dense_bytes
+    if dense:
+        check_dense(result, limit)  # refuse before drawing or writing anything
+    if show is not None and show not in result.images.index:
+        raise UsageError(f"--show {show}: no such image_id (ids such as {result.images.index[:5].tolist()})")
+    for path in (Path(out_dir), None if png is None else Path(png)):
+        if path is not None and path.exists() and not overwrite:
+            raise OutputError(f"{path}: already exists. Choose another output or pass --overwrite.")
+    drawn = None if show is None or png is None else plot_assignment(result, show, png, overwrite=overwrite)
+    written = write_targets(result, out_dir, dense=dense, max_dense_bytes=limit, overwrite=overwrite)
+    report = result.to_dict()
+    report.update(out=str(out_dir), files=written["files"], dense_bytes=written["dense_bytes"])
+    report["png"] = None if drawn is None else str(drawn)
+    return report
