@@ -146,36 +146,48 @@ def _components(n: int, pairs: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     return np.unique(parent, return_inverse=True)[1].astype(np.int64)
 
 
-def _key_pairs(keys: pd.Series) -> tuple[npt.NDArray[np.int64], int]:
-    """Pairs joining images with the same non-null key, and how many keys hold two or more images."""
+def _key_pairs(keys: pd.Series, pos: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], int]:
+    """Pairs of image positions `pos` sharing a non-null key, and how many keys span two or more images."""
     codes, _ = pd.factorize(keys, use_na_sentinel=True)
     has = codes >= 0
     if not has.any():
         return np.empty((0, 2), dtype=np.int64), 0
-    pos = np.flatnonzero(has)
-    _, first, counts = np.unique(codes[pos], return_index=True, return_counts=True)
-    first_of = np.full(codes.max() + 1, -1, dtype=np.int64)
-    first_of[np.unique(codes[pos])] = pos[first]
-    head = first_of[codes[pos]]
-    dup = head != pos
-    return np.stack([head[dup], pos[dup]], axis=1), int((counts > 1).sum())
+    codes, pos = codes[has], np.asarray(pos, dtype=np.int64)[has]
+    head = np.full(codes.max() + 1, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(head, codes, pos)
+    first = head[codes]
+    dup = first != pos
+    spanning = np.unique(codes[dup])
+    return np.stack([first[dup], pos[dup]], axis=1), len(spanning)
 
 
-def _group_keys(ds: Dataset, group_by: str) -> tuple[pd.Series, str]:
-    """Per image, the leak-group key named by `group_by` (NaN = no group), and what it was.
+def _group_keys(ds: Dataset, group_by: str) -> tuple[pd.Series, npt.NDArray[np.int64], str]:
+    """Leak-group keys named by `group_by`, the image position of each key, and what they were.
+
+    Image fields give one key per image; an annotation attribute (a track or patient id on
+    each object) gives one per annotation, and images sharing any value are joined.
 
     Raises:
-        UsageError: `group_by` is neither a known image field nor a regex with a match.
+        UsageError: `group_by` is neither a known field nor a regex with a match.
     """
     images = ds.images
+    every = np.arange(len(images), dtype=np.int64)
     if group_by == "group":
-        return images["group"].astype(object), "field 'group'"
+        return images["group"].astype(object), every, "field 'group'"
     attrs = images["attributes"]
     fields = sorted({k for a in attrs if isinstance(a, dict) for k in a})
     if group_by in fields:
         keys = attrs.map(lambda a: a.get(group_by) if isinstance(a, dict) else None)
-        return keys.map(lambda v: None if v is None else str(v)).astype(object), f"image field {group_by!r}"
-    known = ", ".join(["group", *fields])
+        return keys.map(lambda v: None if v is None else str(v)).astype(object), every, f"image field {group_by!r}"
+    ann_attrs = ds.annotations["attributes"]
+    ann_fields = sorted({k for a in ann_attrs if isinstance(a, dict) for k in a})
+    if group_by in ann_fields:
+        keys = ann_attrs.map(lambda a: a.get(group_by) if isinstance(a, dict) else None)
+        keys = keys.map(lambda v: None if v is None else str(v)).astype(object)
+        pos = images.index.get_indexer(ds.annotations["image_id"].to_numpy())
+        keep = pos >= 0
+        return keys[keep], pos[keep], f"annotation field {group_by!r}"
+    known = ", ".join(["group", *fields, *(f"{f} (annotations)" for f in ann_fields)])
     if not _REGEX_CHARS.search(group_by):
         raise UsageError(
             f"--group-by {group_by!r}: no image field of that name (fields: {known}) and not a regular expression. "
@@ -193,7 +205,7 @@ def _group_keys(ds: Dataset, group_by: str) -> tuple[pd.Series, str]:
             f"--group-by {group_by!r}: the regex matches no file name (first: {names[0]!r}). "
             "Fix the pattern; its first (...) group, or the whole match, is the group"
         )
-    return pd.Series(found, index=images.index, dtype=object), f"regex {group_by!r} on file names"
+    return pd.Series(found, index=images.index, dtype=object), every, f"regex {group_by!r} on file names"
 
 
 @dataclass
@@ -211,13 +223,22 @@ def _units(ds: Dataset, *, group_by: str | None, content: bool, near_duplicates:
     notes: list[str] = []
     groups: dict[str, Any] = {}
     parts = []
-    if group_by is not None:
-        keys, described = _group_keys(ds, group_by)
-        pairs, multi = _key_pairs(keys)
+    own = ds.images["group"]
+    if group_by != "group" and own.notna().any():  # the model's leak groups always hold (validate checks them)
+        pairs, multi = _key_pairs(own.astype(object), np.arange(n, dtype=np.int64))
         parts.append(pairs)
-        groups["by_field"] = {"source": described, "groups": multi, "images_without_key": int(keys.isna().sum())}
-        if keys.isna().any():
-            notes.append(f"{int(keys.isna().sum()):,} images have no {described} value: each is its own group")
+        groups["dataset_groups"] = multi
+        notes.append(f"kept the dataset's own leak groups (images.group): {multi:,} span several images")
+    if group_by is not None:
+        keys, key_pos, described = _group_keys(ds, group_by)
+        pairs, multi = _key_pairs(keys, key_pos)
+        parts.append(pairs)
+        keyed = np.zeros(n, dtype=bool)
+        keyed[key_pos[keys.notna().to_numpy()]] = True
+        without = int(n - keyed.sum())
+        groups["by_field"] = {"source": described, "groups": multi, "images_without_key": without}
+        if without:
+            notes.append(f"{without:,} images have no {described} value: each is its own group")
     content_pairs = np.empty((0, 2), dtype=np.int64)
     near_pairs = np.empty((0, 2), dtype=np.int64)
     checked = False

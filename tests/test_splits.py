@@ -319,3 +319,24 @@ def test_split_output_validates_clean(tmp_path: Path) -> None:
     assert report.exit_code == 0
     assert not (report.findings["code"] == "split-leak").any()
     assert sorted(dataprep.read(tmp_path / "coco").splits) == ["test", "train", "val"]
+
+
+def test_group_by_annotation_field_joins_images_sharing_a_value() -> None:
+    ds = detection(300, 4, seed=12)
+    tracks = [{"track": f"t{(i // 3) % 40}"} for i in range(len(ds.annotations))]
+    ds = ds.replace(annotations=ds.annotations.assign(attributes=tracks))
+    result = split_with_report(ds, group_by="track")
+    assert result.groups["by_field"]["source"] == "annotation field 'track'"
+    split = split_of(result.dataset)
+    image_split = split.reindex(ds.annotations["image_id"]).to_numpy()
+    per_track = pd.Series(image_split).groupby([t["track"] for t in tracks]).nunique()
+    assert (per_track == 1).all()
+
+
+def test_the_datasets_own_groups_always_hold() -> None:
+    groups = [f"g{i % 9}" for i in range(90)]
+    result = split_with_report(classification([1, 2, 3] * 30, groups=groups), seed=2)  # no group_by
+    out = result.dataset.images
+    assert (out.groupby("group")["split"].nunique() == 1).all()
+    assert result.groups["dataset_groups"] == 9
+    assert dataprep.validate(result.dataset, images=False).exit_code == 0
