@@ -65,6 +65,7 @@ from dataprep.dataset import Dataset
 from dataprep.errors import Finding, InputError, UsageError
 from dataprep.formats._json_chunks import DEFAULT_SIZES, ChunkSizes
 from dataprep.formats.base import FormatSpec, OnError, ReadResult
+from dataprep.formats.coco import documents
 from dataprep.formats.coco.fields import EXTRA_KEY, Context
 from dataprep.formats.coco.layout import (
     DEFAULT_SPLIT_NAME,
@@ -195,4 +196,5 @@ FORMAT = FormatSpec(
     write,
     extensions=(".json",),
     plan=plan,
+    validation=documents.HOOKS,
 )

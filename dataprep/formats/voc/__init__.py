@@ -44,6 +44,7 @@ from dataprep.dataset import Dataset
 from dataprep.errors import InputError, UsageError
 from dataprep.files import probe_image
 from dataprep.formats.base import FormatSpec, OnError, ReadResult
+from dataprep.formats.voc import documents
 from dataprep.formats.voc.layout import (
     ANNOTATIONS_DIR,
     IMAGES_DIR,
@@ -246,4 +247,5 @@ FORMAT = FormatSpec(
     write,
     extensions=(".xml",),
     plan=plan,
+    validation=documents.HOOKS,
 )
