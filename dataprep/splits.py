@@ -487,6 +487,62 @@ def _check_options(
     return parts, _threshold(near_duplicates)
 
 
+@dataclass
+class _Labels:
+    """Per unit: images and boxes (labels) per class, as the assignment sees them."""
+
+    counts: npt.NDArray[np.int64]  # (G, C); (G, 0) when unstratified
+    n_images: npt.NDArray[np.int64]  # (G,)
+    mode: str  # "labels", "class" or "none"
+    cat_ids: npt.NDArray[np.int64]  # (C,) category ids, sorted
+    ann_pos: npt.NDArray[np.int64]  # image position of each annotation whose image exists
+    ann_class: npt.NDArray[np.int64]  # its class index into cat_ids
+
+    @classmethod
+    def of(cls, ds: Dataset, unit_of: npt.NDArray[np.int64], stratify: str) -> _Labels:
+        anns = ds.annotations
+        n_units = int(unit_of.max()) + 1 if len(unit_of) else 0
+        cat_ids = ds.categories.index.union(pd.Index(anns["category_id"].unique())).to_numpy()
+        pos = ds.images.index.get_indexer(anns["image_id"].to_numpy())
+        ok = pos >= 0  # annotations of missing images (validate: dangling-image) are left out
+        ann_class = np.searchsorted(cat_ids, anns["category_id"].to_numpy()[ok])
+        n_images = np.bincount(unit_of, minlength=n_units).astype(np.int64)
+        mode = ("labels" if len(ann_class) else "none") if stratify == "auto" else stratify
+        n_classes = len(cat_ids)
+        if mode == "none":
+            counts = np.zeros((n_units, 0), dtype=np.int64)
+        else:
+            flat = unit_of[pos[ok]] * n_classes + ann_class
+            counts = np.bincount(flat, minlength=n_units * n_classes).reshape(n_units, n_classes)
+        if mode == "class":  # one label per unit: its rarest class, weighted by its images
+            present = counts > 0
+            rarest = np.argmin(np.where(present, present.sum(axis=0)[None, :], np.iinfo(np.int64).max), axis=1)
+            has = present.any(axis=1)
+            counts = np.zeros_like(counts)
+            counts[np.flatnonzero(has), rarest[has]] = n_images[has]
+        return cls(counts, n_images, mode, cat_ids, pos[ok], ann_class)
+
+
+def _fixed_units(
+    unit_of: npt.NDArray[np.int64], existing: npt.NDArray[np.object_], kept: npt.NDArray[np.bool_], names: list[str]
+) -> tuple[npt.NDArray[np.int64], int]:
+    """Split index of units holding a kept image (-1 elsewhere), and how many units span two kept splits.
+
+    A unit follows its first kept image; one already spread over splits keeps them.
+    """
+    n_units = int(unit_of.max()) + 1 if len(unit_of) else 0
+    fixed = np.full(n_units, -1, dtype=np.int64)
+    if not kept.any():
+        return fixed, 0
+    index = {s: i for i, s in enumerate(names)}
+    kept_pos = np.flatnonzero(kept)
+    split_idx = np.array([index[existing[i]] for i in kept_pos], dtype=np.int64)
+    units = unit_of[kept_pos]
+    first = np.unique(units, return_index=True)[1]
+    fixed[units[first]] = split_idx[first]
+    return fixed, int((pd.Series(split_idx).groupby(units).nunique() > 1).sum())
+
+
 # -- the API ---------------------------------------------------------------------------------
 
 
@@ -510,8 +566,10 @@ def split_with_report(
         stratify: ``"auto"`` (per class, multi-label aware, counting boxes for detection and
             labels for classification), ``"class"`` (one label per image group: its rarest
             class, counted in images) or ``"none"`` (random, by image count).
-        group_by: ``"group"``, a key of ``images.attributes``, or a regex on ``file_name``
-            (its first ``(...)`` group, else the whole match): images with one value stay together.
+        group_by: ``"group"``, a key of ``images.attributes``, a key of ``annotations.attributes``
+            (images sharing a value are joined), or a regex on ``file_name`` (its first ``(...)``
+            group, else the whole match): images with one value stay together. The dataset's own
+            ``group`` column is always honoured.
         near_duplicates: also keep together images whose difference hashes differ by at most
             this many of 64 bits (decodes every image, small); None or ``"off"`` to skip.
         keep_existing: images that already have a split keep it; only the others are assigned,
@@ -522,7 +580,7 @@ def split_with_report(
         UsageError: bad ratios, stratify mode, group field or threshold.
     """
     parts, near_duplicates = _check_options(ratios=ratios, stratify=stratify, near_duplicates=near_duplicates)
-    images, anns = ds.images, ds.annotations
+    images = ds.images
     n = len(images)
     units = _units(ds, group_by=group_by, content=content, near_duplicates=near_duplicates)
     notes = list(units.notes)
@@ -536,49 +594,14 @@ def split_with_report(
         names += extra
     ratio_arr = np.array([parts.get(s, 0.0) for s in names], dtype=np.float64)
 
-    # per unit: images, and boxes (labels) per class
-    n_units = int(units.labels.max()) + 1 if n else 0
-    cat_ids = ds.categories.index.union(pd.Index(anns["category_id"].unique())).to_numpy()
-    pos = images.index.get_indexer(anns["image_id"].to_numpy())
-    ok = pos >= 0
-    ann_class = np.searchsorted(cat_ids, anns["category_id"].to_numpy()[ok])
-    ann_unit = units.labels[pos[ok]]
-    n_classes = len(cat_ids)
-    n_images_unit = np.bincount(units.labels, minlength=n_units).astype(np.int64)
-    mode = stratify
-    if stratify == "auto":
-        mode = "labels" if len(ann_class) else "none"
-    if mode == "none":
-        counts = np.zeros((n_units, 0), dtype=np.int64)
-    else:
-        counts = np.bincount(ann_unit * n_classes + ann_class, minlength=n_units * n_classes).reshape(
-            n_units, n_classes
+    labels = _Labels.of(ds, units.labels, stratify)
+    fixed, spread = _fixed_units(units.labels, existing, kept_mask, names)
+    if spread:
+        notes.append(
+            f"{spread:,} groups already span two splits; their images keep their splits (dataprep validate reports it)"
         )
-        if mode == "class":  # one label per unit: its rarest class, weighted by its images
-            present = counts > 0
-            frequency = present.sum(axis=0)
-            rarest = np.argmin(np.where(present, frequency[None, :], np.iinfo(np.int64).max), axis=1)
-            counts = np.zeros_like(counts)
-            has = present.any(axis=1)
-            counts[np.flatnonzero(has), rarest[has]] = n_images_unit[has]
-
-    fixed = np.full(n_units, -1, dtype=np.int64)
-    if kept_mask.any():
-        index = {s: i for i, s in enumerate(names)}
-        kept_pos = np.flatnonzero(kept_mask)
-        split_idx = np.array([index[existing[i]] for i in kept_pos], dtype=np.int64)
-        unit_of = units.labels[kept_pos]
-        # a unit follows its first kept image; a unit already spread over splits keeps them (validate reports it)
-        first = np.unique(unit_of, return_index=True)[1]
-        fixed[unit_of[first]] = split_idx[first]
-        spread = pd.Series(split_idx).groupby(unit_of).nunique()
-        if (spread > 1).any():
-            notes.append(
-                f"{int((spread > 1).sum()):,} groups already span two splits; their images keep their splits "
-                "(dataprep validate reports the leak)"
-            )
     rng = np.random.default_rng(seed)
-    unit_split = _assign(counts, n_images_unit, ratio_arr, fixed, rng)
+    unit_split = _assign(labels.counts, labels.n_images, ratio_arr, fixed, rng)
     image_split_idx = unit_split[units.labels]
     if kept_mask.any():
         index = {s: i for i, s in enumerate(names)}
@@ -586,22 +609,21 @@ def split_with_report(
     image_split = np.array(names, dtype=object)[image_split_idx]
     out = dataclasses.replace(ds, images=images.assign(split=pd.array(image_split, dtype="str")))
 
-    splits_table, classes_table = _tables(ds, names, ratio_arr, image_split_idx, cat_ids, pos, ok, ann_class)
-    leaks = _leaks(units, image_split_idx, group_by, ds)
+    splits_table, classes_table = _tables(ds, names, ratio_arr, image_split_idx, labels)
     return SplitResult(
         dataset=out,
         ratios=parts,
         seed=seed,
-        stratify="none" if mode == "none" else ("class" if mode == "class" else "labels"),
+        stratify=labels.mode,
         splits=splits_table,
         classes=classes_table,
         groups={
-            "units": n_units,
-            "multi_image_groups": int((n_images_unit > 1).sum()),
-            "images_in_groups": int(n_images_unit[n_images_unit > 1].sum()),
+            "units": len(labels.n_images),
+            "multi_image_groups": int((labels.n_images > 1).sum()),
+            "images_in_groups": int(labels.n_images[labels.n_images > 1].sum()),
             **units.groups,
         },
-        leaks=leaks,
+        leaks=_leaks(units, image_split_idx),
         rare_classes=_rare(classes_table, names),
         kept=int(kept_mask.sum()),
         notes=notes,
@@ -687,13 +709,12 @@ def _tables(
     names: list[str],
     ratios: npt.NDArray[np.float64],
     image_split: npt.NDArray[np.int64],
-    cat_ids: npt.NDArray[np.int64],
-    pos: npt.NDArray[np.int64],
-    ok: npt.NDArray[np.bool_],
-    ann_class: npt.NDArray[np.int64],
+    labels: _Labels,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per split and per (class, split): images, annotations, target and achieved shares."""
+    cat_ids, pos, ann_class = labels.cat_ids, labels.ann_pos, labels.ann_class
     n_splits, n_classes = len(names), len(cat_ids)
-    ann_split = image_split[pos[ok]]
+    ann_split = image_split[pos]
     images_per_split = np.bincount(image_split, minlength=n_splits)
     anns_per_split = np.bincount(ann_split, minlength=n_splits)
     n_images = max(len(image_split), 1)
@@ -707,7 +728,7 @@ def _tables(
         index=pd.Index(names, name="split"),
     )
     boxes = np.bincount(ann_class * n_splits + ann_split, minlength=n_classes * n_splits).reshape(n_classes, n_splits)
-    key = pos[ok] * n_classes + ann_class  # one per (image, class)
+    key = pos * n_classes + ann_class  # one per (image, class)
     first = np.unique(key, return_index=True)[1]
     imgs = np.bincount(
         ann_class[first] * n_splits + ann_split[first], minlength=n_classes * n_splits
@@ -736,7 +757,7 @@ def _tables(
     return splits, classes
 
 
-def _leaks(units: _Units, image_split: npt.NDArray[np.int64], group_by: str | None, ds: Dataset) -> dict[str, Any]:
+def _leaks(units: _Units, image_split: npt.NDArray[np.int64]) -> dict[str, Any]:
     """Check the result again: identical content and groups each in one split."""
     out: dict[str, Any] = {"content_checked": units.content_checked}
     pairs = units.content_pairs
