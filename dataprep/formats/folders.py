@@ -22,7 +22,7 @@ reads back as an image without a label.
 from __future__ import annotations
 
 import os
-import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,14 @@ import pandas as pd
 
 from dataprep.dataset import Dataset
 from dataprep.errors import InputError
-from dataprep.files import IMAGE_SUFFIXES, safe_join
+from dataprep.files import IMAGE_SUFFIXES, member_paths, safe_join
+from dataprep.formats._classification import (
+    dedupe_paths,
+    id_change_loss,
+    label_table,
+    renamed_loss,
+    sanitize_names,
+)
 from dataprep.formats.base import (
     MAX_EXAMPLES,
     SPLIT_ALIASES,
@@ -54,7 +61,6 @@ _LABEL_SUFFIXES = frozenset({".txt", ".xml", ".json", ".csv", ".yaml", ".yml"})
 _META_SUFFIXES = frozenset({".json", ".xml", ".csv", ".yaml", ".yml", ".data", ".names"})
 _DETECT_DIRS = 20  # class folders looked at by `detect`
 _DETECT_ENTRIES = 64  # entries looked at per folder by `detect`
-_UNSAFE_CHARS = re.compile(r"[/\\\x00-\x1f]")
 
 
 def _hidden(name: str) -> bool:
@@ -194,6 +200,72 @@ def _check_names(paths: list[str], root: Path, on_error: OnError, findings: list
     return good
 
 
+@dataclass
+class _Scan:
+    """Every image found, with its split and class folder (None: no class), in walk order."""
+
+    file_names: list[str] = field(default_factory=list)
+    split: list[str | None] = field(default_factory=list)
+    klass: list[str | None] = field(default_factory=list)
+    class_dir: list[str | None] = field(default_factory=list)
+    class_names: set[str] = field(default_factory=set)
+    skipped: list[str] = field(default_factory=list)
+
+    def add(self, names: list[str], split: str | None, klass: str | None, class_dir: str | None) -> None:
+        self.file_names.extend(names)
+        self.split.extend([split] * len(names))
+        self.klass.extend([klass] * len(names))
+        self.class_dir.extend([class_dir] * len(names))
+
+    def keep(self, good: set[str]) -> None:
+        """Keep only the images whose file name is in `good`."""
+        mask = [f in good for f in self.file_names]
+        for name in ("file_names", "split", "klass", "class_dir"):
+            setattr(self, name, [v for v, m in zip(getattr(self, name), mask, strict=True) if m])
+
+
+def _sorted_entries(folder: Path) -> list[os.DirEntry]:
+    return sorted((e for e in os.scandir(folder) if not _hidden(e.name)), key=lambda e: e.name)
+
+
+def _add_class_tree(scan: _Scan, root: Path, prefix: str, split: str | None, entries: list[os.DirEntry]) -> None:
+    """Scan the class folders (and loose images) among `entries`, the contents of ``root/prefix``."""
+    for entry in entries:
+        rel = f"{prefix}/{entry.name}" if prefix else entry.name
+        if _safe_is_dir(entry):
+            scan.class_names.add(entry.name)
+            found: list[str] = []
+            _walk_images(str(root), rel, found, scan.skipped)
+            scan.add(found, split, entry.name, rel)
+        elif _is_image(entry.name):
+            scan.add([rel], split, None, None)
+        elif prefix:
+            scan.skipped.append(rel)
+
+
+def _scan(root: Path, splits: bool | None, notes: list[str]) -> _Scan:
+    """Find every image below `root`: split folders of class folders, or class folders."""
+    top = _sorted_entries(root)
+    top_dirs = [e.name for e in top if _safe_is_dir(e)]
+    top_images = [e.name for e in top if not _safe_is_dir(e) and _is_image(e.name)]
+    if splits is None:
+        splits = bool(top_dirs) and all(d.lower() in SPLIT_ALIASES for d in top_dirs)
+    scan = _Scan()
+    if splits:
+        renamed = sorted({d for d in top_dirs if SPLIT_ALIASES.get(d.lower(), d) not in (d, None)})
+        notes.append("layout: split folders " + ", ".join(top_dirs))
+        if renamed:
+            notes.append("split folders read as: " + ", ".join(f"{d} -> {SPLIT_ALIASES[d.lower()]}" for d in renamed))
+        for d in top_dirs:
+            _add_class_tree(scan, root, d, SPLIT_ALIASES.get(d.lower(), d), _sorted_entries(root / d))
+        for name in top_images:
+            scan.add([name], None, None, None)
+    else:
+        notes.append("layout: class folders at the top level")
+        _add_class_tree(scan, root, "", None, top)
+    return scan
+
+
 def read(
     path: Path,
     *,
@@ -219,81 +291,46 @@ def read(
         raise InputError(root, "not a folder", hint="The folders format reads a folder with one sub-folder per class")
     notes: list[str] = []
     findings: list = []
-    top = sorted((e for e in os.scandir(root) if not _hidden(e.name)), key=lambda e: e.name)
-    top_dirs = [e.name for e in top if _safe_is_dir(e)]
-    top_images = [e.name for e in top if not _safe_is_dir(e) and _is_image(e.name)]
-    if splits is None:
-        splits = bool(top_dirs) and all(d.lower() in SPLIT_ALIASES for d in top_dirs)
-
-    # (file_name, split, class folder or None) for every image
-    file_names: list[str] = []
-    split_col: list[str | None] = []
-    class_col: list[str | None] = []
-    class_dir_col: list[str | None] = []
-    class_names: set[str] = set()
-    skipped: list[str] = []
-
-    def add_class_tree(prefix: str, split: str | None) -> None:
-        entries = (
-            sorted((e for e in os.scandir(root / prefix) if not _hidden(e.name)), key=lambda e: e.name)
-            if prefix
-            else top
-        )
-        for entry in entries:
-            rel = f"{prefix}/{entry.name}" if prefix else entry.name
-            if _safe_is_dir(entry):
-                class_names.add(entry.name)
-                found: list[str] = []
-                _walk_images(str(root), rel, found, skipped)
-                file_names.extend(found)
-                split_col.extend([split] * len(found))
-                class_col.extend([entry.name] * len(found))
-                class_dir_col.extend([rel] * len(found))
-            elif _is_image(entry.name):
-                file_names.append(rel)
-                split_col.append(split)
-                class_col.append(None)
-                class_dir_col.append(None)
-            elif prefix:
-                skipped.append(rel)
-
-    if splits:
-        renamed = sorted({d for d in top_dirs if SPLIT_ALIASES.get(d.lower(), d) not in (d, None)})
-        notes.append("layout: split folders " + ", ".join(top_dirs))
-        if renamed:
-            notes.append("split folders read as: " + ", ".join(f"{d} -> {SPLIT_ALIASES[d.lower()]}" for d in renamed))
-        for d in top_dirs:
-            add_class_tree(d, SPLIT_ALIASES.get(d.lower(), d))
-        for name in top_images:
-            file_names.append(name)
-            split_col.append(None)
-            class_col.append(None)
-            class_dir_col.append(None)
-    else:
-        notes.append("layout: class folders at the top level")
-        add_class_tree("", None)
-
-    if not file_names:
+    # 1. layout and 2. scan: every image with its split and class folder
+    scan = _scan(root, splits, notes)
+    if not scan.file_names:
         raise InputError(
             root,
             "no image files found in class folders",
             hint="Expected <class>/<image> or <split>/<class>/<image> with image suffixes "
             + ", ".join(sorted(IMAGE_SUFFIXES)),
         )
-    keep = set(_check_names(file_names, root, on_error, findings))
-    if len(keep) != len(file_names):
-        mask = [f in keep for f in file_names]
-        file_names = [f for f, m in zip(file_names, mask, strict=True) if m]
-        split_col = [s for s, m in zip(split_col, mask, strict=True) if m]
-        class_col = [c for c, m in zip(class_col, mask, strict=True) if m]
-        class_dir_col = [c for c, m in zip(class_dir_col, mask, strict=True) if m]
-
+    keep = set(_check_names(scan.file_names, root, on_error, findings))
+    if len(keep) != len(scan.file_names):
+        scan.keep(keep)
+    # 3. tables
     frame = pd.DataFrame(
-        {"file_name": file_names, "split": split_col, "class": class_col, "class_dir": class_dir_col}
+        {"file_name": scan.file_names, "split": scan.split, "class": scan.klass, "class_dir": scan.class_dir}
     ).sort_values("file_name", kind="stable", ignore_index=True)
+    names = sorted(c for c in scan.class_names if _utf8(c))
+    ds = _dataset(frame, names, root)
+    _note_scan(frame, names, scan.skipped, notes)
+    # 4. the result, with where each row came from when asked
+    result = ReadResult(ds, NAME, findings=findings, notes=notes)
+    if provenance:
+        labelled = frame["class"].notna().to_numpy()
+        result.image_sources = pd.DataFrame({"file": frame["file_name"].to_numpy()}, index=ds.images.index)
+        lab = frame[labelled]
+        result.annotation_sources = pd.DataFrame(
+            {
+                "file": lab["file_name"].to_numpy(),
+                "line": pd.array([pd.NA] * int(labelled.sum()), dtype="Int64"),
+                "record": lab["class_dir"].to_numpy(),
+            },
+            index=pd.Index(ds.annotations.index.to_numpy(), name="annotation_id"),
+        )
+    return result
+
+
+def _dataset(frame: pd.DataFrame, names: list[str], root: Path) -> Dataset:
+    """Images 1..N in `frame` order, categories 1..C in `names` order, one annotation per class folder image."""
     n = len(frame)
     image_ids = np.arange(1, n + 1, dtype=np.int64)
-    names = sorted(c for c in class_names if _utf8(c))
     categories = pd.DataFrame({"category_id": np.arange(1, len(names) + 1, dtype=np.int64), "name": names})
     cat_of = pd.Series(categories["category_id"].to_numpy(), index=pd.Index(names, dtype=object))
     labelled = frame["class"].notna().to_numpy()
@@ -312,7 +349,13 @@ def read(
             "split": frame["split"].astype(object).where(frame["split"].notna(), np.nan),
         }
     )
-    unlabeled = n - m
+    return Dataset.from_frames(images, annotations, categories, root=root)
+
+
+def _note_scan(frame: pd.DataFrame, names: list[str], skipped: list[str], notes: list[str]) -> None:
+    """Notes on images without a class, files that are not images, class folders without images."""
+    labelled = frame["class"].notna().to_numpy()
+    unlabeled = len(frame) - int(labelled.sum())
     if unlabeled:
         examples = frame["file_name"][~labelled].head(3).tolist()
         notes.append(
@@ -323,22 +366,6 @@ def read(
     empty = sorted(set(names) - set(frame["class"].dropna()))
     if empty:
         notes.append(f"{len(empty)} class folder(s) without images kept as categories: {', '.join(empty[:5])}")
-    ds = Dataset.from_frames(images, annotations, categories, root=root)
-    result = ReadResult(ds, NAME, findings=findings, notes=notes)
-    if provenance:
-        result.image_sources = pd.DataFrame(
-            {"file": frame["file_name"].to_numpy()}, index=pd.Index(image_ids, name="image_id")
-        )
-        lab = frame[labelled]
-        result.annotation_sources = pd.DataFrame(
-            {
-                "file": lab["file_name"].to_numpy(),
-                "line": pd.array([pd.NA] * m, dtype="Int64"),
-                "record": lab["class_dir"].to_numpy(),
-            },
-            index=pd.Index(annotations["annotation_id"].to_numpy(), name="annotation_id"),
-        )
-    return result
 
 
 def _utf8(text: str) -> bool:
@@ -352,113 +379,6 @@ def _utf8(text: str) -> bool:
 # -- write -------------------------------------------------------------------------------
 
 
-def sanitize_names(
-    names: pd.Series, *, forbidden: re.Pattern[str] = _UNSAFE_CHARS, path_component: bool = True
-) -> pd.Series:
-    """Make names usable as one path component (or, with ``path_component=False``, one csv
-    label), keeping them unique.
-
-    `names` is indexed by an id. Characters matching `forbidden` become ``_``; surrounding
-    whitespace is stripped; empty names, and for path components ``.``, ``..`` and hidden
-    (leading ``.``) names, get a prefix; a name that collides with another afterwards gets
-    ``_<id>`` appended.
-    """
-    text = names.astype(object).fillna("").astype(str)
-    clean = text.str.replace(forbidden, "_", regex=True).str.strip()
-    bad = clean.eq("")
-    if path_component:
-        bad |= clean.isin([".", ".."]) | clean.str.startswith(".")
-    ids = pd.Series(names.index.astype(str), index=names.index)
-    stripped = clean.str.lstrip(".")
-    clean = clean.where(~bad, "_" + stripped.where(stripped != "", ids))
-    # Only changed names give way: an untouched name keeps its spelling.
-    dup = clean.duplicated(keep=False) & (clean != text)
-    return clean.where(~dup, clean + "_" + ids)
-
-
-def renamed_loss(names: pd.Series, clean: pd.Series, *, what: str, format_name: str) -> Loss | None:
-    """A ``category-renamed`` Loss listing names that `sanitize_names` changed (None if none)."""
-    changed = names.astype(object).fillna("").astype(str) != clean
-    if not changed.any():
-        return None
-    pairs = ", ".join(f"{a!r} -> {b!r}" for a, b in zip(names[changed][:3], clean[changed][:3], strict=True))
-    return Loss(
-        "category-renamed",
-        f"{format_name} cannot hold these {what} names as they are: renamed ({pairs})",
-        int(changed.sum()),
-        [int(i) for i in names.index[changed][:MAX_EXAMPLES]],
-        unit="category",
-    )
-
-
-def id_change_loss(categories: pd.DataFrame, order: list[int], *, format_name: str) -> Loss | None:
-    """A ``category-id-changed`` Loss when reading back will number `order` as 1..C instead."""
-    old = np.asarray(order, dtype=np.int64)
-    new = np.arange(1, len(old) + 1, dtype=np.int64)
-    moved = old != new
-    if not moved.any():
-        return None
-    names = categories["name"].reindex(old[moved][:3]).tolist()
-    detail = ", ".join(f"{n!r} {o}->{w}" for n, o, w in zip(names, old[moved][:3], new[moved][:3], strict=True))
-    return Loss(
-        "category-id-changed",
-        f"{format_name} stores class names only: read back, categories are numbered 1..C by name ({detail})",
-        int(moved.sum()),
-        [int(i) for i in old[moved][:MAX_EXAMPLES]],
-        unit="category",
-    )
-
-
-def label_table(ds: Dataset) -> tuple[pd.DataFrame, list[Loss]]:
-    """One row per distinct (image_id, category_id) label, with the losses met on the way.
-
-    Rows are sorted by image_id then by how often the category occurs in the image (most
-    first), then category_id; column ``count`` says how many annotations made the label.
-    Annotations whose image or category is not in the tables are dropped and reported.
-    """
-    anns = ds.annotations
-    losses: list[Loss] = []
-    orphan = ~anns["image_id"].isin(ds.images.index)
-    dangling = ~anns["category_id"].isin(ds.categories.index) & ~orphan
-    if orphan.any():
-        losses.append(
-            Loss(
-                "orphan-annotation-dropped",
-                "annotations of an image_id not in the images table dropped",
-                int(orphan.sum()),
-                [int(i) for i in anns.index[orphan][:MAX_EXAMPLES]],
-            )
-        )
-    if dangling.any():
-        losses.append(
-            Loss(
-                "dangling-label-dropped",
-                "annotations of a category_id not in the categories table have no class name: dropped",
-                int(dangling.sum()),
-                [int(i) for i in anns.index[dangling][:MAX_EXAMPLES]],
-            )
-        )
-    good = anns.loc[~orphan & ~dangling, ["image_id", "category_id", "x_min"]]
-    grouped = good.groupby(["image_id", "category_id"], sort=True)
-    table = pd.DataFrame({"count": grouped.size(), "boxes": grouped["x_min"].count()}).reset_index()
-    no_box_dups = (table["count"] - table["boxes"]) > 1
-    if no_box_dups.any():
-        ids = table.loc[no_box_dups, "image_id"]
-        losses.append(
-            Loss(
-                "duplicate-label-merged",
-                "the same image-level label given twice for an image: kept once",
-                int(no_box_dups.sum()),
-                [int(i) for i in ids[:MAX_EXAMPLES]],
-                unit="image",
-            )
-        )
-    table = table.sort_values(
-        ["image_id", "count", "category_id"], ascending=[True, False, True], kind="stable", ignore_index=True
-    )
-    return table[["image_id", "category_id", "count"]], losses
-
-
 def _strip_first(names: pd.Series, first: pd.Series) -> pd.Series:
     """`names` without their first path component where it equals `first`."""
     parts = names.str.partition("/")
@@ -466,35 +386,9 @@ def _strip_first(names: pd.Series, first: pd.Series) -> pd.Series:
     return names.where(~strip, parts[2])
 
 
-def _dedupe_paths(out: pd.Series) -> tuple[pd.Series, list[int]]:
-    """Make output paths unique by appending ``_<image_id>`` to the later duplicates."""
-    renamed: list[int] = []
-    dup = out.duplicated(keep="first")
-    while dup.any():
-        ids = out.index[dup]
-        stem_suffix = out[dup].str.rpartition(".")
-        has_suffix = stem_suffix[1] == "."
-        new = np.where(
-            has_suffix,
-            stem_suffix[0] + "_" + ids.astype(str) + "." + stem_suffix[2],
-            out[dup] + "_" + ids.astype(str),
-        )
-        out = out.copy()
-        out[dup] = new
-        renamed.extend(int(i) for i in ids)
-        dup = out.duplicated(keep="first")
-    return out, sorted(set(renamed))
-
-
-def _layout(ds: Dataset) -> tuple[pd.DataFrame, pd.Series, list[str], list[Loss]]:
-    """Output path of every image, class folder names, split folders, and the format's own losses.
-
-    Returns ``(frame indexed by image_id with columns out/split/category_id, folder name per
-    category_id, split folder names, losses)``.
-    """
-    losses: list[Loss] = []
-    labels, label_losses = label_table(ds)
-    losses += label_losses
+def _one_class_per_image(ds: Dataset) -> tuple[pd.Series, list[Loss]]:
+    """The class each image goes under (its most frequent, ties: lowest id), by image_id; the losses."""
+    labels, losses = label_table(ds)
     n_labels = labels.groupby("image_id").size()
     multi = n_labels.index[n_labels.to_numpy() > 1]
     if len(multi):
@@ -509,9 +403,12 @@ def _layout(ds: Dataset) -> tuple[pd.DataFrame, pd.Series, list[str], list[Loss]
                 unit="image",
             )
         )
-    chosen = labels.drop_duplicates("image_id").set_index("image_id")["category_id"]
+    return labels.drop_duplicates("image_id").set_index("image_id")["category_id"], losses
 
-    cats = ds.categories
+
+def _class_folders(cats: pd.DataFrame) -> tuple[pd.Series, list[Loss]]:
+    """Folder name per category_id, and the renamed / id-changed losses."""
+    losses = []
     folder = sanitize_names(cats["name"])
     loss = renamed_loss(cats["name"], folder, what="class", format_name=NAME)
     if loss:
@@ -520,7 +417,18 @@ def _layout(ds: Dataset) -> tuple[pd.DataFrame, pd.Series, list[str], list[Loss]
     loss = id_change_loss(cats, order, format_name=NAME)
     if loss:
         losses.append(loss)
+    return folder, losses
 
+
+def _layout(ds: Dataset) -> tuple[pd.DataFrame, pd.Series, list[str], list[Loss]]:
+    """Output path of every image, class folder names, split folders, and the format's own losses.
+
+    Returns ``(frame indexed by image_id with columns out/split/category_id, folder name per
+    category_id, split folder names, losses)``.
+    """
+    chosen, losses = _one_class_per_image(ds)
+    folder, class_losses = _class_folders(ds.categories)
+    losses += class_losses
     layout = image_layout(ds)
     split_names = pd.Series(sorted(set(layout["split"]) - {""}), dtype=object)
     split_map = dict(zip(split_names, sanitize_names(split_names), strict=True))
@@ -537,7 +445,7 @@ def _layout(ds: Dataset) -> tuple[pd.DataFrame, pd.Series, list[str], list[Loss]
     parts = pd.DataFrame({"split": split, "class": class_dir.where(labelled, ""), "name": name})
     out = parts["split"].str.cat([parts["class"], parts["name"]], sep="/").str.replace(r"/{2,}", "/", regex=True)
     out = out.str.lstrip("/")
-    out, renamed = _dedupe_paths(out)
+    out, renamed = dedupe_paths(out)
     if renamed:
         losses.append(
             Loss(
@@ -574,7 +482,8 @@ def write(ds: Dataset, out_dir: Path, *, images: str = "copy") -> WriteReport:
     for split in split_dirs or [""]:
         for name in folder.tolist():
             safe_join(out_dir, f"{split}/{name}" if split else name).mkdir(parents=True, exist_ok=True)
-    placed, missing = place_images(ds, (safe_join(out_dir, dst) for dst in frame["out"].tolist()), images)
+    dests = member_paths(out_dir, frame["out"].tolist()) if images != "none" else []
+    placed, missing = place_images(ds, dests, images)
     return WriteReport(
         format=NAME,
         path=str(out_dir),

@@ -35,7 +35,14 @@ import pandas as pd
 
 from dataprep.dataset import Dataset
 from dataprep.errors import Finding, InputError
-from dataprep.files import check_member, clean_members, safe_join
+from dataprep.files import check_member, clean_members, member_paths
+from dataprep.formats._classification import (
+    dedupe_paths,
+    id_change_loss,
+    label_table,
+    renamed_loss,
+    sanitize_names,
+)
 from dataprep.formats.base import (
     MAX_EXAMPLES,
     SPLIT_ALIASES,
@@ -48,7 +55,6 @@ from dataprep.formats.base import (
     place_images,
     plan_losses,
 )
-from dataprep.formats.folders import id_change_loss, label_table, renamed_loss, sanitize_names
 
 NAME = "csv"
 CSV_NAME = "labels.csv"
@@ -250,21 +256,14 @@ def _load_frame(csv_path: Path) -> tuple[pd.DataFrame, npt.NDArray[np.int64]]:
     return df, lines
 
 
-def _parse(
-    csv_path: Path,
-    *,
-    on_error: OnError,
-    findings: list[Finding],
-    notes: list[str],
-    file_column: str | None,
-    label_column: str | None,
-    label_separator: str | None,
-) -> tuple[pd.DataFrame, list[str]]:
-    """Rows ``file, label ("" = none), split (NaN = none), line`` of one csv, one label per row.
+def _columns(
+    csv_path: Path, df: pd.DataFrame, file_column: str | None, label_column: str | None, notes: list[str]
+) -> tuple[str, str | None, str | None, list[str]]:
+    """``(file column, label column, split column, one-hot columns)`` of a csv's header; others noted.
 
-    Also returns the category names the header declares (one-hot columns), if any.
+    Raises:
+        InputError: no file-name column, or neither a label column nor 0/1 one-hot columns.
     """
-    df, lines = _load_frame(csv_path)
     header = [str(c) for c in df.columns]
     file_col, other_files = _find_column(header, FILE_COLUMNS, file_column)
     label_col, other_labels = _find_column(header, LABEL_COLUMNS, label_column)
@@ -289,7 +288,25 @@ def _parse(
         notes.append(
             f"{csv_path.name} has box columns ({', '.join(boxes)}): the csv format reads image-level labels only"
         )
+    return file_col, label_col, split_col, hot
 
+
+def _parse(
+    csv_path: Path,
+    *,
+    on_error: OnError,
+    findings: list[Finding],
+    notes: list[str],
+    file_column: str | None,
+    label_column: str | None,
+    label_separator: str | None,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Rows ``file, label ("" = none), split (NaN = none), line`` of one csv, one label per row.
+
+    Also returns the category names the header declares (one-hot columns), if any.
+    """
+    df, lines = _load_frame(csv_path)
+    file_col, label_col, split_col, hot = _columns(csv_path, df, file_column, label_column, notes)
     stripped = df[file_col].str.strip()
     clean, bad_mask = clean_members(stripped)
     files = pd.Series(clean, index=df.index, dtype=object)
@@ -376,12 +393,43 @@ def read(
             naming the file and line.
     """
     path = Path(path)
-    sources = _sources(path)
     notes: list[str] = []
     findings: list[Finding] = []
+    # 1. layout: the csv file(s), one per split folder or one for all
+    sources = _sources(path)
+    # 2. parse: one row per (image, label), bad rows and split conflicts reported
+    options = {"file_column": file_column, "label_column": label_column, "label_separator": label_separator}
+    table, declared = _read_sources(sources, on_error, findings, notes, options)
+    table = _drop_split_conflicts(table, on_error, findings)
+    # 3. tables: images in file-name order, categories by name, one annotation per label
+    images, categories, pairs = _tables(table, declared, notes)
+    annotation_ids = np.arange(1, len(pairs) + 1, dtype=np.int64)
+    annotations = pd.DataFrame(
+        {"annotation_id": annotation_ids, "image_id": pairs["image_id"], "category_id": pairs["category_id"]}
+    )
+    if sources[0][1]:
+        root = path  # file names were prefixed with their split folder
+    else:
+        root, note = _resolve_root(sources[0][0].parent, images["file_name"])
+        if note:
+            notes.append(note)
+    unlabeled = len(images) - pairs["image_id"].nunique()
+    if unlabeled:
+        notes.append(f"{unlabeled} image(s) with an empty label read as images without a label")
+    # 4. the result, with the csv line of each row when asked
+    ds = Dataset.from_frames(images, annotations, categories, root=root)
+    result = ReadResult(ds, NAME, findings=findings, notes=notes)
+    if provenance:
+        _add_provenance(result, table, pairs, [p for p, _ in sources], root)
+    return result
+
+
+def _read_sources(
+    sources: list[tuple[Path, str]], on_error: OnError, findings: list[Finding], notes: list[str], options: dict
+) -> tuple[pd.DataFrame, list[str]]:
+    """The rows of every csv (file names prefixed with their split folder), and the declared classes."""
     tables = []
     declared: list[str] = []
-    options = {"file_column": file_column, "label_column": label_column, "label_separator": label_separator}
     for csv_path, folder in sources:
         table, names = _parse(csv_path, on_error=on_error, findings=findings, notes=notes, **options)
         declared += names
@@ -393,9 +441,11 @@ def read(
         tables.append(table)
     if len(sources) > 1 or sources[0][1]:
         notes.append("layout: one csv per split folder (" + ", ".join(f for _, f in sources) + ")")
-    table = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
+    return (pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]), declared
 
-    # One split per image: rows of the same file naming two splits are a contradiction.
+
+def _drop_split_conflicts(table: pd.DataFrame, on_error: OnError, findings: list[Finding]) -> pd.DataFrame:
+    """One split per image: rows of the same file naming two splits are a contradiction (reported, dropped)."""
     known = table.dropna(subset=["split"])
     n_split = known.groupby("file", sort=False)["split"].nunique()
     conflicted = n_split.index[n_split.to_numpy() > 1]
@@ -411,10 +461,15 @@ def read(
         _raise_or_collect(err, on_error, findings, "split-conflict")
     if len(conflicted):
         table = table[~table["file"].isin(conflicted)]
+    return table
 
+
+def _tables(
+    table: pd.DataFrame, declared: list[str], notes: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """``(images, categories, labels)``: labels are ``image_id, category_id, line, csv`` rows, sorted."""
     file_order = np.sort(table["file"].unique().astype(object))
-    n_images = len(file_order)
-    image_ids = np.arange(1, n_images + 1, dtype=np.int64)
+    image_ids = np.arange(1, len(file_order) + 1, dtype=np.int64)
     split_of = table.dropna(subset=["split"]).drop_duplicates("file").set_index("file")["split"]
     images = pd.DataFrame(
         {"image_id": image_ids, "file_name": file_order, "split": split_of.reindex(file_order).to_numpy(dtype=object)}
@@ -439,37 +494,29 @@ def read(
             "csv": labelled["csv"].to_numpy(),
         }
     ).sort_values(["image_id", "category_id"], kind="stable", ignore_index=True)
-    annotation_ids = np.arange(1, len(pairs) + 1, dtype=np.int64)
-    annotations = pd.DataFrame(
-        {"annotation_id": annotation_ids, "image_id": pairs["image_id"], "category_id": pairs["category_id"]}
+    return images, categories, pairs
+
+
+def _add_provenance(
+    result: ReadResult, table: pd.DataFrame, pairs: pd.DataFrame, csv_paths: list[Path], root: Path
+) -> None:
+    """The csv file and line of each image (its first row) and of each label."""
+    ds = result.dataset
+    rel = {p: os.path.relpath(p, root).replace(os.sep, "/") for p in csv_paths}
+    file_order = ds.images["file_name"].astype(object).to_numpy()
+    first_rows = table.drop_duplicates("file").set_index("file").reindex(file_order)
+    result.image_sources = pd.DataFrame(
+        {"file": first_rows["csv"].map(rel).to_numpy(), "line": first_rows["line"].to_numpy(dtype=np.int64)},
+        index=pd.Index(ds.images.index.to_numpy(), name="image_id"),
     )
-    if sources[0][1]:
-        root = path  # file names were prefixed with their split folder
-    else:
-        root, note = _resolve_root(sources[0][0].parent, images["file_name"])
-        if note:
-            notes.append(note)
-    unlabeled = n_images - pairs["image_id"].nunique()
-    if unlabeled:
-        notes.append(f"{unlabeled} image(s) with an empty label read as images without a label")
-    ds = Dataset.from_frames(images, annotations, categories, root=root)
-    result = ReadResult(ds, NAME, findings=findings, notes=notes)
-    if provenance:
-        rel = {p: os.path.relpath(p, root).replace(os.sep, "/") for p, _ in sources}
-        first_rows = table.drop_duplicates("file").set_index("file").reindex(file_order)
-        result.image_sources = pd.DataFrame(
-            {"file": first_rows["csv"].map(rel).to_numpy(), "line": first_rows["line"].to_numpy(dtype=np.int64)},
-            index=pd.Index(image_ids, name="image_id"),
-        )
-        result.annotation_sources = pd.DataFrame(
-            {
-                "file": pairs["csv"].map(rel).to_numpy(),
-                "line": pd.array(pairs["line"].to_numpy(), dtype="Int64"),
-                "record": np.nan,
-            },
-            index=pd.Index(annotation_ids, name="annotation_id"),
-        )
-    return result
+    result.annotation_sources = pd.DataFrame(
+        {
+            "file": pairs["csv"].map(rel).to_numpy(),
+            "line": pd.array(pairs["line"].to_numpy(), dtype="Int64"),
+            "record": np.nan,
+        },
+        index=pd.Index(ds.annotations.index.to_numpy(), name="annotation_id"),
+    )
 
 
 # -- write -------------------------------------------------------------------------------
@@ -489,12 +536,9 @@ def _strip_common_dir(names: pd.Series) -> pd.Series:
     return names.str.slice(len("/".join(common)) + 1) if common else names
 
 
-def _layout(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, list[Loss]]:
-    """Rows to write, image copies (image_id -> out path), label text per category, format losses."""
+def _label_texts(cats: pd.DataFrame, labels: pd.DataFrame) -> tuple[pd.Series, list[Loss]]:
+    """Label text per category_id, and the renamed / unused / id-changed losses."""
     losses: list[Loss] = []
-    labels, label_losses = label_table(ds)
-    losses += label_losses
-    cats = ds.categories
     label_text = sanitize_names(
         cats["name"], forbidden=re.compile(re.escape(LABEL_SEPARATOR) + r"|[\x00-\x1f]"), path_component=False
     )
@@ -521,20 +565,18 @@ def _layout(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, list[Lo
     loss = id_change_loss(cats, order, format_name=NAME)
     if loss:
         losses.append(loss)
+    return label_text, losses
 
+
+def _layout(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, list[Loss]]:
+    """Rows to write, image copies (image_id -> out path), label text per category, format losses."""
+    labels, losses = label_table(ds)
+    label_text, label_losses = _label_texts(ds.categories, labels)
+    losses += label_losses
     images = ds.images
     out = IMAGES_DIR + "/" + _strip_common_dir(images["file_name"].astype(object).str.replace("\\", "/", regex=False))
-    dup = out.duplicated(keep="first")
-    renamed: list[int] = []
-    while dup.any():
-        ids = out.index[dup].astype(str)
-        head, dot, tail = (out[dup].str.rpartition(".")[i] for i in range(3))
-        out = out.copy()
-        out[dup] = np.where(dot == ".", head + "_" + ids + "." + tail, out[dup] + "_" + ids)
-        renamed += [int(i) for i in out.index[dup]]
-        dup = out.duplicated(keep="first")
+    out, renamed = dedupe_paths(out)
     if renamed:
-        renamed = sorted(set(renamed))
         losses.append(
             Loss(
                 "file-renamed",
@@ -580,7 +622,8 @@ def write(ds: Dataset, out_dir: Path, *, images: str = "copy") -> WriteReport:
     rows, copies, _, _ = _layout(ds)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows.to_csv(out_dir / CSV_NAME, index=False, lineterminator="\n", encoding="utf-8")
-    placed, missing = place_images(ds, (safe_join(out_dir, dst) for dst in copies["out"].tolist()), images)
+    dests = member_paths(out_dir, copies["out"].tolist()) if images != "none" else []
+    placed, missing = place_images(ds, dests, images)
     return WriteReport(
         format=NAME,
         path=str(out_dir),
