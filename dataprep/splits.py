@@ -243,7 +243,8 @@ def _units(ds: Dataset, *, group_by: str | None, content: bool, near_duplicates:
     near_pairs = np.empty((0, 2), dtype=np.int64)
     checked = False
     if not content:
-        notes.append("content grouping skipped: labels only (images none), identical images are not detected")
+        near = " or near-identical" if near_duplicates is not None else ""
+        notes.append(f"content grouping skipped: labels only (images none), identical{near} images are not detected")
     elif ds.root is None:
         notes.append("content grouping skipped: the dataset has no image folder (root)")
     elif n:
