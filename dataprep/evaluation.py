@@ -597,7 +597,7 @@ def _evaluate_detection(
 ) -> DetectionResult:
     n_pred_read = len(pred.annotations)
     pred = _clean_predictions(gt, pred, findings)
-    if iou_type == "segm" and not gt.has_segmentation:
+    if iou_type == "segm" and len(gt.annotations) and not gt.has_segmentation:
         raise UsageError("segm evaluation needs ground-truth masks (polygons or RLE); this ground truth has none")
     img_ids = gt.images.index.to_numpy(dtype=np.int64)
     cat_ids = gt.categories.index.to_numpy(dtype=np.int64)

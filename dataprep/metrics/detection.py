@@ -283,11 +283,14 @@ def match(
     matched = gt_match >= 0
     safe = np.where(matched, gt_match, 0)
     # pycocotools stores the matched gt id in dtm and tests dtm > 0: a gt id of 0 reads as "no match"
-    real = matched & (gt.annotation_id[safe] != 0) if len(gt) else matched
     d_area = dt.area[pairs.det]
     outside = (d_area[None, :] < lo) | (d_area[None, :] > hi)  # (A, D)
-    a_idx = np.arange(n_a)[:, None, None]
-    ignored = (matched & gt_ig[a_idx, safe]) | (~real & outside[:, None, :])
+    if len(gt):
+        real = matched & (gt.annotation_id[safe] != 0)
+        ignored = (matched & gt_ig[np.arange(n_a)[:, None, None], safe]) | (~real & outside[:, None, :])
+    else:
+        real = matched
+        ignored = np.broadcast_to(outside[:, None, :], matched.shape).copy()
     return Matches(
         pairs.det, pairs.rank, gt_match, real & ~ignored, ignored, gt_ig, pairs.pair_det, pairs.pair_gt, pairs.iou
     )
@@ -614,7 +617,8 @@ def voc_evaluate(
     best_gt[pairs.pair_det[first]] = pairs.pair_gt[first]
     best_iou[pairs.pair_det[first]] = pairs.iou[first]
     hit = (best_gt >= 0) & (best_iou > iou)
-    ignored = hit & ignore_gt[np.maximum(best_gt, 0)]
+    ignored = hit.copy()
+    ignored[hit] = ignore_gt[best_gt[hit]]
     kk = np.searchsorted(cat_ids, dt.category_id[pairs.det])
     ii = np.searchsorted(img_ids, dt.image_id[pairs.det])
     cls_order = _class_order(dt, pairs.det, pairs.rank, kk, ii)
