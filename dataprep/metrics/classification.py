@@ -55,12 +55,13 @@ def confusion(y_true: IntArray, y_pred: IntArray, n_classes: int) -> IntArray:
 def top_k_accuracy(y_true: IntArray, scores: FloatArray, k: int) -> float:
     """Fraction of rows whose true class is among the `k` highest of ``scores`` ``(N, C)``.
 
-    Ties at the k-th score count against the sample (only strictly higher scores push it out,
-    as scikit-learn's ``top_k_accuracy_score``).
+    Ties are ranked as scikit-learn's ``top_k_accuracy_score`` ranks them: among equal scores
+    the higher class index comes first.
     """
     scores = np.asarray(scores, dtype=np.float64)
     true_score = scores[np.arange(len(y_true)), y_true]
-    higher = (scores > true_score[:, None]).sum(axis=1)
+    later = np.arange(scores.shape[1])[None, :] > np.asarray(y_true)[:, None]
+    higher = ((scores > true_score[:, None]) | ((scores == true_score[:, None]) & later)).sum(axis=1)
     return float(np.mean(higher < k)) if len(y_true) else float("nan")
 
 
