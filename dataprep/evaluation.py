@@ -328,7 +328,7 @@ def _load_predictions(
         from dataprep.formats import coco
 
         notes.append("predictions: COCO results list, matched to the ground truth by image and category id")
-        return coco.read_results(path, gt), {"images": "id", "classes": "id"}
+        return _align(gt, coco.read_results(path, gt), findings)
     if fmt == "auto" and path.is_dir() and _is_label_folder(path):
         return _read_yolo_predictions(path, gt, notes, findings), {"images": "file name", "classes": "index"}
     ds = _load_dataset(path, fmt, "predictions", notes, findings)
