@@ -13,12 +13,15 @@ from conftest import make_image
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
+from test_image_header import pillow_header
 
-from dataprep import formats
+from dataprep import _image_header, formats
 from dataprep.dataset import Dataset
 from dataprep.errors import InputError, OutputError, UsageError
 from dataprep.files import probe_image
 from dataprep.formats import yolo
+from dataprep.formats.yolo._config import yaml_scalar
+from dataprep.formats.yolo._rows import format_rows
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "yolo"
 # The conformance image is 15x10; datumaro wrote 6 decimals, so edges move by up to 15 * 0.5e-6.
@@ -287,6 +290,16 @@ def test_polygon_prediction_rows_and_pose_rows(tmp_path: Path) -> None:
 # image sizes from headers
 
 
+def header_size(path: Path) -> tuple[int, int, bool]:
+    """``(width, height, rotated)`` the YOLO reader gets: the fast header parser's, else Pillow's (probe_image)."""
+    found = _image_header.read_header(path)
+    if found is None:
+        header = probe_image(path)
+        return header.width, header.height, header.rotated
+    _, width, height, orientation = found
+    return (height, width, True) if orientation >= 5 else (width, height, False)
+
+
 def _jpeg_with_orientation(path: Path, width: int, height: int, orientation: int) -> Path:
     exif = Image.Exif()
     exif[0x0112] = orientation
@@ -314,8 +327,8 @@ def test_header_sizes_match_pillow(tmp_path: Path, orientation: int, kind: str) 
     exif[0x0112] = orientation
     options = {"progressive": True} if kind == "progressive" else {}
     Image.new("RGB", (33, 17)).save(path, exif=exif.tobytes(), **options)
-    header = probe_image(path)
-    assert yolo._image_size(str(path)) == (header.width, header.height, header.rotated)
+    header = pillow_header(path)
+    assert header_size(path) == (header.width, header.height, header.rotated)
 
 
 def test_header_reads_xmp_orientation_and_large_exif(tmp_path: Path) -> None:
@@ -326,8 +339,8 @@ def test_header_reads_xmp_orientation_and_large_exif(tmp_path: Path) -> None:
     exif[0x010E] = "x" * 60000  # a long description pushes the frame header far from the start
     Image.new("RGB", (30, 10)).save(tmp_path / "y.jpg", exif=exif)
     for name in ("x.jpg", "y.jpg"):
-        header = probe_image(tmp_path / name)
-        assert yolo._image_size(str(tmp_path / name)) == (header.width, header.height, header.rotated) == (10, 30, True)
+        header = pillow_header(tmp_path / name)
+        assert header_size(tmp_path / name) == (header.width, header.height, header.rotated) == (10, 30, True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -449,7 +462,7 @@ def test_odd_file_names_round_trip(tmp_path: Path) -> None:
 @given(st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=4, unique=True))
 def test_class_names_survive_data_yaml(names: list[str]) -> None:
     assume(all(n.strip() == n for n in names))
-    text = "\n".join(f"  {i}: {yolo._yaml_scalar(n)}" for i, n in enumerate(names))
+    text = "\n".join(f"  {i}: {yaml_scalar(n)}" for i, n in enumerate(names))
     assert yaml.safe_load("names:\n" + text)["names"] == dict(enumerate(names))
 
 
@@ -476,14 +489,14 @@ def test_row_formatting_is_printf(values: list[float], cls: int) -> None:
     pad = (-len(values)) % cols
     arr = np.array(values + [0.5] * pad).reshape(-1, cols)
     class_index = np.full(len(arr), cls, dtype=np.int64)
-    blob, lengths = yolo._format_rows(class_index, arr)
+    blob, lengths = format_rows(class_index, arr)
     expected = [("%d" + " %.6f" * cols + "\n") % (cls, *row) for row in arr.tolist()]
     assert blob.decode() == "".join(expected)
     assert lengths.tolist() == [len(e) for e in expected]
 
 
 def test_row_formatting_of_inf_and_nan() -> None:
-    blob, _ = yolo._format_rows(np.array([0, 1]), np.array([[np.inf, 0.5], [np.nan, -np.inf]]))
+    blob, _ = format_rows(np.array([0, 1]), np.array([[np.inf, 0.5], [np.nan, -np.inf]]))
     assert blob == b"0 inf 0.500000\n1 nan -inf\n"
 
 
