@@ -175,10 +175,23 @@ def test_clean_members_vectorized_matches_one_by_one() -> None:
     clean, bad = clean_members(names)
     assert clean.dtype == object and bad.dtype == bool
     assert bad.tolist() == [b for _, _, b in MEMBER_TABLE]
-    assert [c for c, b in zip(clean, bad) if not b] == [c for _, c, b in MEMBER_TABLE if not b]
+    assert [c for c, b in zip(clean, bad, strict=True) if not b] == [c for _, c, b in MEMBER_TABLE if not b]
     # the all-clean fast path, missing values, arrays and Series
     assert clean_members(np.array(["a.jpg", "b/c.png"], dtype=object))[0].tolist() == ["a.jpg", "b/c.png"]
     assert not clean_members(["a.jpg", "b/c.png"])[1].any()
     assert clean_members(pd.Series(["a.jpg", None, np.nan]))[1].tolist() == [False, True, True]
     assert unsafe_member_mask(pd.Series(["./a.jpg", "a/", "x//y"])).tolist() == [False, True, False]
     assert clean_members([])[0].shape == (0,)
+
+
+def test_member_paths_join_clean_names_and_refuse_the_first_unsafe(tmp_path: Path) -> None:
+    from dataprep.files import member_paths
+
+    assert member_paths(tmp_path, ["a.jpg", "./b//c.png", "d\\e.jpg"]) == [
+        f"{tmp_path}/a.jpg",
+        f"{tmp_path}/b/c.png",
+        f"{tmp_path}/d/e.jpg",
+    ]
+    assert member_paths(tmp_path, []) == []
+    with pytest.raises(OutputError, match=r"refusing to write '\.\./x\.jpg'"):
+        member_paths(tmp_path, ["ok.jpg", "../x.jpg", "/abs.jpg"])

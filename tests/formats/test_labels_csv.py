@@ -325,3 +325,30 @@ def test_csv_folders_csv_keeps_labels(tmp_path: Path) -> None:
     assert (tmp_path / "back" / "labels.csv").read_text(encoding="utf-8") == (
         "file_name,label,split\nimages/train/cat/a.jpg,cat,train\nimages/val/c.jpg,,val\nimages/val/dog/b.jpg,dog,val\n"
     )
+
+
+def test_file_names_follow_the_member_rule(tmp_path: Path) -> None:
+    """File cells go through `files.clean_members`: cleaned, or one finding each with its line."""
+    path = _csv(
+        tmp_path / "labels.csv",
+        "file_name,label\n./a.jpg,cat\nsub//b.jpg,dog\nsub\\c.jpg,dog\n.,cat\n./,cat\nsub/.,cat\n../x.jpg,cat\n",
+    )
+    result = labels_csv.read(path, on_error="collect")
+    assert result.dataset.images["file_name"].tolist() == ["a.jpg", "sub/b.jpg", "sub/c.jpg"]
+    problems = [(f.line, f.message) for f in result.findings]
+    assert problems == [
+        (5, "empty 'file_name'"),
+        (6, "empty 'file_name'"),
+        (7, "'file_name' 'sub/.' names a folder, not a file"),
+        (8, "unsafe file name '../x.jpg'"),
+    ]
+
+
+def test_does_not_import_the_folders_format() -> None:
+    """Shared helpers live in formats/_classification.py, not in another format."""
+    import ast
+
+    tree = ast.parse(Path(labels_csv.__file__).read_text())
+    modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert "dataprep.formats._classification" in modules
+    assert not any(m and m.startswith("dataprep.formats.folders") for m in modules)

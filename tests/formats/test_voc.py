@@ -746,3 +746,69 @@ def test_provenance_gives_file_line_and_object_path(conformance: Path) -> None:
     assert all(lines[n - 1].strip() == "<object>" for n in src["line"])
     assert result.image_sources["file"].isna().tolist() == [False, True]  # 2007_000002 has no xml
     assert voc.read(root).annotation_sources is None
+
+
+# -- the package split by role ---------------------------------------------------------------
+
+
+def test_plan_and_write_agree_on_what_is_dropped(tmp_path: Path) -> None:
+    """`plan` and `write` share `_prepare`: the objects written are the ones plan keeps, and an
+    attribute plan reports as dropped is absent from the xml."""
+    images = {"image_id": [1, 2], "file_name": ["a.jpg", "b.jpg"]}
+    annotations = {
+        "annotation_id": [1, 2, 3, 4],
+        "image_id": [1, 1, 2, 7],
+        "category_id": [1, 1, 1, 1],
+        "x_min": [0.0, 0, 0, 0],
+        "y_min": [0.0, 0, 0, 0],
+        "x_max": [4.0, np.nan, 4, 4],
+        "y_max": [4.0, 4, 4, 4],
+        "attributes": pd.Series([{"nested": {"a": 1}, "pose": "Left"}, None, {"k": 1}, None], dtype=object),
+    }
+    ds = Dataset.from_frames(images, annotations, {"category_id": [1], "name": ["cat"]})
+    losses = {loss.code: loss for loss in voc.plan(ds)}
+    assert losses["non-finite-box-dropped"].examples == [2]
+    assert losses["annotation-without-image"].examples == [4]
+    assert losses["attributes-dropped"].examples == [1]
+    report = voc.write(ds, tmp_path / "out", images="none")
+    assert report.annotations == 2  # 4 minus the non-finite box and the orphan
+    a_xml = (tmp_path / "out/Annotations/a.xml").read_text()
+    assert a_xml.count("<object>") == 1 and "<pose>Left</pose>" in a_xml and "nested" not in a_xml
+    assert "<name>k</name>" in (tmp_path / "out/Annotations/b.xml").read_text()
+
+
+def test_split_ids_follow_the_member_rule(tmp_path: Path) -> None:
+    """Split-list lines go through `files.clean_members`: cleaned, or reported with their line."""
+    for voc_id in ("a", "sub/b"):
+        write_xml(tmp_path / f"Annotations/{voc_id}.xml", voc_file(f"{voc_id}.jpg"))
+    (tmp_path / "ImageSets/Main").mkdir(parents=True)
+    (tmp_path / "ImageSets/Main/train.txt").write_text("./a\nsub//b\n../x\n\nC:/y\nq/\n")
+    result = voc.read(tmp_path, on_error="collect")
+    assert result.dataset.images["split"].tolist() == ["train", "train"]
+    bad = [(f.line, f.code) for f in result.findings]
+    assert bad == [(3, "invalid-record"), (5, "invalid-record"), (6, "invalid-record")]
+
+
+def test_unsafe_filename_falls_back_to_its_base_name(tmp_path: Path) -> None:
+    write_xml(tmp_path / "Annotations/a.xml", voc_file("../../etc/a.jpg"))
+    write_xml(tmp_path / "Annotations/b.xml", voc_file("./sub//b.jpg"))
+    make_image(tmp_path / "JPEGImages/a.jpg", 20, 10)
+    result = voc.read(tmp_path)
+    assert result.dataset.images["file_name"].tolist() == ["JPEGImages/a.jpg", "JPEGImages/sub/b.jpg"]
+    assert any("1 <filename> values were absolute" in n for n in result.notes)
+
+
+def test_package_layers() -> None:
+    """layout imports no other part of the package; parse only layout; write layout and parse."""
+    import ast
+
+    package = Path(voc.__file__).parent
+    allowed = {"layout": set(), "parse": {"layout"}, "write": {"layout", "parse"}}
+    for name, ok in allowed.items():
+        tree_ = ast.parse((package / f"{name}.py").read_text())
+        used = {
+            node.module.rsplit(".", 1)[1]
+            for node in ast.walk(tree_)
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("dataprep.formats.voc.")
+        }
+        assert used <= ok, f"voc/{name}.py imports {sorted(used - ok)}"
