@@ -248,7 +248,7 @@ def parse_anchors(text: str, *, source: str = "anchors") -> npt.NDArray[np.float
         UsageError: the text holds no pairs, an odd count of numbers, stray words, or a size <= 0.
     """
     stripped = text.strip()
-    if stripped[:1] in "[{":
+    if stripped[:1] in ("[", "{"):
         try:
             data = json.loads(stripped)
         except json.JSONDecodeError as err:

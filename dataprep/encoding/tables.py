@@ -279,7 +279,21 @@ def encode_dataset(ds: Dataset, layout: Layout, *, fit: AnchorFit | None = None)
     notes = []
     if fit is not None and fit.bpr < 0.98:
         notes.append(f"anchors reach only {fit.bpr:.1%} of boxes at ratio {fit.ratio_threshold:g} (BPR < 98%)")
-    return EncodedDataset(targets, prepared.images, categories, prepared.skipped, prepared.clipped, ds.root, fit, notes)
+    boxes = pd.DataFrame(
+        prepared.xyxy, columns=BOX_COLUMNS, index=pd.Index(prepared.annotation_id, name="annotation_id")
+    )
+    boxes.insert(0, "image_id", prepared.image_id)
+    return EncodedDataset(
+        targets=targets,
+        images=prepared.images,
+        boxes=boxes,
+        categories=categories,
+        skipped=prepared.skipped,
+        clipped=prepared.clipped,
+        root=ds.root,
+        fit=fit,
+        notes=notes,
+    )
 
 
 def _as_dataset(src: Dataset | str | Path, from_format: str) -> Dataset:
