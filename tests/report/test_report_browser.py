@@ -37,8 +37,11 @@ class DevTools:
         self._from_chrome, from_chrome_w = os.pipe()
 
         def wire() -> None:
-            os.dup2(to_chrome_r, 3)
-            os.dup2(from_chrome_w, 4)
+            # via fresh copies: the pipe may already sit on fd 3 or 4, and dup2 onto itself
+            # would keep its close-on-exec flag
+            r, w = os.dup(to_chrome_r), os.dup(from_chrome_w)
+            os.dup2(r, 3)
+            os.dup2(w, 4)
 
         args = [
             browser,
