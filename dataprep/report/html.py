@@ -197,7 +197,9 @@ def _fmt(value: Any) -> str:
 
 def _table(frame: pd.DataFrame, *, index: bool = True) -> str:
     df = frame.reset_index() if index else frame
-    head = "".join(f'<th class="{"text" if df[c].dtype == object else "num"}">{_esc(c)}</th>' for c in df.columns)
+    head = "".join(
+        f'<th class="{"num" if pd.api.types.is_numeric_dtype(df[c]) else "text"}">{_esc(c)}</th>' for c in df.columns
+    )
     rows = []
     for rec in df.itertuples(index=False):
         cells = "".join(f'<td class="{"text" if isinstance(v, str) else "num"}">{_fmt(v)}</td>' for v in rec)
