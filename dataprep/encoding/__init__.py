@@ -3,7 +3,7 @@
 The one definition of the target layout in dataprep: the CLI (``dataprep encode``/``anchors``),
 the torch data adapters, the grid detector's loss and prediction all call these functions.
 Rules and test vectors: ``shared/specs/yolo-targets.md``. torch is never imported here;
-`decode` imports torchvision lazily for ``batched_nms``.
+`decode` imports torchvision lazily for its NMS.
 
 Typical use::
 

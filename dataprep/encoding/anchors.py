@@ -111,12 +111,11 @@ def _with_neighbours(
     up = (fy < 0.5) & (gy > 1)
     down = (fy > 0.5) & (sizes - gy > 1)
     has_x, has_y = left | right, up | down
-    dx = np.where(left, -1, 1)[has_x]
-    dy = np.where(up, -1, 1)[has_y]
-    pair = np.arange(len(box))
-    pairs = np.concatenate([pair, pair[has_x], pair[has_y]])
-    rows = np.concatenate([row, row[has_x], row[has_y] + dy])
-    cols = np.concatenate([col, col[has_x] + dx, col[has_y]])
-    order = np.argsort(pairs, kind="stable")  # box, anchor, then centre / x-neighbour / y-neighbour
-    pairs = pairs[order]
-    return box[pairs], anchor[pairs], rows[order], cols[order]
+    dx = np.where(left, -1, np.where(right, 1, 0))
+    dy = np.where(up, -1, np.where(down, 1, 0))
+    # (pairs, 3) candidates: centre, x-neighbour, y-neighbour; a C-order mask keeps box/anchor order
+    valid = np.stack([np.ones(len(box), dtype=bool), has_x, has_y], axis=1)
+    rows = np.stack([row, row, row + dy], axis=1)[valid]
+    cols = np.stack([col, col + dx, col], axis=1)[valid]
+    count = valid.sum(axis=1)
+    return np.repeat(box, count), np.repeat(anchor, count), rows, cols

@@ -5,7 +5,8 @@ The inverse of `encode` on one `Layout`: ``x = (col + tx) · stride``, ``w = anc
 dataset model's annotation columns (index ``annotation_id`` from 1) plus ``score``, in network
 pixels, or in image pixels when the images' sizes are given (`unletterbox`, clipped).
 
-torchvision (``ops.batched_nms``) is imported only when NMS runs.
+torchvision (``ops.nms``, per image with classes shifted apart, as ``batched_nms`` does) is
+imported only when NMS runs.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def decode(
             image = np.asarray(image_ids, dtype=np.int64).reshape(-1)[image]
         do_nms = nms is None or nms
     if do_nms and len(score):
-        keep = _batched_nms(xyxy, score, image * layout.num_classes + cls, iou_threshold)
+        keep = _batched_nms(xyxy, score, image, cls, iou_threshold)
         image, xyxy, score, cls = image[keep], xyxy[keep], score[keep], cls[keep]
         ids = None if ids is None else ids[keep]
     order = np.lexsort((-score, image))
@@ -180,12 +181,28 @@ def _shape_output(out: npt.NDArray, layout: Layout, s: int, depth: int) -> npt.N
     return out
 
 
-def _batched_nms(xyxy: FloatArray, score: FloatArray, group: IntArray, iou: float) -> IntArray:
-    import torch
-    from torchvision.ops import batched_nms
+def _batched_nms(xyxy: FloatArray, score: FloatArray, image: IntArray, cls: IntArray, iou: float) -> IntArray:
+    """Indices kept by per-image, per-class NMS (``torchvision.ops.nms``), best score first per image.
 
-    keep = batched_nms(torch.from_numpy(xyxy), torch.from_numpy(score), torch.from_numpy(group), iou)
-    return keep.numpy()
+    One NMS call per image with boxes shifted apart by class (torchvision's coordinate trick):
+    a single call over all images is quadratic in the whole batch's boxes, and
+    ``batched_nms`` falls back to one call per (image, class) group past 4,000 boxes.
+    """
+    import torch
+    from torchvision.ops import nms
+
+    order = np.argsort(image, kind="stable")
+    starts = np.flatnonzero(np.r_[True, image[order][1:] != image[order][:-1]])
+    stops = np.r_[starts[1:], len(order)]
+    span = float(np.abs(xyxy).max()) + 1.0
+    shifted = xyxy + (cls * span)[:, None]
+    kept = []
+    with torch.no_grad():
+        for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
+            idx = order[start:stop]
+            keep = nms(torch.from_numpy(shifted[idx]), torch.from_numpy(score[idx]), iou).numpy()
+            kept.append(idx[keep])
+    return np.concatenate(kept) if kept else np.empty(0, dtype=np.int64)
 
 
 def _to_image_pixels(xyxy: FloatArray, image: IntArray, images: pd.DataFrame, img_size: int) -> FloatArray:

@@ -143,6 +143,11 @@ def encode(
     box = ok[box]  # index into the input
     scale = anchor // layout.predictors
     slot = anchor - scale * layout.predictors
+    key = _slot_key(img[box], scale, slot, row, col, layout)
+    keep, loser, winner, collisions = _resolve(key, cxcywh[box, 2] * cxcywh[box, 3], layout.keep)
+    reason, by = _collision_drops(reason, box, keep, loser, winner, n)
+    if not keep.all():  # settle collisions before computing targets: ratio:R makes ~14 rows per box
+        box, anchor, scale, slot, row, col = (v[keep] for v in (box, anchor, scale, slot, row, col))
     stride = np.asarray(layout.strides, dtype=np.float64)[scale]
     cx, cy, w, h = (cxcywh[box, k] for k in range(4))
     tx = cx / stride - col
@@ -155,14 +160,9 @@ def encode(
         tw = np.log(w / anchors[anchor, 0])
         th = np.log(h / anchors[anchor, 1])
         weight = 2.0 - w * h / float(layout.img_size) ** 2
-    key = _slot_key(img[box], scale, slot, row, col, layout)
-    keep, loser, winner, collisions = _resolve(key, w * h, layout.keep)
-    reason, by = _collision_drops(reason, box, keep, loser, winner, n)
     dropped_at = np.flatnonzero(reason >= 0)
     rows = {"image": img[box], "scale": scale, "anchor": anchor, "slot": slot, "row": row, "col": col}
     rows.update(tx=tx, ty=ty, tw=tw, th=th, class_index=cls[box], weight=weight, annotation_id=ann[box])
-    if not keep.all():
-        rows = {k: v[keep] for k, v in rows.items()}
     dropped = pd.DataFrame(
         {
             "image": img[dropped_at],

@@ -93,3 +93,22 @@ def test_wrong_output_shape_is_named() -> None:
         decode(outs, layout)
     with pytest.raises(UsageError, match="3 scales"):
         decode(outs[:2], layout)
+
+
+def test_nms_equals_torchvision_batched_nms() -> None:
+    torchvision = pytest.importorskip("torchvision")
+    import torch
+
+    from dataprep.encoding.decode import _batched_nms
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    xy = rng.uniform(0, 400, (n, 2))
+    xyxy = np.concatenate([xy, xy + rng.uniform(5, 60, (n, 2))], axis=1)
+    score = rng.uniform(0, 1, n)
+    image, cls = rng.integers(0, 4, n), rng.integers(0, 3, n)
+    ours = _batched_nms(xyxy, score, image, cls, 0.5)
+    ref = torchvision.ops.batched_nms(
+        torch.from_numpy(xyxy), torch.from_numpy(score), torch.from_numpy(image * 3 + cls), 0.5
+    ).numpy()
+    assert sorted(ours.tolist()) == sorted(ref.tolist())
