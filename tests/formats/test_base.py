@@ -58,3 +58,38 @@ def test_plan_losses_names_counts_and_examples() -> None:
     assert losses["image-label-dropped"].examples == [3]
     assert losses["coordinates-rounded"].examples == [1]
     assert plan_losses(ds, Capabilities(crowd=True, scores=True, image_level_labels=True), format_name="X") == []
+
+
+# -- the validation hooks (FormatSpec.validation) -------------------------------------------------
+
+
+def _hooked(kind: str) -> list[str]:
+    from dataprep.formats import FORMATS
+
+    return [name for name, spec in FORMATS.items() if getattr(spec.validation, kind, None) is not None]
+
+
+@pytest.mark.parametrize("name", _hooked("locate"))
+def test_locate_hooks_align_with_ids(name: str, small_dataset: Dataset) -> None:
+    from dataprep.formats import FORMATS
+    from dataprep.formats.base import Locating
+
+    locate = FORMATS[name].validation.locate
+    where = Locating(None, (), str)
+    for unit, ids in (("image", [1, 3, 42]), ("annotation", [4, 1, 42])):
+        files, records = locate(small_dataset, np.array(ids, dtype=np.int64), unit, where)
+        assert len(files) == len(records) == 3, (unit, files, records)
+        assert all(v is None or isinstance(v, str) for v in [*files, *records])
+
+
+@pytest.mark.parametrize("name", _hooked("documents"))
+def test_documents_name_existing_files_and_known_schemas(name: str, small_dataset: Dataset, tmp_path) -> None:
+    import dataprep
+    from dataprep.formats import FORMATS
+    from dataprep.validation.schema import SCHEMAS
+
+    dataprep.write(small_dataset, tmp_path / name, name)
+    result = dataprep.load(tmp_path / name, name, provenance=True)
+    docs = FORMATS[name].validation.documents(tmp_path / name, result)
+    assert docs, f"{name} wrote no metadata document"
+    assert all(d.path.is_file() and d.schema in SCHEMAS for d in docs)

@@ -20,7 +20,7 @@ def locate(ds: Dataset, ids: np.ndarray, unit: str, where: Locating) -> tuple[li
     if unit == "image":
         return files, [None] * len(ids)
     nth = anns.groupby("image_id", sort=False).cumcount().reindex(ids).to_numpy() + 1
-    return files, [f"object[{int(k)}]" for k in nth]
+    return files, [None if np.isnan(k) else f"object[{int(k)}]" for k in nth]
 
 
 HOOKS = ValidationHooks(locate=locate)
