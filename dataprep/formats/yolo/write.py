@@ -41,15 +41,17 @@ TASKS = ("detect", "segment")
 class Prepared:
     """What writing a dataset as YOLO with given options means, decided once for `plan` and `write`.
 
-    `placement` has one row per image (index ``image_id``, in table order): ``split`` (the split
-    folder, "" for none), ``image`` and ``label`` (paths relative to the output, POSIX).
+    One entry per image in table order: `splits` (the split folder, "" for none), `images` and
+    `labels` (paths relative to the output, POSIX, not yet checked by `files.clean_members`).
     `renamed` holds the ids of images renamed so that no two share a label file.
     """
 
     layout: str
     task: str
     scores: bool
-    placement: pd.DataFrame
+    splits: list[str]
+    images: list[str]
+    labels: list[str]
     renamed: list[int]
 
     @property
@@ -89,8 +91,7 @@ def _prepare(
         UsageError: unknown layout or task, or scores not a bool.
     """
     _check_write_options(layout, task, scores)
-    placement, renamed = _place(ds, layout)
-    prepared = Prepared(layout, task, scores, placement, renamed)
+    prepared = Prepared(layout, task, scores, *_place(ds, layout))
     losses = plan_losses(ds, prepared.capabilities, format_name=f"YOLO ({task})")
     losses += _table_losses(ds)
     if task == "segment":
@@ -228,9 +229,9 @@ def _placement_losses(ds: Dataset, prepared: Prepared) -> list[Loss]:
     return losses
 
 
-def _place(ds: Dataset, layout: str) -> tuple[pd.DataFrame, list[int]]:
-    """Output image and label paths per image (split folders from `image_layout`, label paths
-    made unique) and the renamed image ids.
+def _place(ds: Dataset, layout: str) -> tuple[list[str], list[str], list[str], list[int]]:
+    """``(split folders, image paths, label paths, renamed image ids)``: split folders and names
+    from `image_layout`, label paths made unique.
 
     Plain lists rather than pandas string methods: this runs on every image of the benchmark.
     """
@@ -238,15 +239,16 @@ def _place(ds: Dataset, layout: str) -> tuple[pd.DataFrame, list[int]]:
     splits: list[str] = lay["split"].tolist()
     names: list[str] = lay["name"].tolist()
     if layout == "ultralytics":
-        img_dir = [f"images/{s}" if s else "images" for s in splits]
-        lbl_dir = [f"labels/{s}" if s else "labels" for s in splits]
+        img_dir = {s: f"images/{s}" if s else "images" for s in set(splits)}
+        lbl_dir = {s: f"labels/{s}" if s else "labels" for s in img_dir}
     else:
-        img_dir = lbl_dir = [f"obj_{s or 'train'}_data" for s in splits]
-    stems = [_strip_suffix(n) for n in names]
-    labels = [f"{d}/{st}.txt" for d, st in zip(lbl_dir, stems, strict=True)]
+        img_dir = lbl_dir = {s: f"obj_{s or 'train'}_data" for s in set(splits)}
+    # the last suffix of the last path component dropped: a/b.c.jpg -> a/b.c
+    stems = [n[:dot] if (dot := n.rfind(".")) > n.rfind("/") else n for n in names]
+    labels = [f"{lbl_dir[s]}/{st}.txt" for s, st in zip(splits, stems, strict=True)]
     renamed: list[int] = []
     if len(set(labels)) != len(labels):
-        taken = set(labels) | {f"{d}/{n}" for d, n in zip(img_dir, names, strict=True)}
+        taken = set(labels) | {f"{img_dir[s]}/{n}" for s, n in zip(splits, names, strict=True)}
         seen: set[str] = set()
         ids = lay.index.tolist()
         for i, label in enumerate(labels):
@@ -257,8 +259,8 @@ def _place(ds: Dataset, layout: str) -> tuple[pd.DataFrame, list[int]]:
             k = 0
             while True:
                 new_stem = f"{stems[i]}_{ids[i]}" + (f"_{k}" if k else "")
-                new_label = f"{lbl_dir[i]}/{new_stem}.txt"
-                new_image = f"{img_dir[i]}/{new_stem}{suffix}"
+                new_label = f"{lbl_dir[splits[i]]}/{new_stem}.txt"
+                new_image = f"{img_dir[splits[i]]}/{new_stem}{suffix}"
                 if new_label not in taken and new_image not in taken:
                     break
                 k += 1
@@ -266,16 +268,8 @@ def _place(ds: Dataset, layout: str) -> tuple[pd.DataFrame, list[int]]:
             names[i] = new_stem + suffix
             labels[i] = new_label
             renamed.append(int(ids[i]))
-    images = [f"{d}/{n}" for d, n in zip(img_dir, names, strict=True)]
-    frame = pd.DataFrame({"split": splits, "image": images, "label": labels}, index=lay.index, dtype=object)
-    return frame, renamed
-
-
-def _strip_suffix(name: str) -> str:
-    """``a/b.c.jpg`` -> ``a/b.c``: drop the last suffix of the last path component."""
-    base = name.rpartition("/")[2]
-    dot = base.rfind(".")
-    return name if dot < 0 else name[: len(name) - len(base) + dot]
+    images = [f"{img_dir[s]}/{n}" for s, n in zip(splits, names, strict=True)]
+    return splits, images, labels, renamed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -315,9 +309,8 @@ def write(
         raise UsageError(f"unknown images mode {images!r}; choose one of {', '.join(IMAGE_MODES)}")
     out = Path(out_dir)
     prepared, _ = _prepare(ds, layout=layout, task=task, scores=scores)  # its losses are plan()'s
-    placement = prepared.placement
-    image_members = _members(placement["image"].tolist(), out)
-    label_paths = _members(placement["label"].tolist(), out)
+    image_members = _members(prepared.images, out)
+    label_paths = _members(prepared.labels, out)
     pos = ds.images.index.get_indexer(ds.annotations["image_id"].to_numpy())
     has_rows = np.zeros(len(ds.images), dtype=bool)
     has_rows[pos[pos >= 0]] = True
@@ -326,15 +319,7 @@ def write(
     _write_label_files(out, label_paths, img_pos, blob, lengths)
 
     names = ds.categories["name"].astype(str).tolist()
-    order = {"train": 0, "val": 1, "test": 2}
-    splits = sorted((s for s in placement["split"].unique().tolist() if s), key=lambda s: (order.get(s, 3), s))
-    if layout == "ultralytics":
-        write_data_yaml(out, splits, names)
-        for folder in [f"{kind}/{s}" for s in splits for kind in ("images", "labels")] or ["images", "labels"]:
-            (out / folder).mkdir(parents=True, exist_ok=True)  # what data.yaml names exists, even if empty
-    else:
-        write_darknet_config(out, placement["split"].tolist(), image_members, splits, names)
-
+    _write_config(out, layout, prepared.splits, image_members, names)
     placed, missing = place_images(ds, (out / member for member in image_members), images)
     return WriteReport(
         format="yolo",
@@ -347,6 +332,18 @@ def write(
         losses=losses,
         options={"layout": layout, "task": task, "scores": scores},
     )
+
+
+def _write_config(out: Path, layout: str, image_splits: list[str], image_members: list[str], names: list[str]) -> None:
+    """data.yaml (and the split folders it names, even empty) or obj.names/obj.data and the split lists."""
+    order = {"train": 0, "val": 1, "test": 2}
+    splits = sorted({s for s in image_splits if s}, key=lambda s: (order.get(s, 3), s))
+    if layout == "ultralytics":
+        write_data_yaml(out, splits, names)
+        for folder in [f"{kind}/{s}" for s in splits for kind in ("images", "labels")] or ["images", "labels"]:
+            (out / folder).mkdir(parents=True, exist_ok=True)
+    else:
+        write_darknet_config(out, image_splits, image_members, splits, names)
 
 
 def _members(names: list[str], out: Path) -> list[str]:
