@@ -7,6 +7,7 @@ A pipeline file (YAML or JSON) follows ``schemas/augment-pipeline.schema.json``:
     min_size: 1.0              # drop boxes with a side under this many pixels
     fill: 114                  # value of pixels uncovered by a geometric transform (or [r, g, b])
     interpolation: bilinear    # nearest | bilinear | bicubic
+    backend: pillow            # pillow | opencv (warps and blurs ~4x faster; needs opencv-python-headless)
     transforms:
       - {type: hflip, p: 0.5}
       - {type: rotate, degrees: 10, p: 0.5}
@@ -23,12 +24,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from dataprep.augmentation import functional as F
 from dataprep.augmentation.sample import Sample, drop_degenerate, warp_sample
 from dataprep.augmentation.transforms import TRANSFORMS, Mosaic, P, Param, PixelTransform, Transform
 from dataprep.errors import InputError, UsageError
 
 SCHEMA_FILE = "augment-pipeline.schema.json"
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic")
+BACKENDS = ("pillow", "opencv")
 SETTINGS = (
     Param("min_visibility", "probability", 0.0, 1.0, 0.3, "smallest share of an object's area kept inside the image"),
     Param("min_size", "number", 0.0, 10000.0, 1.0, "smallest box side in pixels; thinner boxes are dropped"),
@@ -86,9 +89,11 @@ class Pipeline:
         min_size: pixels.
         fill: 0..255 grey level, or an ``(r, g, b)`` triple, for uncovered pixels.
         interpolation: ``"nearest"``, ``"bilinear"`` or ``"bicubic"``.
+        backend: image kernels for warps and blurs: ``"pillow"`` or ``"opencv"`` (faster;
+            needs opencv-python-headless). Pixels differ slightly between the two; boxes do not.
 
     Raises:
-        UsageError: a setting out of range.
+        UsageError: a setting out of range, or the opencv backend without OpenCV.
     """
 
     def __init__(
@@ -99,6 +104,7 @@ class Pipeline:
         min_size: float = 1.0,
         fill: int | Sequence[int] = 114,
         interpolation: str = "bilinear",
+        backend: str = "pillow",
     ) -> None:
         self.transforms = list(transforms)
         self.min_visibility = SETTINGS[0].check("pipeline", min_visibility)
@@ -109,6 +115,11 @@ class Pipeline:
                 f"pipeline: interpolation={interpolation!r} is unknown. Use one of {', '.join(INTERPOLATIONS)}"
             )
         self.interpolation = interpolation
+        if backend not in BACKENDS:
+            raise UsageError(f"pipeline: backend={backend!r} is unknown. Use one of {', '.join(BACKENDS)}")
+        if backend == "opencv":
+            F.cv2_module()
+        self.backend = backend
 
     @property
     def partners_needed(self) -> int:
@@ -126,6 +137,7 @@ class Pipeline:
             "min_size": self.min_size,
             "fill": self.fill if isinstance(self.fill, int) else list(self.fill),
             "interpolation": self.interpolation,
+            "backend": self.backend,
             "transforms": [t.to_dict() for t in self.transforms],
         }
 
@@ -166,6 +178,7 @@ class Pipeline:
         warp = {
             "fill": self.fill,
             "interpolation": self.interpolation,
+            "backend": self.backend,
             "min_visibility": self.min_visibility,
             "min_size": self.min_size,
         }
@@ -193,7 +206,8 @@ class Pipeline:
                 sample = transform.combine([sample, *self._partners(partners)], params, **warp)
                 size_wh = (sample.width, sample.height)
             elif isinstance(transform, PixelTransform):
-                sample = sample.with_image(transform.apply_image(sample.image, params, fill=self.fill))
+                image = transform.apply_image(sample.image, params, fill=self.fill, backend=self.backend)
+                sample = sample.with_image(image)
         return flush(sample)
 
     def _partners(self, partners: Sequence[Sample] | Callable[[], Sequence[Sample]] | None) -> list[Sample]:
@@ -251,6 +265,11 @@ def pipeline_schema() -> dict[str, Any]:
                 "anyOf": [colour, {"type": "array", "items": colour, "minItems": 3, "maxItems": 3}],
             },
             "interpolation": {"enum": list(INTERPOLATIONS), "description": "image resampling; default bilinear"},
+            "backend": {
+                "enum": list(BACKENDS),
+                "description": "image kernels for warps and blurs; opencv is faster and needs opencv-python-headless;"
+                " default pillow",
+            },
             "transforms": {
                 "type": "array",
                 "items": {
@@ -278,7 +297,7 @@ def pipeline_from_dict(doc: Any, *, source: str = "pipeline") -> Pipeline:
     )
     if errors:
         raise UsageError(_schema_message(errors[0], doc, source))
-    settings = {k: doc[k] for k in ("min_visibility", "min_size", "fill", "interpolation") if k in doc}
+    settings = {k: doc[k] for k in ("min_visibility", "min_size", "fill", "interpolation", "backend") if k in doc}
     transforms = []
     for i, entry in enumerate(doc["transforms"]):
         options = {k: v for k, v in entry.items() if k != "type"}

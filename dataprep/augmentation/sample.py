@@ -126,6 +126,7 @@ def warp_sample(
     *,
     fill: tuple[int, ...] | int,
     interpolation: str,
+    backend: str = "pillow",
     min_visibility: float,
     min_size: float,
     clip_rect: tuple[float, float, float, float] | None = None,
@@ -146,7 +147,7 @@ def warp_sample(
     width, height = int(size_wh[0]), int(size_wh[1])
     rect = clip_rect or (0.0, 0.0, float(width), float(height))
     image = (
-        F.affine_image(sample.image, matrix, (width, height), fill=fill, interpolation=interpolation)
+        F.affine_image(sample.image, matrix, (width, height), fill=fill, interpolation=interpolation, backend=backend)
         if with_image
         else sample.image
     )

@@ -156,7 +156,9 @@ class GeometricTransform(Transform):
 class PixelTransform(Transform):
     """A transform of pixel values only: objects do not move."""
 
-    def apply_image(self, image: F.ImageArray, params: dict[str, Any], *, fill: tuple[int, ...] | int) -> F.ImageArray:
+    def apply_image(
+        self, image: F.ImageArray, params: dict[str, Any], *, fill: tuple[int, ...] | int, backend: str = "pillow"
+    ) -> F.ImageArray:
         """The transformed ``(H, W, C)`` uint8 image."""
         raise NotImplementedError
 
@@ -301,10 +303,11 @@ class ColorJitter(PixelTransform):
     def make_params(self, rng: np.random.Generator, size_wh: tuple[int, int]) -> dict[str, Any]:
         return {name: _uniform(rng, self.options[name]) for name in ("brightness", "contrast", "saturation", "hue")}
 
-    def apply_image(self, image: F.ImageArray, params: dict[str, Any], *, fill: tuple[int, ...] | int) -> F.ImageArray:
-        image = F.adjust_brightness_contrast(image, params["brightness"], params["contrast"])
-        image = F.adjust_saturation(image, params["saturation"])
-        return F.adjust_hue(image, params["hue"])
+    def apply_image(
+        self, image: F.ImageArray, params: dict[str, Any], *, fill: tuple[int, ...] | int, backend: str = "pillow"
+    ) -> F.ImageArray:
+        b, c, s, h = (params[k] for k in ("brightness", "contrast", "saturation", "hue"))
+        return F.adjust_color(image, b, c, s, h, backend=backend)
 
 
 class GaussianBlur(PixelTransform):
@@ -316,8 +319,10 @@ class GaussianBlur(PixelTransform):
     def make_params(self, rng: np.random.Generator, size_wh: tuple[int, int]) -> dict[str, Any]:
         return {"sigma": _uniform(rng, self.sigma)}
 
-    def apply_image(self, image: F.ImageArray, params: dict[str, Any], *, fill: tuple[int, ...] | int) -> F.ImageArray:
-        return F.gaussian_blur_image(image, params["sigma"])
+    def apply_image(
+        self, image: F.ImageArray, params: dict[str, Any], *, fill: tuple[int, ...] | int, backend: str = "pillow"
+    ) -> F.ImageArray:
+        return F.gaussian_blur_image(image, params["sigma"], backend=backend)
 
 
 class GaussianNoise(PixelTransform):
@@ -329,7 +334,9 @@ class GaussianNoise(PixelTransform):
     def make_params(self, rng: np.random.Generator, size_wh: tuple[int, int]) -> dict[str, Any]:
         return {"sigma": _uniform(rng, self.sigma), "seed": int(rng.integers(2**63))}
 
-    def apply_image(self, image: F.ImageArray, params: dict[str, Any], *, fill: tuple[int, ...] | int) -> F.ImageArray:
+    def apply_image(
+        self, image: F.ImageArray, params: dict[str, Any], *, fill: tuple[int, ...] | int, backend: str = "pillow"
+    ) -> F.ImageArray:
         return F.gaussian_noise_image(image, params["sigma"], params["seed"])
 
 
@@ -349,7 +356,9 @@ class Cutout(PixelTransform):
         xyxy = np.rint(np.concatenate([centres - sides / 2, centres + sides / 2], axis=1)).astype(np.int64)
         return {"xyxy": xyxy}
 
-    def apply_image(self, image: F.ImageArray, params: dict[str, Any], *, fill: tuple[int, ...] | int) -> F.ImageArray:
+    def apply_image(
+        self, image: F.ImageArray, params: dict[str, Any], *, fill: tuple[int, ...] | int, backend: str = "pillow"
+    ) -> F.ImageArray:
         return F.cutout_image(image, params["xyxy"], fill)
 
 
@@ -404,6 +413,7 @@ class Mosaic(Transform):
                     (x1 - x0, y1 - y0),
                     fill=fill,
                     interpolation=warp["interpolation"],
+                    backend=warp.get("backend", "pillow"),
                 )
                 canvas[y0:y1, x0:x1] = pixels
             parts.append(warp_sample(tile, matrix, (w, h), clip_rect=quadrant, with_image=False, **warp))
@@ -425,7 +435,7 @@ def _channels(image: F.ImageArray, channels: int) -> F.ImageArray:
         return image
     if channels == 3:
         return np.repeat(image, 3, axis=2)
-    return np.rint(F._grey(image))[:, :, None].astype(np.uint8)
+    return np.rint(image @ F.LUMA)[:, :, None].astype(np.uint8)
 
 
 TRANSFORMS: dict[str, type[Transform]] = {
