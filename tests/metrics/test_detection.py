@@ -96,7 +96,7 @@ def coco_pairs(draw: st.DrawFn, *, segm: bool = False) -> tuple[dict[str, Any], 
                 "category_id": draw(st.sampled_from(cat_ids)),
                 "bbox": [x, y, w, h],
                 "iscrowd": int(crowd),
-                "area": float(draw(st.sampled_from([w * h, 2 * w * h, 30 * 30, 100 * 100 + 1]))),
+                "area": float(draw(st.sampled_from([w * h, 2 * w * h, 32 * 32, 50 * 50, 96 * 96, 100 * 100 + 1]))),
             }
             if segm:
                 poly = [x, y, x + w, y, x + w, y + h]
@@ -207,6 +207,41 @@ def test_precision_arrays_identical_on_random_sets() -> None:
     assert np.array_equal(ours.precision, ref.eval["precision"])
     assert np.array_equal(ours.recall, ref.eval["recall"])
     assert np.array_equal(ours.stats, ref.stats)
+
+
+def test_more_than_100_detections_per_image_and_class() -> None:
+    """maxDets 1/10/100 cut per image and class, with score ties across the cut."""
+    rng = np.random.default_rng(7)
+    images = [{"id": i, "width": 400, "height": 400} for i in (4, 9)]
+    anns, results = [], []
+    for image_id in (4, 9):
+        for _ in range(120):
+            x, y = float(rng.integers(0, 380)), float(rng.integers(0, 380))
+            anns.append(
+                {
+                    "id": len(anns) + 1,
+                    "image_id": image_id,
+                    "category_id": 1,
+                    "bbox": [x, y, 20.0, 20.0],
+                    "area": float(rng.choice([400.0, 2000.0, 10000.0])),
+                    "iscrowd": 0,
+                }
+            )
+        for _ in range(150):
+            a = anns[int(rng.integers(0, len(anns)))]
+            jitter = [float(v) for v in rng.integers(-4, 5, 2)]
+            results.append(
+                {
+                    "image_id": image_id,
+                    "category_id": 1,
+                    "score": float(rng.choice([0.3, 0.6, 0.9])),
+                    "bbox": [a["bbox"][0] + jitter[0], a["bbox"][1] + jitter[1], 20.0, 20.0],
+                }
+            )
+    gt = {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "a"}]}
+    ref = pycocotools_eval(gt, results)
+    g, p = to_datasets(gt, results)
+    assert_same(evaluate(g, p), ref)
 
 
 def test_gt_annotation_id_zero_never_matches_like_pycocotools() -> None:
