@@ -138,10 +138,13 @@ def _from_outputs(
     for s, raw in enumerate(outputs):
         out = _shape_output(_as_numpy(raw), layout, s, depth)
         n, a, r, c = np.nonzero(out[..., 0] > p_min)
-        cand = out[n, a, r, c].astype(np.float64)
+        picked = out[n, a, r, c]
+        cls = picked[:, 5:].argmax(axis=1)  # σ is monotonic: the best logit is the best class
+        # only P, x, y, w, h and the best class are activated (not all C class channels)
+        cand = np.concatenate([picked[:, :5], picked[np.arange(len(cls)), 5 + cls][:, None]], axis=1)
+        cand = cand.astype(np.float64)
         act = cand if activation == "none" else _sigmoid(cand)
-        cls = act[:, 5:].argmax(axis=1)
-        score = act[:, 0] * act[np.arange(len(cls)), 5 + cls]
+        score = act[:, 0] * act[:, 5]
         keep = score > conf
         n, a, r, c, cand, act, cls, score = (v[keep] for v in (n, a, r, c, cand, act, cls, score))
         stride = float(layout.strides[s])
