@@ -259,7 +259,7 @@ class Prepared:
     class_names: dict[int, str]  # category_id -> name, "category_<id>" for dangling ids
     class_attributes: dict[int, Any]  # category_id -> attributes (color, parts, actions) or None
     written: npt.NDArray[np.bool_]  # per annotation: finite box on a known image
-    attributes_dropped: list[list[str]]  # per annotation: attribute keys VOC cannot hold
+    attributes_dropped: list[tuple[str, ...]]  # per annotation: attribute keys VOC cannot hold
 
 
 def _examples(ids: Iterable[Any]) -> list[int]:
@@ -380,9 +380,9 @@ def _box_losses(ann_ids: Any, nonfinite: npt.NDArray[np.bool_], orphan: npt.NDAr
     return losses
 
 
-def _attribute_losses(values: list[Any], ann_ids: Any) -> tuple[list[list[str]], list[Loss]]:
+def _attribute_losses(values: list[Any], ann_ids: Any) -> tuple[list[tuple[str, ...]], list[Loss]]:
     """Per annotation the attribute keys VOC drops, and the dropped/retyped losses."""
-    per_annotation: list[list[str]] = [[] for _ in values]
+    per_annotation: list[tuple[str, ...]] = [()] * len(values)  # no new object per annotation: no GC passes
     dropped: list[int] = []
     retyped: list[int] = []
     dropped_keys: Counter[str] = Counter()
@@ -391,7 +391,7 @@ def _attribute_losses(values: list[Any], ann_ids: Any) -> tuple[list[list[str]],
             continue
         lost, typed = _check_attributes(attrs)
         if lost:
-            per_annotation[k] = lost
+            per_annotation[k] = tuple(lost)
             dropped.append(int(ann_ids[k]))
             dropped_keys.update(lost)
         if typed:
