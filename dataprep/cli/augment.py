@@ -51,7 +51,7 @@ def command(
     from dataprep.augmentation import augment
     from dataprep.cli._render_augment import print_report
 
-    with _render.guard():
+    with _render.guard(crash=f"augmenting {src}"):
         try:
             result = augment(
                 src,
@@ -67,7 +67,8 @@ def command(
             )
         except DataprepError as err:
             if as_json:  # JSON on stdout even on error; the guard still writes the message to stderr
-                _render.print_json({"error": str(err), "exit_code": int(err.exit_code)})
+                error = {"type": type(err).__name__, "message": str(err), "exit_code": int(err.exit_code)}
+                _render.print_json({"error": error})  # the shape `dataprep split --json` uses
             raise
     data = result.to_dict()
     if as_json:

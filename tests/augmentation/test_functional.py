@@ -226,6 +226,8 @@ def test_opencv_backend_agrees_with_pillow() -> None:
     image = coordinate_image()
     image[:, :, 2] = (np.arange(W)[None, :] + np.arange(H)[:, None]) * 2
     m = F.rotation_matrix(17, 30, 20) @ F.scale_matrix(1.2, 1.1, 30, 20)
+    np.testing.assert_array_equal(F.affine_image(image, F.hflip_matrix(W), (W, H), backend="opencv"), image[:, ::-1])
+    np.testing.assert_array_equal(F.affine_image(image, F.vflip_matrix(H), (W, H), backend="opencv"), image[::-1])
     pil = F.affine_image(image, m, (W, H), backend="pillow").astype(int)
     cv = F.affine_image(image, m, (W, H), backend="opencv").astype(int)
     # same geometry, different rounding: interior pixels agree within a few levels
