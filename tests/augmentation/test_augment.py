@@ -141,3 +141,13 @@ def test_dataset_without_splits_rejects_splits(tmp_path: Path) -> None:
     ds = Dataset.from_frames(ds.images.assign(split=np.nan), ds.annotations, ds.categories, root=ds.root)
     with pytest.raises(UsageError, match="no splits"):
         augment(ds, tmp_path / "o", pipeline="light", splits=["train"])
+
+
+def test_mosaic_draws_partners_from_the_augmented_images(coco_src: Path, tmp_path: Path) -> None:
+    mosaic = {"min_visibility": 0.0, "transforms": [{"type": "mosaic", "p": 1}]}
+    result = augment(coco_src, tmp_path / "out", pipeline=mosaic, copies=2, seed=2)
+    assert result.exit_code == ExitCode.OK and result.copies_written == 4
+    # partners come from the two train images only: their objects (4) can reach each copy
+    assert result.objects_in == result.objects_out + result.dropped_outside + result.dropped_degenerate
+    assert result.objects_out > 0
+    assert dataprep.validate(tmp_path / "out").exit_code == 0
