@@ -256,16 +256,7 @@ def format_hooks(name: str | None) -> ValidationHooks | None:
     from dataprep.formats import FORMATS
 
     spec = FORMATS.get(name)
-    if spec is None:
-        return None
-    if spec.validation is None:  # TEMPORARY until each format package wires its documents.py
-        import importlib
-
-        try:
-            return importlib.import_module(f"dataprep.formats._documents_{name}").HOOKS
-        except ImportError:
-            return None
-    return spec.validation
+    return None if spec is None else spec.validation
 
 
 def formats_applying(code: str) -> list[str]:

@@ -34,7 +34,7 @@ import pandas as pd
 from dataprep.dataset import Dataset
 from dataprep.errors import UsageError
 from dataprep.formats.base import FormatSpec, ReadResult
-from dataprep.formats.yolo import labels, layout, names, parse
+from dataprep.formats.yolo import documents, labels, layout, names, parse
 from dataprep.formats.yolo import write as writer
 from dataprep.formats.yolo._common import ReadContext, relative
 from dataprep.formats.yolo.layout import Layout, detect, label_path_for
@@ -170,4 +170,5 @@ FORMAT = FormatSpec(
     writer.write,
     extensions=(".txt",),
     plan=plan,
+    validation=documents.HOOKS,
 )

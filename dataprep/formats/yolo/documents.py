@@ -9,6 +9,7 @@ import pandas as pd
 
 from dataprep.dataset import Dataset
 from dataprep.formats.base import Document, Locating, ReadResult, ValidationHooks
+from dataprep.formats.yolo.layout import label_path_for
 
 
 def documents(path: Path, result: ReadResult) -> list[Document]:
@@ -19,20 +20,11 @@ def documents(path: Path, result: ReadResult) -> list[Document]:
 
 
 def locate(ds: Dataset, ids: np.ndarray, unit: str, where: Locating) -> tuple[list[str | None], list[str | None]]:
-    """Each image's label file by Ultralytics' images -> labels rule; no record (lines say it)."""
+    """Each image's label file by the reader's images -> labels rule (`label_path_for`); no record."""
     image_ids = ids if unit == "image" else ds.annotations["image_id"].reindex(ids).to_numpy()
     names = ds.images["file_name"].astype(object).reindex(image_ids)
-    files: list[str | None] = [None if pd.isna(n) else _label_path(where.display(n)) for n in names]
+    files: list[str | None] = [None if pd.isna(n) else label_path_for(where.display(n)) for n in names]
     return files, [None] * len(ids)
-
-
-def _label_path(image_path: str) -> str:
-    # Ultralytics' img2label_paths: the last /images/ becomes /labels/, the suffix .txt
-    parts = image_path.split("/")
-    if "images" in parts:
-        i = len(parts) - 1 - parts[::-1].index("images")
-        parts[i] = "labels"
-    return str(Path("/".join(parts)).with_suffix(".txt").as_posix())
 
 
 HOOKS = ValidationHooks(documents=documents, locate=locate, checks=("yolo-out-of-range",))
