@@ -20,9 +20,6 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "dataprep"
 TORCH_FREE = ["formats", "validation", "splits", "augmentation", "encoding", "metrics"]
-# crossings being removed by issue 6 item 8 (shared helpers of labels_csv and folders move to
-# one formats/_*.py module); delete the entry when that lands
-PENDING_CROSSINGS = {("formats/labels_csv.py", "folders")}
 
 _PROBE = """
 import importlib, importlib.util, json, pkgutil, sys
@@ -115,8 +112,6 @@ def test_formats_do_not_import_one_another() -> None:
                 if target_unit is not None:  # FORMATS, load, read...: the registry, which imports every format
                     crossings.append(f"{file.relative_to(PACKAGE)}:{line} imports {target} from the registry")
             elif target_unit and target_unit in known_units and target_unit != unit:
-                if (str(file.relative_to(PACKAGE)), target_unit) in PENDING_CROSSINGS:
-                    continue
                 crossings.append(f"{file.relative_to(PACKAGE)}:{line} imports {target}")
     assert crossings == [], "a format may import formats/base.py and formats/_*.py only:\n" + "\n".join(crossings)
 
