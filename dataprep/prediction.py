@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 from dataprep.data import ClassificationData, DetectionCollate, DetectionData, classification_collate
 from dataprep.dataset import Dataset
 from dataprep.encoding import Layout, decode
-from dataprep.errors import OutputError, UsageError
+from dataprep.errors import InputError, OutputError, UsageError
 
 PREDICTION_FORMATS = ("auto", "csv", "coco", "yolo")
 
@@ -252,3 +252,111 @@ def _write_text_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+EXPORT_FORMATS = ("torchscript", "onnx")
+
+
+def export_model(
+    checkpoint: str | Path, out_dir: str | Path, *, format: str = "torchscript", batch: int = 4, repeats: int = 50
+) -> dict[str, Any]:
+    """Write a checkpoint's net for deployment and check it against eager PyTorch.
+
+    ``torchscript`` (``model.pt``, `torch.jit.trace`) or ``onnx`` (``model.onnx``; needs the
+    optional ``onnx`` and ``onnxruntime`` packages). The check runs a seeded random batch through
+    both: ``max_abs_diff`` must be at most 1e-4. Speed is batch-1 images/s on one thread, for the
+    eager net and the exported one.
+
+    Returns:
+        ``{"format", "path", "max_abs_diff", "eager_images_per_s", "exported_images_per_s"}``.
+
+    Raises:
+        UsageError: an unknown format, or onnx without its packages.
+        InputError: the export differs from eager PyTorch by more than 1e-4.
+    """
+    from dataprep.training import build_net, load_checkpoint
+
+    if format not in EXPORT_FORMATS:
+        raise UsageError(f"--export {format!r}: choose one of {', '.join(EXPORT_FORMATS)}")
+    ckpt = load_checkpoint(checkpoint)
+    meta = ckpt["meta"]
+    net = build_net(meta)
+    net.load_state_dict(ckpt["model"])
+    net.eval()
+    size = meta["img_size"]
+    x = torch.rand(batch, meta["in_channels"], size, size, generator=torch.Generator().manual_seed(0))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.no_grad():
+            eager = _flat(net(x))
+            one = x[:1]
+            if format == "torchscript":
+                path = out / "model.pt"
+                traced = torch.jit.trace(net, one, strict=False)
+                tmp = path.with_suffix(".tmp")
+                traced.save(str(tmp))
+                tmp.replace(path)
+                loaded = torch.jit.load(str(path))
+                exported = _flat(loaded(x))
+                run = lambda: loaded(one)  # noqa: E731
+            else:
+                path, session = _export_onnx(net, one, out)
+                exported = torch.from_numpy(session.run(None, {"images": x.numpy()})[0].reshape(batch, -1))
+                run = lambda: session.run(None, {"images": one.numpy()})  # noqa: E731
+            diff = float((eager - exported).abs().max())
+            speeds = [_images_per_s(lambda: net(one), repeats), _images_per_s(run, repeats)]
+    finally:
+        torch.set_num_threads(threads)
+    if not diff <= 1e-4:
+        raise InputError(path, f"the exported model differs from eager PyTorch by {diff:.2e} (> 1e-4)",
+                         hint="Report it with the checkpoint")  # fmt: skip
+    return {
+        "format": format,
+        "path": str(path),
+        "max_abs_diff": diff,
+        "eager_images_per_s": speeds[0],
+        "exported_images_per_s": speeds[1],
+    }
+
+
+def _flat(outputs: Any) -> torch.Tensor:
+    """Logits or per-scale outputs as one ``(N, -1)`` tensor."""
+    if isinstance(outputs, list | tuple):
+        return torch.cat([o.reshape(o.shape[0], -1) for o in outputs], 1)
+    return outputs.reshape(outputs.shape[0], -1)
+
+
+def _images_per_s(run: Any, repeats: int) -> float:
+    import time
+
+    for _ in range(3):
+        run()
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        run()
+    return repeats / (time.perf_counter() - t0)
+
+
+def _export_onnx(net: nn.Module, one: torch.Tensor, out: Path) -> tuple[Path, Any]:
+    try:
+        import onnxruntime
+    except ImportError:
+        raise UsageError("--export onnx needs the optional packages: pip install onnx onnxruntime") from None
+    path = out / "model.onnx"
+
+    class _Flat(nn.Module):
+        def __init__(self, inner: nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return _flat(self.inner(x))
+
+    torch.onnx.export(_Flat(net), (one,), str(path), input_names=["images"], output_names=["outputs"],
+                      dynamic_axes={"images": {0: "batch"}, "outputs": {0: "batch"}}, dynamo=False)  # fmt: skip
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    return path, onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -399,10 +399,39 @@ def regenerate(
     return reports
 
 
+def generate_detection(
+    out_dir: str | Path, *, images: int = 2000, seed: int = 0, to: str = "coco", overwrite: bool = False
+) -> WriteReport:
+    """Write a larger detection set of the bundled kind (digit scenes, ~70/20/10 splits) for real training.
+
+    Image ``k`` is the same in every size of set (its own generator), so the bundled 50 are its first 50.
+
+    Raises:
+        MissingExtraError: scikit-learn is not installed.
+        OutputError: `out_dir` exists without `overwrite`.
+        UsageError: fewer than 10 images.
+    """
+    from dataprep.formats import write
+
+    if images < 10:
+        raise UsageError(f"--images {images}: generate at least 10 images (train, val and test each need some)")
+    out = Path(out_dir)
+    if out.exists() and not overwrite:
+        raise OutputError(f"{out}: already exists. Pass --overwrite to replace it, or choose another folder")
+    _load_digits()
+    raw = Path(tempfile.mkdtemp(prefix=".samples-raw-"))
+    try:
+        det = make_detection_dataset(raw, seed=seed, n_images=images)
+        return write(det, out, to, images="copy", overwrite=overwrite)
+    finally:
+        shutil.rmtree(raw, ignore_errors=True)
+
+
 __all__ = [
     "CLASSIFICATION_CLASSES",
     "DETECTION_CLASSES",
     "MissingExtraError",
+    "generate_detection",
     "make_classification_dataset",
     "make_detection_dataset",
     "regenerate",

@@ -727,3 +727,48 @@ def _test(setup: _Setup, config: TrainConfig, out: Path) -> tuple[dict[str, Any]
         "AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "voc", "best_f1", "counts"
     )  # fmt: skip
     return {k: data[k] for k in keep if k in data}, report
+
+
+def run_command(
+    data: str | Path | None,
+    config: TrainConfig | None,
+    *,
+    out: str | Path,
+    resume: bool = False,
+    overwrite: bool = False,
+    export: str | None = None,
+    on_start: Callable[[dict[str, Any]], None] | None = None,
+    on_step: StepCallback | None = None,
+    on_epoch: EpochCallback | None = None,
+) -> dict[str, Any]:
+    """What ``dataprep train`` runs: `train` (DATA from the run's config.json on resume), then `--export`.
+
+    Returns:
+        ``result.json``'s content, plus ``export`` (format -> file, check, images/s) when asked.
+
+    Raises:
+        UsageError: no DATA for a new run, or an unknown export format.
+    """
+    from dataprep.prediction import EXPORT_FORMATS, export_model
+
+    if export is not None and export not in EXPORT_FORMATS:
+        raise UsageError(f"--export {export!r}: choose one of {', '.join(EXPORT_FORMATS)}")
+    out = Path(out)
+    if resume:
+        if data is None:
+            saved = out / "config.json"
+            if not saved.is_file():
+                raise InputError(saved, "no config.json: not a run folder", hint="Pass the folder given to --out")
+            data = json.loads(saved.read_text(encoding="utf-8"))["data"]
+        config = config or TrainConfig()
+    elif data is None:
+        raise UsageError("DATA is missing: pass the dataset to train on (or --resume RUN_DIR to continue a run)")
+    if config is None:
+        raise UsageError("no training configuration: pass --model")
+    result = train(
+        data, config, out, resume=resume, overwrite=overwrite, on_start=on_start, on_step=on_step, on_epoch=on_epoch
+    )
+    summary = result.to_dict()
+    if export is not None:
+        summary["export"] = export_model(out / "weights" / "best.pt", out / "export", format=export)
+    return summary
