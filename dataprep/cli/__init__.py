@@ -9,7 +9,9 @@ from dataprep.cli import augment as augment_command
 from dataprep.cli import convert, demo, info, samples, validate
 from dataprep.cli import encode as encode_command
 from dataprep.cli import evaluate as evaluate_command
+from dataprep.cli import predict as predict_command
 from dataprep.cli import split as split_command
+from dataprep.cli import train as train_command
 
 app = typer.Typer(
     name="dataprep",
@@ -34,6 +36,8 @@ app.command("augment", help=_reflow(augment_command.HELP))(augment_command.comma
 app.command("evaluate", help=_reflow(evaluate_command.HELP))(evaluate_command.command)
 app.command("encode", help=_reflow(encode_command.HELP))(encode_command.command)
 app.command("anchors", help=_reflow(anchors_command.HELP))(anchors_command.command)
+app.command("train", help=_reflow(train_command.HELP))(train_command.command)
+app.command("predict", help=_reflow(predict_command.HELP))(predict_command.command)
 app.command("demo", help=_reflow(demo.HELP))(demo.command)
 app.add_typer(samples.app, name="samples")
 
