@@ -6,6 +6,7 @@ at 64 px): the whole file runs in seconds on 2 cores. Accuracy targets are `benc
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -151,7 +152,7 @@ def test_schedule_warms_up_then_follows_a_cosine() -> None:
     assert lr_at(0.1, config) == pytest.approx(1.0)
     assert lr_at(1.0, config) == pytest.approx(0.05)
     values = [lr_at(p / 100, config) for p in range(10, 101)]
-    assert all(a >= b for a, b in zip(values, values[1:], strict=False))
+    assert all(a >= b for a, b in itertools.pairwise(values))
 
 
 def test_presets_in_models_load_and_name_known_nets() -> None:
