@@ -27,6 +27,10 @@ _EXPORTS = {
     "validate": "dataprep.validation",
     "split": "dataprep.splits",
     "augment": "dataprep.augmentation",
+    "encode": "dataprep.encoding",
+    "decode": "dataprep.encoding",
+    "encode_dataset": "dataprep.encoding",
+    "kmeans_anchors": "dataprep.encoding",
     "evaluate": "dataprep.evaluation",
 }
 __all__ = sorted(_EXPORTS)
