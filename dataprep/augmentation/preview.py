@@ -72,6 +72,11 @@ def _cell(
     scale = min(CELL / im.width, CELL / im.height)
     im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.Resampling.BILINEAR)
     draw = ImageDraw.Draw(im)
+    labels = [names.get(int(c), str(int(c))) for b, c in zip(sample.boxes_xyxy, sample.category_ids, strict=True)
+              if np.isnan(b).all()]  # fmt: skip
+    if labels:  # classification: the image's labels in the corner
+        draw.rectangle((0, 0, 6 * len(", ".join(labels)) + 4, 12), fill=(0, 0, 0))
+        draw.text((2, 1), ", ".join(labels), fill=(255, 255, 255))
     for xyxy, cid in zip(sample.boxes_xyxy, sample.category_ids, strict=True):
         if np.isnan(xyxy).any():
             continue

@@ -165,3 +165,13 @@ def test_grey_images_keep_one_channel() -> None:
     grey = IMAGE[:, :, 0]
     out = Pipeline([ColorJitter(p=1), Rotate(p=1)])(grey, BOXES, None, [1, 2], rng=np.random.default_rng(0))
     assert out.image.shape == (48, 64, 1)
+
+
+def test_pipelines_pickle_for_data_loader_workers() -> None:
+    import pickle
+
+    pipe = load_pipeline("detection")
+    again = pickle.loads(pickle.dumps(pipe))
+    a = pipe(IMAGE, BOXES, None, [1, 2], rng=np.random.default_rng(9))
+    b = again(IMAGE, BOXES, None, [1, 2], rng=np.random.default_rng(9))
+    assert a.image.tobytes() == b.image.tobytes()
