@@ -113,3 +113,32 @@ def test_encode_missing_input_exit_3(tmp_path: Path) -> None:
     result = invoke("encode", tmp_path / "nothing", tmp_path / "o", "--grid", 7, "--json")
     assert result.exit_code == ExitCode.INPUT
     assert json.loads(result.stdout)["exit_code"] == 3
+
+
+def test_encode_reports_bad_boxes_with_ids(tmp_path: Path) -> None:
+    from conftest import make_image
+
+    import dataprep
+
+    make_image(tmp_path / "src" / "a.png", 64, 48)
+    boxes = np.array([[10, 10, 30, 30], [20, 20, 20, 30], [100, 100, 120, 120], [50, 30, 90, 60]], dtype=float)
+    ds = dataprep.Dataset.from_frames(
+        {"image_id": [1], "file_name": ["a.png"], "width": [64], "height": [48]},
+        {"annotation_id": [1, 2, 3, 4], "image_id": [1] * 4, "category_id": [1] * 4,
+         "x_min": boxes[:, 0], "y_min": boxes[:, 1], "x_max": boxes[:, 2], "y_max": boxes[:, 3]},
+        {"category_id": [1], "name": ["a"]},
+        root=tmp_path / "src",
+    )  # fmt: skip
+    dataprep.write(ds, tmp_path / "coco", "coco")
+    result = invoke("encode", tmp_path / "coco", tmp_path / "o", "--grid", 4, "--img-size", 64, "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["dropped_boxes"] == [
+        {"image_id": 1, "annotation_id": 2, "reason": "box-zero-area", "by_annotation_id": -1}
+    ]
+    assert data["skipped"] == {"box-outside-image": 1} and data["clipped_boxes"] == [4]
+    train = np.load(tmp_path / "o" / "all.npz")
+    assert sorted(train["annotation_id"].tolist()) == [1, 4]
+    assert all(np.isfinite(train[c]).all() for c in ("tx", "ty", "tw", "th"))
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert report["dropped_boxes"] == data["dropped_boxes"]
