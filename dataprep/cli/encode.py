@@ -11,6 +11,11 @@ import typer
 from dataprep.cli import _render
 
 
+class WhUnits(str, enum.Enum):
+    image = "image"
+    cell = "cell"
+
+
 class Keep(str, enum.Enum):
     largest = "largest"
     last = "last"
@@ -38,6 +43,7 @@ def command(
     anchors: Annotated[str | None, typer.Option(help="Anchors file (W,H pairs or JSON), 'auto' or 'yolov3'.")] = None,
     img_size: Annotated[int | None, typer.Option(help="Network input side, px (default 64·S or 416).")] = None,
     predictors: Annotated[int, typer.Option(help="Grid: predictors (B) per cell.")] = 2,
+    wh_units: Annotated[WhUnits, typer.Option(help="Grid: bw, bh as a fraction of image or cell.")] = WhUnits.image,
     scales: Annotated[int, typer.Option(help="Anchors: number of scales (strides ending at 32).")] = 3,
     k: Annotated[int, typer.Option("--k", help="--anchors auto: number of anchors.")] = 9,
     assign: Annotated[str, typer.Option(help="best | iou:T | ratio:R.")] = "best",
@@ -58,7 +64,7 @@ def command(
     with _render.guard(), json_errors(as_json):
         data = encode_folder(
             src, out, from_format=from_format, grid=grid, anchors=anchors, img_size=img_size, predictors=predictors,
-            scales=scales, k=k, assign=assign, keep=keep.value, seed=seed, dense=dense,
+            scales=scales, k=k, assign=assign, keep=keep.value, seed=seed, wh_units=wh_units.value, dense=dense,
             max_dense_bytes=max_dense_mb << 20, show=show, png=png, overwrite=overwrite,
         )  # fmt: skip
     if as_json:

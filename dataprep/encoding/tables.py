@@ -158,11 +158,12 @@ def make_layout(
     assign: str = "best",
     keep: str = "largest",
     seed: int = 0,
+    wh_units: str = "image",
 ) -> tuple[Layout, AnchorFit | None]:
     """The `Layout` for a dataset from the CLI's choices, and the anchors' fit on its boxes.
 
     Args:
-        grid: S for a YOLOv1 grid (`img_size` default ``64 · S``).
+        grid: S for a YOLOv1 grid (`img_size` default ``64 · S``); `wh_units` ``"image"`` or ``"cell"``.
         anchors: ``"auto"`` (k-means on the boxes, train split when there is one), ``"yolov3"``,
             a file path (`read_anchors`) or an ``(A, 2)`` array in pixels at `img_size` (default 416).
 
@@ -173,7 +174,10 @@ def make_layout(
     if (grid is None) == (anchors is None):
         raise UsageError("choose one target layout: --grid S (YOLOv1) or --anchors FILE|auto|yolov3 (YOLOv2/v3)")
     if grid is not None:
-        return grid_layout(grid, img_size=img_size, predictors=predictors, num_classes=num_classes, keep=keep), None
+        layout = grid_layout(
+            grid, img_size=img_size, predictors=predictors, num_classes=num_classes, keep=keep, wh_units=wh_units
+        )
+        return layout, None
     size = 416 if img_size is None else img_size
     if isinstance(anchors, str) and anchors in ("auto", "yolov3"):
         split = "train" if "train" in ds.splits else None
@@ -363,6 +367,7 @@ def encode_folder(
     assign: str = "best",
     keep: str = "largest",
     seed: int = 0,
+    wh_units: str = "image",
     dense: bool = False,
     max_dense_bytes: int | None = None,
     show: int | None = None,
@@ -385,7 +390,7 @@ def encode_folder(
     ds = _as_dataset(src, from_format)
     layout, fit = make_layout(
         ds, grid=grid, anchors=anchors, img_size=img_size, predictors=predictors, scales=scales, k=k,
-        assign=assign, keep=keep, seed=seed,
+        assign=assign, keep=keep, seed=seed, wh_units=wh_units,
     )  # fmt: skip
     result = encode_dataset(ds, layout, fit=fit)
     limit = MAX_DENSE_BYTES if max_dense_bytes is None else max_dense_bytes

@@ -67,7 +67,9 @@ def test_encode_anchors_writes_npz_layout_report_and_png(tmp_path: Path) -> None
 
 
 def test_encode_grid_human_output(tmp_path: Path) -> None:
-    result = invoke("encode", SAMPLES, tmp_path / "g", "--grid", 4, "--img-size", 128, "--keep", "last")
+    result = invoke(
+        "encode", SAMPLES, tmp_path / "g", "--grid", 4, "--img-size", 128, "--keep", "last", "--wh-units", "cell"
+    )
     assert result.exit_code == 0, result.output
     assert "Targets per split" in result.stdout and "collision" in result.stdout
 
