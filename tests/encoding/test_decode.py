@@ -112,3 +112,11 @@ def test_nms_equals_torchvision_batched_nms() -> None:
         torch.from_numpy(xyxy), torch.from_numpy(score), torch.from_numpy(image * 3 + cls), 0.5
     ).numpy()
     assert sorted(ours.tolist()) == sorted(ref.tolist())
+
+
+def test_ultralytics_activation() -> None:
+    layout = anchor_layout([[40, 80]], img_size=64, strides=(32,), num_classes=1)
+    out = np.full((1, 1, 2, 2, 6), -10.0)
+    out[0, 0, 1, 0] = [10, 0, 0, 0, 0, 10]  # σ(0) = 0.5: x = (0 + 2·0.5 - 0.5)·32, w = (2·0.5)²·40
+    pred = decode([out], layout, activation="ultralytics")
+    np.testing.assert_allclose(pred[["x_min", "y_min", "x_max", "y_max"]].to_numpy()[0], [-4, 8, 36, 88])

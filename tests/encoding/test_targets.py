@@ -235,3 +235,19 @@ def test_decode_of_encode_returns_every_kept_box(seed: int, n: int, assign: str,
     assert (predictions["image_id"].to_numpy() == image[rows]).all()
     assert (predictions["category_id"].to_numpy() == cls[rows]).all()
     assert len(t.dropped) + len(kept) == n
+
+
+def test_encode_preserves_input_and_is_deterministic() -> None:
+    rng = np.random.default_rng(9)
+    boxes = _random_boxes(rng, 200)
+    cls = rng.integers(0, 3, 200)
+    image = rng.integers(0, 5, 200)
+    before = boxes.copy(), cls.copy(), image.copy()
+    layout = anchor_layout(num_classes=3, assign="ratio:4")
+    a = encode(boxes, cls, layout, image=image)
+    b = encode(boxes, cls, layout, image=image)
+    for original, now in zip(before, (boxes, cls, image), strict=True):
+        np.testing.assert_array_equal(original, now)
+    for name, values in a.columns().items():
+        assert values.tobytes() == b.columns()[name].tobytes(), name
+    assert a.dropped.equals(b.dropped)
