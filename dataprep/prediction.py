@@ -11,6 +11,7 @@ or YOLO label files with a confidence column.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -295,11 +296,13 @@ def export_model(
             one = x[:1]
             if format == "torchscript":
                 path = out / "model.pt"
-                traced = torch.jit.trace(net, one, strict=False)
-                tmp = path.with_suffix(".tmp")
-                traced.save(str(tmp))
-                tmp.replace(path)
-                loaded = torch.jit.load(str(path))
+                with warnings.catch_warnings():  # torch 2.9+ marks jit deprecated; it still is the portable format
+                    warnings.simplefilter("ignore", FutureWarning)
+                    traced = torch.jit.trace(net, one, strict=False)
+                    tmp = path.with_suffix(".tmp")
+                    traced.save(str(tmp))
+                    tmp.replace(path)
+                    loaded = torch.jit.load(str(path))
                 exported = _flat(loaded(x))
                 run = lambda: loaded(one)  # noqa: E731
             else:

@@ -105,8 +105,14 @@ def print_result(data: dict[str, Any]) -> None:
         keys = ["accuracy"] if data["task"] == "classification" else ["AP", "AP50", "AP75"]
         rows = [[k, float(test[k])] for k in keys if k in test]
         out.print(_render.table("Test split (best checkpoint)", ["metric", "value"], rows))
-    out.print(f"weights: {data['weights']['best']}")
+    out.print(f"weights: {data['weights']['best']}", soft_wrap=True)
     if data.get("report"):
-        out.print(f"report: {data['report']}/index.html")
-    for name, path in (data.get("export") or {}).items():
-        out.print(f"exported {name}: {path}")
+        out.print(f"report: {data['report']}/index.html", soft_wrap=True)
+    export = data.get("export")
+    if export:
+        out.print(
+            f"exported {export['format']}: {export['path']} (max |diff| vs eager {export['max_abs_diff']:.1e}; "
+            f"batch 1, 1 thread: {export['eager_images_per_s']:.0f} images/s eager, "
+            f"{export['exported_images_per_s']:.0f} exported)",
+            soft_wrap=True,
+        )
