@@ -216,6 +216,7 @@ def test_classification_csv_labels_scores_and_folders(tmp_path: Path) -> None:
     assert r2.top_k["top5"] == pytest.approx(skl.top_k_accuracy_score(true_idx, scores, k=5))
     r3 = evaluate(CSV_SAMPLE, FOLDERS_SAMPLE)  # the same digits as a folders dataset: perfect
     assert r3.accuracy == 1.0 and r3.matched_by["images"] == "file name"
+    assert evaluate(FOLDERS_SAMPLE, CSV_SAMPLE).accuracy == 1.0  # and the other way round: a csv dataset
 
 
 def test_write_report(results_file: Path, tmp_path: Path) -> None:
