@@ -66,8 +66,10 @@ class Prepared:
 
 
 def _prepare(ds: Dataset, *, indent: bool = False, **options: Any) -> tuple[Prepared, list[Loss]]:
-    """Decide what `write` keeps and list what it drops: the generic plan, where a box derived
-    from a segmentation saves a label.
+    """Decide which annotations `write` keeps, and list what it drops.
+
+    The losses are the generic plan's, except that a box derived from a segmentation saves a
+    label: only annotations with neither are dropped (``image-label-dropped``).
 
     Raises:
         UsageError: an unknown option.
