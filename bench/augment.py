@@ -12,7 +12,7 @@ timed: that is the formats' cost, the same for every augmenter), best of ``--rep
 albumentations runs OpenCV single-threaded by default (``--cv2-threads``), as dataprep's
 Pillow kernels are; its column is left out when it is not installed (``pip install albumentations``).
 
-    python bench/augment.py                  # 200 images of 640x480, 6 boxes each
+    python bench/augment.py --images 100     # what the README reports: 640x480, 6 boxes each
     python bench/augment.py --images 50 --repeat 1
 """
 

@@ -322,7 +322,9 @@ def _assemble(
         },
         index=pd.Index(np.arange(first_ann, first_ann + len(source_rows), dtype=np.int64), name="annotation_id"),
     )
-    kept_anns = ds.annotations.loc[ds.annotations["image_id"].isin(kept.index)]
+    # drop only the left-out originals' objects: dangling annotations stay for validate to report
+    removed = ds.images.index.difference(kept.index)
+    kept_anns = ds.annotations.loc[~ds.annotations["image_id"].isin(removed)]
     return Dataset.from_frames(
         pd.concat([kept, new_images]),
         pd.concat([kept_anns, new_anns]),
