@@ -18,7 +18,7 @@ IMAGE = np.array([0, 0, 1])
 
 def _targets() -> dict[str, torch.Tensor]:
     batch = [
-        (torch.zeros(3, 64, 64), BOXES[IMAGE == k], CLASSES[IMAGE == k], k + 1) for k in range(2)
+        (torch.zeros(3, 64, 64), BOXES[k == IMAGE], CLASSES[k == IMAGE], k + 1) for k in range(2)
     ]  # collate encodes exactly as training does
     return DetectionCollate(LAYOUT)(batch)
 
