@@ -38,7 +38,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dataprep.augmentation.pipeline import PRESETS, Pipeline, load_pipeline, pipeline_from_dict, pipeline_schema
+from dataprep.augmentation.pipeline import (
+    BACKENDS,
+    PRESETS,
+    Pipeline,
+    load_pipeline,
+    pipeline_from_dict,
+    pipeline_schema,
+)
 from dataprep.augmentation.sample import Sample
 from dataprep.augmentation.transforms import TRANSFORMS, Transform
 from dataprep.errors import ExitCode, Finding, OutputError, UsageError
@@ -137,6 +144,7 @@ def augment(
     to: str | None = None,
     originals: bool = True,
     preview: str | Path | None = None,
+    backend: str | None = None,
     images: str = "copy",
     overwrite: bool = False,
 ) -> AugmentResult:
@@ -154,6 +162,8 @@ def augment(
         to: output format; default the input's (``"coco"`` for an in-memory `Dataset`).
         originals: also write the selected images themselves.
         preview: write a PNG grid of originals and copies with boxes and class names here.
+        backend: override the pipeline's image kernels: ``"pillow"`` or ``"opencv"`` (faster
+            warps and blurs; needs opencv-python-headless).
         images: how unchanged originals reach `dst`: ``"copy"`` or ``"link"``.
         overwrite: replace an existing `dst`.
 
@@ -169,6 +179,10 @@ def augment(
     from dataprep.augmentation import runner
 
     pipe = load_pipeline(pipeline)
+    if backend is not None and backend not in BACKENDS:
+        raise UsageError(f"--backend {backend!r}: unknown. Use one of: {', '.join(BACKENDS)}")
+    if backend is not None and backend != pipe.backend:
+        pipe = load_pipeline({**pipe.to_dict(), "backend": backend})
     if isinstance(copies, bool) or not isinstance(copies, int) or not 1 <= copies <= 1000:
         raise UsageError(f"--copies {copies!r}: must be an integer from 1 to 1000. Pass e.g. --copies 2")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:

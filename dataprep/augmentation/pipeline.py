@@ -185,10 +185,11 @@ class Pipeline:
         sample = drop_degenerate(sample, self.min_size)
         matrix, size_wh = np.eye(3), (sample.width, sample.height)
 
-        def flush(s: Sample) -> Sample:
+        def flush(s: Sample, *, final: bool = False) -> Sample:
             nonlocal matrix
             if np.array_equal(matrix, np.eye(3)) and size_wh == (s.width, s.height):
-                return s
+                # nothing moved; at the end, still clip objects that came in outside the image
+                return warp_sample(s, matrix, size_wh, with_image=False, **warp) if final and len(s.boxes_xyxy) else s
             out = warp_sample(s, matrix, size_wh, **warp)
             matrix = np.eye(3)
             return out
@@ -208,7 +209,7 @@ class Pipeline:
             elif isinstance(transform, PixelTransform):
                 image = transform.apply_image(sample.image, params, fill=self.fill, backend=self.backend)
                 sample = sample.with_image(image)
-        return flush(sample)
+        return flush(sample, final=True)
 
     def _partners(self, partners: Sequence[Sample] | Callable[[], Sequence[Sample]] | None) -> list[Sample]:
         found = list(partners() if callable(partners) else partners or [])
@@ -330,6 +331,9 @@ def _schema_message(err: Any, doc: Any, source: str) -> str:
     elif err.validator == "enum" and path[-1:] == ["type"]:
         message = f"unknown transform {err.instance!r}"
         fix = f"Use one of: {', '.join(sorted(TRANSFORMS))}"
+    elif err.validator == "enum":
+        message = f"{err.instance!r} is not allowed"
+        fix = f"Use one of: {', '.join(map(str, err.validator_value))}"
     elif err.validator in ("anyOf", "oneOf"):
         message = f"{err.instance!r} is not allowed"
     elif err.validator == "required":

@@ -41,9 +41,8 @@ def command(
     no_originals: Annotated[
         bool, typer.Option("--no-originals", help="Leave out the augmented images' originals.")
     ] = False,
-    preview: Annotated[
-        Path | None, typer.Option(help="Also write a PNG grid of originals and copies with boxes.")
-    ] = None,
+    preview: Annotated[Path | None, typer.Option(help="Also write a PNG grid of originals and copies.")] = None,
+    backend: Annotated[str | None, typer.Option(help="Image kernels: pillow, or opencv (faster).")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace DST if it exists.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
@@ -63,6 +62,7 @@ def command(
                 to=to,
                 originals=not no_originals,
                 preview=preview,
+                backend=backend,
                 overwrite=overwrite,
             )
         except DataprepError as err:

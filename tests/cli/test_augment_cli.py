@@ -74,3 +74,13 @@ def test_unreadable_image_exits_1_and_writes_the_rest(coco_dir: Path, tmp_path: 
     data = json.loads(result.stdout)
     assert data["findings"][0]["code"] == "image-unreadable" and data["copies_written"] == 1
     assert (tmp_path / "o" / "annotations").is_dir()
+
+
+def test_backend_option(coco_dir: Path, tmp_path: Path) -> None:
+    args = ["augment", str(coco_dir), str(tmp_path / "o"), "--pipeline", "light", "--backend", "cuda"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == ExitCode.USAGE and "pillow, opencv" in result.stderr
+    pytest.importorskip("cv2")
+    result = runner.invoke(app, [*args[:-1], "opencv", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["pipeline"]["backend"] == "opencv"
