@@ -812,3 +812,18 @@ def test_package_layers() -> None:
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("dataprep.formats.voc.")
         }
         assert used <= ok, f"voc/{name}.py imports {sorted(used - ok)}"
+
+
+def test_size_elements_of_images_sharing_a_size(tmp_path: Path) -> None:
+    """`<size>` is built once per (width, height, depth): a bool depth is not taken for 1."""
+    images = {
+        "image_id": [1, 2, 3],
+        "file_name": ["a.jpg", "b.jpg", "c.jpg"],
+        "width": [20, 20, 20],
+        "height": [10, 10, pd.NA],
+        "attributes": pd.Series([{"depth": 1}, {"depth": True}, None], dtype=object),
+    }
+    voc.write(Dataset.from_frames(images, None, None), tmp_path / "out", images="none")
+    xml = {n: (tmp_path / f"out/Annotations/{n}.xml").read_text() for n in "abc"}
+    assert "<depth>1</depth>" in xml["a"] and "<depth>True</depth>" in xml["b"]
+    assert "<width>20</width>" in xml["c"] and "<height>" not in xml["c"] and "<depth>3</depth>" in xml["c"]

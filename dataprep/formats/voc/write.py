@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from dataprep import boxes
 from dataprep.dataset import BOX_COLUMNS, Dataset
@@ -283,7 +284,9 @@ def _prepare(ds: Dataset, **options: Any) -> tuple[Prepared, list[Loss]]:
         class_attributes[cid] = None
     finite = np.isfinite(anns[BOX_COLUMNS].to_numpy(dtype=np.float64)).all(axis=1)
     on_image = anns["image_id"].isin(ds.images.index).to_numpy()
-    attributes_dropped, attribute_losses = _attribute_losses(anns["attributes"].tolist(), anns.index)
+    attributes_dropped, attribute_losses = _attribute_losses(
+        anns["attributes"].to_numpy(dtype=object), anns.index.to_numpy()
+    )
     prepared = Prepared(voc_ids, image_names, class_names, class_attributes, finite & on_image, attributes_dropped)
     has_box = anns["x_min"].notna().to_numpy()
     losses = [
@@ -298,10 +301,13 @@ def _prepare(ds: Dataset, **options: Any) -> tuple[Prepared, list[Loss]]:
 
 def _image_extras_losses(ds: Dataset) -> list[Loss]:
     """Per-image extras: only depth fits in VOC."""
+    values = ds.images["attributes"].to_numpy(dtype=object)
+    image_ids = ds.images.index.to_numpy()
     lost_images = [
-        image_id
-        for image_id, attrs in zip(ds.images.index, ds.images["attributes"], strict=True)
-        if isinstance(attrs, dict) and (set(attrs) - {"depth"} or not isinstance(_plain(attrs.get("depth", 3)), int))
+        image_ids[k]
+        for k in np.flatnonzero(pd.notna(values)).tolist()  # most images have none: look at the others only
+        if isinstance(attrs := values[k], dict)
+        and (set(attrs) - {"depth"} or not isinstance(_plain(attrs.get("depth", 3)), int))
     ]
     if not lost_images:
         return []
@@ -380,13 +386,14 @@ def _box_losses(ann_ids: Any, nonfinite: npt.NDArray[np.bool_], orphan: npt.NDAr
     return losses
 
 
-def _attribute_losses(values: list[Any], ann_ids: Any) -> tuple[list[tuple[str, ...]], list[Loss]]:
+def _attribute_losses(values: npt.NDArray[np.object_], ann_ids: Any) -> tuple[list[tuple[str, ...]], list[Loss]]:
     """Per annotation the attribute keys VOC drops, and the dropped/retyped losses."""
     per_annotation: list[tuple[str, ...]] = [()] * len(values)  # no new object per annotation: no GC passes
     dropped: list[int] = []
     retyped: list[int] = []
     dropped_keys: Counter[str] = Counter()
-    for k, attrs in enumerate(values):
+    for k in np.flatnonzero(pd.notna(values)).tolist():  # most annotations have none: look at the others only
+        attrs = values[k]
         if not isinstance(attrs, dict) or not attrs:
             continue
         lost, typed = _check_attributes(attrs)
@@ -527,12 +534,16 @@ def _object_fragments(ds: Dataset, prepared: Prepared) -> list[str]:
     return ["".join(fragments[a:b]) for a, b in zip(starts, stops, strict=True)]
 
 
-def _size_xml(width: float, height: float, attrs: Any) -> str:
+def _depth(attrs: Any) -> str:
+    """``<depth>`` text of an image: an int ``attributes["depth"]``, else 3."""
+    depth = _plain(attrs.get("depth", 3)) if isinstance(attrs, dict) else 3
+    return str(depth) if isinstance(depth, int) else "3"
+
+
+def _size_xml(width: float, height: float, depth: str) -> str:
     """``<size>`` (NaN = unknown side left out; no element when both are unknown)."""
     if width != width and height != height:
         return ""
-    depth = attrs.get("depth", 3) if isinstance(attrs, dict) else 3
-    depth = _plain(depth) if isinstance(_plain(depth), int) else 3
     return (
         "  <size>\n"
         + (f"    <width>{int(width)}</width>\n" if width == width else "")
@@ -549,11 +560,17 @@ def _write_xml_files(ds: Dataset, prepared: Prepared, objects: list[str], xml_pa
     img_attrs = ds.images["attributes"].tolist()
     os.makedirs(out_dir / ANNOTATIONS_DIR, exist_ok=True)  # even for no images: the layout stays detectable
     made: set[str] = set()
+    sizes: dict[tuple[float, float, str], str] = {}  # most images share a few sizes
     for k, xml_path in enumerate(xml_paths):
         folder, _, filename = f"{IMAGES_DIR}/{prepared.image_names[k]}".rpartition("/")
+        attrs = img_attrs[k]
+        key = (widths[k], heights[k], "3" if attrs is None else _depth(attrs))
+        size = sizes.get(key)
+        if size is None:
+            size = sizes[key] = _size_xml(*key)
         text = (
             f"{_HEADER}  <folder>{_escape(folder)}</folder>\n  <filename>{_escape(filename)}</filename>\n"
-            f"{_size_xml(widths[k], heights[k], img_attrs[k])}  <segmented>0</segmented>\n{objects[k]}</annotation>\n"
+            f"{size}  <segmented>0</segmented>\n{objects[k]}</annotation>\n"
         )
         parent = xml_path.rpartition("/")[0] if os.sep == "/" else os.path.dirname(xml_path)
         if parent not in made:
