@@ -9,7 +9,8 @@ In-process timings (best of ``--repeat``), on synthetic data with COCO-like box 
   loop on a slice of the boxes for scale;
 - k-means anchors (1 - IoU, 5 restarts) on ``--anchor-boxes`` boxes (target: 400k in < 10 s),
   with scikit-learn's Euclidean KMeans on the same (w, h) for comparison, when importable;
-- decode + per-class NMS of ``--images`` images' raw outputs (target: 300 in < 1 s): YOLOv3
+- decode + per-class NMS of ``--images`` images' raw outputs (target: 300 in < 1 s): the bundled
+  ``GridDetector``'s shape on the samples (128 px, stride 16, 3 anchors, 5 classes), and YOLOv3
   shapes at 416 px ``(N, 3, S, S, 5 + C)`` for S = 52, 26, 13 with C = 5 (the samples' classes)
   and C = 80; objectness logits ~ N(-10, 2) plus 20 confident objects per image, at prediction
   (conf 0.25, IoU 0.45) and evaluation (conf 0.001, IoU 0.6) thresholds.
@@ -71,18 +72,18 @@ def darknet_loop(xyxy: np.ndarray, cls: np.ndarray) -> list[tuple]:
     return rows
 
 
-def raw_outputs(images: int, classes: int, seed: int = 0) -> list[np.ndarray]:
+def raw_outputs(images: int, classes: int, seed: int = 0, sizes: tuple[int, ...] = (52, 26, 13)) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     outs = []
-    for s in (52, 26, 13):
+    for s in sizes:
         out = rng.normal(0, 1.5, (images, 3, s, s, 5 + classes)).astype(np.float32)
         out[..., 0] = rng.normal(-10, 2, (images, 3, s, s))
         out[..., 5:] -= 3  # class logits mostly low
         outs.append(out)
     for n in range(images):  # 20 confident objects per image, on random scales and cells
         for _ in range(20):
-            s = int(rng.integers(0, 3))
-            size = (52, 26, 13)[s]
+            s = int(rng.integers(0, len(sizes)))
+            size = sizes[s]
             a, r, c = rng.integers(0, 3), rng.integers(0, size), rng.integers(0, size)
             outs[s][n, a, r, c, 0] = 6
             outs[s][n, a, r, c, 5 + rng.integers(0, classes)] = 6
@@ -133,6 +134,13 @@ def main() -> None:
                      f"mean IoU {miou:.4f}"])  # fmt: skip
 
     decode(raw_outputs(2, 5), anchor_layout(num_classes=5))  # import torch/torchvision outside the timing
+    # the bundled GridDetector on the samples: 128 px, stride 16, 3 anchors, 5 classes, conf 0.01 / IoU 0.45
+    bundled = anchor_layout([[12, 20], [20, 28], [30, 44]], img_size=128, strides=(16,), num_classes=5)
+    outs = raw_outputs(args.images, 5, sizes=(8,))
+    seconds, pred = best_of(args.repeat, lambda: decode(outs, bundled, conf_threshold=0.01, iou_threshold=0.45))
+    ok = "ok (< 1 s)" if seconds < 1 else "MISSED (>= 1 s)"
+    rows.append(["decode + NMS, bundled GridDetector (N, 3, 8, 8, 10), conf 0.01", f"{args.images} images", seconds,
+                 f"{args.images / seconds:,.0f} images/s", ok, f"{len(pred):,} boxes kept"])  # fmt: skip
     for classes in (5, 80):
         outs = raw_outputs(args.images, classes)
         layout = anchor_layout(num_classes=classes)
