@@ -27,8 +27,9 @@ Security: XML with a DOCTYPE or ENTITY declaration is refused before parsing (en
 "billion laughs", external entities); VOC never needs one.
 
 The package is split by role: `layout` (where the files are: detection, folders, split lists,
-labelmap), `parse` (xml bytes -> rows), `write` (`plan` and `write`, both built on one
-``_prepare``); this module holds `FORMAT` and `read`.
+labelmap), `parse` (xml bytes -> rows), `attributes` (what VOC holds of an object's extras, and
+their xml), `write` (`plan` and `write`, both built on one ``_prepare``), `documents`
+(validation hooks); this module holds `FORMAT` and `read`.
 """
 
 from __future__ import annotations

@@ -32,8 +32,8 @@ from dataprep.formats.base import (
     place_images,
     plan_losses,
 )
+from dataprep.formats.voc.attributes import XML_INVALID_RE, check_attributes, escape, extras_xml, plain
 from dataprep.formats.voc.layout import ANNOTATIONS_DIR, IMAGES_DIR, LABELMAP, NO_SPLIT, SPLITS_DIR
-from dataprep.formats.voc.parse import BOX_FIELDS, FLAGS, flag_value, typed_value
 
 CAPABILITIES = Capabilities(
     boxes=True,
@@ -42,165 +42,8 @@ CAPABILITIES = Capabilities(
     splits=True,
 )
 
-_RESERVED = frozenset({*FLAGS, "pose", "parts", "actions"})
-_PART_KEYS = ("name", *BOX_COLUMNS)
-_XML_INVALID_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_NEEDS_ESCAPE_RE = re.compile("[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_TAG_RE = re.compile(r"[A-Za-z_][\w.-]*\Z")
 _HEADER = '<?xml version="1.0" encoding="utf-8"?>\n<annotation>\n'
 _DEFAULT_EXTRAS = "    <pose>Unspecified</pose>\n    <truncated>0</truncated>\n    <difficult>0</difficult>\n"
-
-
-# -- attribute values --------------------------------------------------------------------
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars -> Python scalars (attributes built in code may hold them)."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _coordinate_text(value: float) -> str:
-    """A part coordinate: an integer when whole, else the shortest repr after 1e-9 rounding."""
-    v = round(float(value), 9)
-    return str(int(v)) if v.is_integer() else repr(v)
-
-
-def _retypes(text: str) -> bool:
-    """True when `text` would be read back as something other than this str."""
-    return typed_value(text) != text
-
-
-def _is_tag(text: str) -> bool:
-    return bool(_TAG_RE.match(text)) and not text.lower().startswith("xml")
-
-
-def _valid_parts(value: Any) -> bool:
-    if not isinstance(value, list):
-        return False
-    for part in value:
-        if not isinstance(part, dict) or set(part) != set(_PART_KEYS) or not isinstance(part["name"], str):
-            return False
-        try:
-            if not all(np.isfinite(float(part[k])) for k in BOX_COLUMNS):
-                return False
-        except (TypeError, ValueError):
-            return False
-    return True
-
-
-def _reserved_fits(key: str, value: Any) -> tuple[bool, bool]:
-    """``(fits, comes back retyped)`` for a flag, ``pose``, ``parts`` or ``actions`` value."""
-    if key in FLAGS:
-        if isinstance(value, bool | int):
-            return True, False
-        if isinstance(value, str):
-            return True, flag_value(value) != value
-        return False, False
-    if key == "pose":
-        if not isinstance(value, str):
-            return False, False
-        return True, not value.strip() or value != value.strip()
-    if key == "parts":
-        return _valid_parts(value), False
-    fits = isinstance(value, dict) and all(
-        isinstance(_plain(v), bool | int | str) and _is_tag(str(k)) for k, v in value.items()
-    )
-    return fits, False
-
-
-def _check_attributes(attrs: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """Keys of `attrs` VOC cannot hold (dropped) and keys whose str value comes back typed."""
-    dropped: list[str] = []
-    retyped: list[str] = []
-    for key, raw in attrs.items():
-        value = _plain(raw)
-        if key in _RESERVED:
-            fits, typed = _reserved_fits(key, value)
-            if not fits:
-                dropped.append(key)
-            elif typed:
-                retyped.append(key)
-        elif not isinstance(key, str) or not key.strip() or key != key.strip() or _XML_INVALID_RE.search(key):
-            retyped.append(key)  # the name comes back as a stripped str
-        elif isinstance(value, bool | int):
-            continue
-        elif isinstance(value, float):
-            if not np.isfinite(value):  # "nan"/"inf" come back as text
-                retyped.append(key)
-        elif isinstance(value, str):
-            if _retypes(value) or _XML_INVALID_RE.search(value):
-                retyped.append(key)
-        else:
-            dropped.append(key)
-    return dropped, retyped
-
-
-# -- xml text ----------------------------------------------------------------------------
-
-
-def _escape(text: str) -> str:
-    if not _NEEDS_ESCAPE_RE.search(text):
-        return text
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _XML_INVALID_RE.sub("\ufffd", text)  # characters XML 1.0 cannot carry
-
-
-def _flag_text(value: Any) -> str:
-    value = _plain(value)
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    return _escape(str(value))
-
-
-def _attribute_value_text(value: Any) -> str:
-    value = _plain(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value)
-    return _escape(str(value))
-
-
-def _parts_xml(parts: list[dict[str, Any]]) -> str:
-    out = []
-    for part in parts:
-        voc = (float(part["x_min"]) + 1.0, float(part["y_min"]) + 1.0, float(part["x_max"]), float(part["y_max"]))
-        coords = "".join(f"        <{f}>{_coordinate_text(v)}</{f}>\n" for f, v in zip(BOX_FIELDS, voc, strict=True))
-        out.append(
-            f"    <part>\n      <name>{_escape(part['name'])}</name>\n"
-            f"      <bndbox>\n{coords}      </bndbox>\n    </part>\n"
-        )
-    return "".join(out)
-
-
-def _extras_xml(attrs: dict[str, Any], dropped: Iterable[str]) -> tuple[str, str]:
-    """``(pose/flag elements, part/actions/attributes elements)`` for an object's attributes.
-
-    Keys in `dropped` (what `_check_attributes` found VOC cannot hold) are skipped; `plan` reports them.
-    """
-    dropped = set(dropped)
-    pose = _plain(attrs.get("pose"))
-    head = [f"    <pose>{_escape(pose) if isinstance(pose, str) and 'pose' not in dropped else 'Unspecified'}</pose>\n"]
-    for flag in ("truncated", "difficult"):
-        value = attrs.get(flag, False) if flag not in dropped else False
-        head.append(f"    <{flag}>{_flag_text(value)}</{flag}>\n")
-    if "occluded" in attrs and "occluded" not in dropped:
-        head.append(f"    <occluded>{_flag_text(attrs['occluded'])}</occluded>\n")
-    tail: list[str] = []
-    if "parts" in attrs and "parts" not in dropped:
-        tail.append(_parts_xml(attrs["parts"]))
-    if "actions" in attrs and "actions" not in dropped:
-        flags = "".join(f"      <{k}>{_flag_text(v)}</{k}>\n" for k, v in attrs["actions"].items())
-        tail.append(f"    <actions>\n{flags}    </actions>\n")
-    extra = [(k, v) for k, v in attrs.items() if k not in _RESERVED and k not in dropped]
-    if extra:
-        items = "".join(
-            f"      <attribute>\n        <name>{_escape(str(k))}</name>\n"
-            f"        <value>{_attribute_value_text(v)}</value>\n      </attribute>\n"
-            for k, v in extra
-        )
-        tail.append(f"    <attributes>\n{items}    </attributes>\n")
-    return "".join(head), "".join(tail)
 
 
 # -- names -------------------------------------------------------------------------------
@@ -307,7 +150,7 @@ def _image_extras_losses(ds: Dataset) -> list[Loss]:
         image_ids[k]
         for k in np.flatnonzero(pd.notna(values)).tolist()  # most images have none: look at the others only
         if isinstance(attrs := values[k], dict)
-        and (set(attrs) - {"depth"} or not isinstance(_plain(attrs.get("depth", 3)), int))
+        and (set(attrs) - {"depth"} or not isinstance(plain(attrs.get("depth", 3)), int))
     ]
     if not lost_images:
         return []
@@ -341,7 +184,7 @@ def _category_losses(ds: Dataset) -> list[Loss]:
     bad_names = [
         cid
         for cid, name in zip(cats.index, cats["name"], strict=True)
-        if name != name.strip() or "\n" in name or "\r" in name or name.startswith("#") or _XML_INVALID_RE.search(name)
+        if name != name.strip() or "\n" in name or "\r" in name or name.startswith("#") or XML_INVALID_RE.search(name)
     ]
     if bad_names:
         losses.append(
@@ -396,7 +239,7 @@ def _attribute_losses(values: npt.NDArray[np.object_], ann_ids: Any) -> tuple[li
         attrs = values[k]
         if not isinstance(attrs, dict) or not attrs:
             continue
-        lost, typed = _check_attributes(attrs)
+        lost, typed = check_attributes(attrs)
         if lost:
             per_annotation[k] = tuple(lost)
             dropped.append(int(ann_ids[k]))
@@ -511,7 +354,7 @@ def _object_fragments(ds: Dataset, prepared: Prepared) -> list[str]:
     """Per image (ds.images order): its ``<object>`` elements, in annotation order."""
     anns = ds.annotations
     keep = prepared.written
-    escaped = {cid: _escape(str(name).strip()) for cid, name in prepared.class_names.items()}
+    escaped = {cid: escape(str(name).strip()) for cid, name in prepared.class_names.items()}
     xyxy = anns[BOX_COLUMNS].to_numpy(dtype=np.float64)[keep]
     voc = np.round(boxes.xyxy_to_voc(xyxy)).astype(np.int64).tolist() if keep.any() else []
     kept_cats = anns["category_id"].to_numpy()[keep].tolist()
@@ -521,7 +364,7 @@ def _object_fragments(ds: Dataset, prepared: Prepared) -> list[str]:
     for cid, (x0, y0, x1, y1), attrs, dropped in zip(kept_cats, voc, kept_attrs, kept_dropped, strict=True):
         head, tail = _DEFAULT_EXTRAS, ""
         if isinstance(attrs, dict) and attrs:
-            head, tail = _extras_xml(attrs, dropped)
+            head, tail = extras_xml(attrs, dropped)
         fragments.append(
             f"  <object>\n    <name>{escaped[cid]}</name>\n{head}    <bndbox>\n"
             f"      <xmin>{x0}</xmin>\n      <ymin>{y0}</ymin>\n      <xmax>{x1}</xmax>\n      <ymax>{y1}</ymax>\n"
@@ -536,7 +379,7 @@ def _object_fragments(ds: Dataset, prepared: Prepared) -> list[str]:
 
 def _depth(attrs: Any) -> str:
     """``<depth>`` text of an image: an int ``attributes["depth"]``, else 3."""
-    depth = _plain(attrs.get("depth", 3)) if isinstance(attrs, dict) else 3
+    depth = plain(attrs.get("depth", 3)) if isinstance(attrs, dict) else 3
     return str(depth) if isinstance(depth, int) else "3"
 
 
@@ -569,7 +412,7 @@ def _write_xml_files(ds: Dataset, prepared: Prepared, objects: list[str], xml_pa
         if size is None:
             size = sizes[key] = _size_xml(*key)
         text = (
-            f"{_HEADER}  <folder>{_escape(folder)}</folder>\n  <filename>{_escape(filename)}</filename>\n"
+            f"{_HEADER}  <folder>{escape(folder)}</folder>\n  <filename>{escape(filename)}</filename>\n"
             f"{size}  <segmented>0</segmented>\n{objects[k]}</annotation>\n"
         )
         parent = xml_path.rpartition("/")[0] if os.sep == "/" else os.path.dirname(xml_path)
