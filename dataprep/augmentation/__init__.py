@@ -67,8 +67,6 @@ __all__ = [
     "pipeline_schema",
 ]
 
-MAX_EXAMPLES = 5
-
 
 @dataclass
 class AugmentResult:

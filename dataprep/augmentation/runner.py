@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 PREVIEW_IMAGES = 4  # source images shown in a preview
 PREVIEW_COPIES = 3  # copies shown next to each
 CACHE_IMAGES = 16  # decoded images kept for mosaic partners
+MAX_EXAMPLES = 5  # example annotation ids per count in the report
+_FATES = ("clipped", "dropped_outside", "dropped_degenerate")
 
 
 @dataclass(frozen=True)
@@ -172,9 +174,9 @@ def run(
     try:
         copies, shown = _make_copies(ds, pipeline, image_ids, staging, result)
         out = _assemble(ds, copies, image_ids, staging, originals=originals)
-        result.copies_written = len(copies["images"]["image_id"])
+        result.copies_written = len(copies.images["image_id"])
         result.originals_written = len(out.images) - result.copies_written
-        result.images_augmented = len(set(copies["images"]["source_image_id"]))
+        result.images_augmented = len(set(copies.images["source_image_id"]))
         result.written = formats.write(out, dst, result.format, images=images, overwrite=overwrite)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -185,13 +187,52 @@ def run(
         result.preview = str(plot_preview(shown, names, preview))
 
 
+class _Copies:
+    """The augmented copies made so far: image rows, object rows, and what happened to objects."""
+
+    def __init__(self, first_image_id: int) -> None:
+        self.next_id = first_image_id
+        self.images: dict[str, list[Any]] = {
+            k: [] for k in ("image_id", "source_image_id", "file_name", "width", "height")
+        }
+        self.objects: dict[str, list[Any]] = {k: [] for k in ("image_id", "source_row", "boxes", "segmentation")}
+        self.fates: dict[str, list[npt.NDArray[np.int64]]] = {k: [] for k in _FATES}
+        self.objects_in = self.objects_out = 0
+
+    def add(self, out: Sample, source_image_id: int, file_name: str) -> None:
+        """Record one copy (`out`) of image `source_image_id`, written as `file_name`."""
+        for key, value in zip(
+            self.images, (self.next_id, source_image_id, file_name, out.width, out.height), strict=True
+        ):
+            self.images[key].append(value)
+        self.objects["image_id"].append(np.full(len(out.boxes_xyxy), self.next_id, np.int64))
+        self.objects["source_row"].append(out.source_index)
+        self.objects["boxes"].append(out.boxes_xyxy)
+        self.objects["segmentation"].extend(out.polygons)
+        self.fates["clipped"].append(out.source_index[out.clipped])
+        self.fates["dropped_outside"].append(out.dropped_outside)
+        self.fates["dropped_degenerate"].append(out.dropped_degenerate)
+        self.objects_in += len(out.boxes_xyxy) + len(out.dropped_outside) + len(out.dropped_degenerate)
+        self.objects_out += len(out.boxes_xyxy)
+        self.next_id += 1
+
+    def count(self, result: AugmentResult, annotation_ids: npt.NDArray[np.int64]) -> None:
+        """Fill `result`'s object counts and example annotation ids."""
+        result.objects_in, result.objects_out = self.objects_in, self.objects_out
+        for key, parts in self.fates.items():
+            rows = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+            setattr(result, key, len(rows))
+            if len(rows):
+                result.examples[key] = [int(v) for v in annotation_ids[np.unique(rows)][:MAX_EXAMPLES]]
+
+
 def _make_copies(
     ds: Dataset,
     pipeline: Pipeline,
     image_ids: npt.NDArray[np.int64],
     staging: Path,
     result: AugmentResult,
-) -> tuple[dict[str, Any], list[tuple[Sample, list[Sample]]]]:
+) -> tuple[_Copies, list[tuple[Sample, list[Sample]]]]:
     anns = ds.annotations
     starts, stops = ds.image_slices()
     row = pd.Series(np.arange(len(ds.images)), index=ds.images.index)
@@ -225,10 +266,8 @@ def _make_copies(
             found.append(found[len(found) % len(found)])
         return found
 
-    img_rows: dict[str, list[Any]] = {k: [] for k in ("image_id", "source_image_id", "file_name", "width", "height")}
-    ann_parts: dict[str, list[Any]] = {k: [] for k in ("image_id", "source_row", "boxes", "segmentation")}
+    copies = _Copies(next_image_id)
     shown: list[tuple[Sample, list[Sample]]] = []
-    dropped: dict[str, list[npt.NDArray[np.int64]]] = {"clipped": [], "dropped_outside": [], "dropped_degenerate": []}
     file_names = ds.images["file_name"].astype(str)
     for image_id in pool:
         try:
@@ -246,38 +285,18 @@ def _make_copies(
             )
             name = _copy_name(file_names[image_id], copy, taken)
             saved = save_image(out.image, safe_join(staging, name))
-            if saved.name != PurePosixPath(name).name:
-                name = str(PurePosixPath(name).with_suffix(saved.suffix))
-            img_rows["image_id"].append(next_image_id)
-            img_rows["source_image_id"].append(int(image_id))
-            img_rows["file_name"].append(name)
-            img_rows["width"].append(out.width)
-            img_rows["height"].append(out.height)
-            ann_parts["image_id"].append(np.full(len(out.boxes_xyxy), next_image_id, np.int64))
-            ann_parts["source_row"].append(out.source_index)
-            ann_parts["boxes"].append(out.boxes_xyxy)
-            ann_parts["segmentation"].extend(out.polygons)
-            next_image_id += 1
-            result.objects_in += len(out.boxes_xyxy) + len(out.dropped_outside) + len(out.dropped_degenerate)
-            result.objects_out += len(out.boxes_xyxy)
-            dropped["clipped"].append(out.source_index[out.clipped])
-            dropped["dropped_outside"].append(out.dropped_outside)
-            dropped["dropped_degenerate"].append(out.dropped_degenerate)
+            copies.add(out, int(image_id), str(PurePosixPath(name).with_suffix(saved.suffix)))
             if len(shown) < PREVIEW_IMAGES and len(outs) < PREVIEW_COPIES:
                 outs.append(out)
         if len(shown) < PREVIEW_IMAGES:
             shown.append((base, outs))
-    for key, parts in dropped.items():
-        rows = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-        setattr(result, key, len(rows))
-        if len(rows):
-            result.examples[key] = [int(v) for v in anns.index.to_numpy()[np.unique(rows)][:5]]
-    return {"images": img_rows, "annotations": ann_parts}, shown
+    copies.count(result, anns.index.to_numpy())
+    return copies, shown
 
 
 def _assemble(
     ds: Dataset,
-    copies: dict[str, Any],
+    copies: _Copies,
     image_ids: npt.NDArray[np.int64],
     staging: Path,
     *,
@@ -291,7 +310,7 @@ def _assemble(
         if src.exists() and not link.exists():
             link.parent.mkdir(parents=True, exist_ok=True)
             os.symlink(src.resolve(), link)
-    img = copies["images"]
+    img = copies.images
     source = ds.images.loc[img["source_image_id"]] if img["image_id"] else ds.images.iloc[:0]
     new_images = pd.DataFrame(
         {
@@ -304,7 +323,7 @@ def _assemble(
         },
         index=pd.Index(np.asarray(img["image_id"], dtype=np.int64), name="image_id"),
     )
-    ann = copies["annotations"]
+    ann = copies.objects
     source_rows = np.concatenate(ann["source_row"]) if ann["source_row"] else np.zeros(0, np.int64)
     boxes = np.concatenate(ann["boxes"]) if ann["boxes"] else np.zeros((0, 4))
     src_anns = ds.annotations.iloc[source_rows]
