@@ -40,6 +40,14 @@ def ratio_metric(wh: npt.ArrayLike, anchors: npt.ArrayLike) -> FloatArray:
     return np.maximum(r, 1 / r).max(axis=2)
 
 
+def _within_ratio(wh: FloatArray, anchors: FloatArray, limit: float) -> npt.NDArray[np.bool_]:
+    """``(N, A)`` ``ratio_metric(wh, anchors) < limit``, in cache-sized blocks (same arithmetic as Ultralytics)."""
+    out = np.empty((len(wh), len(anchors)), dtype=bool)
+    for start in range(0, len(wh), _CHUNK):
+        out[start : start + _CHUNK] = ratio_metric(wh[start : start + _CHUNK], anchors) < limit
+    return out
+
+
 def best_anchor(wh: FloatArray, anchors: FloatArray) -> tuple[IntArray, FloatArray]:
     """``(N,)`` index of the best shape-IoU anchor (lowest index on ties) and that IoU."""
     n = len(wh)
@@ -80,8 +88,7 @@ def assign_anchors(cxcywh: FloatArray, layout: Layout) -> tuple[IntArray, IntArr
         chosen[np.arange(n), best] = True
         box, anchor = np.nonzero(chosen)
     else:  # ratio
-        chosen = ratio_metric(wh, anchors) < layout.assign_threshold
-        box, anchor = np.nonzero(chosen)
+        box, anchor = np.nonzero(_within_ratio(wh, anchors, layout.assign_threshold))
     box = box.astype(np.int64, copy=False)
     anchor = anchor.astype(np.int64, copy=False)
     strides = np.asarray(layout.strides, dtype=np.float64)[anchor // layout.predictors]

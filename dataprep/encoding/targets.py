@@ -241,7 +241,7 @@ def _resolve(key: IntArray, area: FloatArray, keep: str) -> tuple[npt.NDArray[np
     collisions = len(rows)
     if keep == "all":
         return np.ones(m, dtype=bool), empty, empty, collisions
-    position = np.arange(m, dtype=np.int64)[rows]
+    position = rows  # row indices are input order
     if keep == "largest":  # decreasing area, then input order
         ranked = rows[np.lexsort((position, -area[rows], key[rows]))]
     else:  # last: the last row in input order wins (darknet)
