@@ -47,6 +47,7 @@ class PreparedBoxes:
             encoder: ``no-box`` (image-level label), ``iscrowd``, ``dangling-image``,
             ``dangling-category``, ``box-outside-image`` (nothing left inside the image).
         clipped: ``image_id``, ``annotation_id`` of boxes clipped to their image.
+        notes: what else was left out (images of unknown size without boxes).
     """
 
     xyxy: FloatArray
@@ -56,6 +57,7 @@ class PreparedBoxes:
     images: pd.DataFrame
     skipped: pd.DataFrame
     clipped: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
 
 
 def prepare_boxes(ds: Dataset, img_size: int) -> PreparedBoxes:
@@ -64,7 +66,7 @@ def prepare_boxes(ds: Dataset, img_size: int) -> PreparedBoxes:
     Raises:
         InputError: an image with boxes has no known size and its file cannot be probed.
     """
-    images = _with_sizes(ds)
+    images, notes = _with_sizes(ds)
     geometry = letterbox_geometry(images["width"].to_numpy(float), images["height"].to_numpy(float), img_size)
     images = images.assign(
         scale_x=geometry.scale_x, scale_y=geometry.scale_y, pad_x=geometry.pad_x, pad_y=geometry.pad_y
@@ -102,24 +104,33 @@ def prepare_boxes(ds: Dataset, img_size: int) -> PreparedBoxes:
         images=images,
         skipped=pd.DataFrame({"image_id": image_id[skip], "annotation_id": ids[skip], "reason": reason[skip]}),
         clipped=pd.DataFrame({"image_id": image_id[changed], "annotation_id": ids[changed]}),
+        notes=notes,
     )
 
 
-def _with_sizes(ds: Dataset) -> pd.DataFrame:
-    """Images with int ``width``/``height``; missing sizes probed from the files' headers."""
+def _with_sizes(ds: Dataset) -> tuple[pd.DataFrame, list[str]]:
+    """Images with int ``width``/``height`` (missing sizes probed from the files' headers), and notes.
+
+    An image without boxes whose size cannot be probed is left out, and a note says which.
+    """
     from dataprep.files import probe_image
 
     images = ds.images
+    notes: list[str] = []
     missing = images["width"].isna() | images["height"].isna()
     if missing.any():
-        needed = missing & images.index.isin(ds.annotations["image_id"])
+        has_boxes = images.index.isin(ds.annotations["image_id"])
         width = images["width"].copy()
         height = images["height"].copy()
-        for image_id in images.index[needed]:
+        unknown = []
+        for image_id in images.index[missing]:
             path = ds.resolve(images.at[image_id, "file_name"])
             try:
                 header = probe_image(path)
             except InputError as err:
+                if not has_boxes[images.index.get_loc(image_id)]:
+                    unknown.append(int(image_id))
+                    continue
                 raise InputError(
                     path,
                     f"image {image_id} has boxes but no known size ({err.problem})",
@@ -128,7 +139,9 @@ def _with_sizes(ds: Dataset) -> pd.DataFrame:
             width[image_id], height[image_id] = header.width, header.height
         images = images.assign(width=width, height=height)
         images = images[images["width"].notna() & images["height"].notna()]
-    return images.assign(width=images["width"].astype(np.int64), height=images["height"].astype(np.int64))
+        if unknown:
+            notes.append(f"{len(unknown)} images without boxes and of unknown size left out (ids {unknown[:10]})")
+    return images.assign(width=images["width"].astype(np.int64), height=images["height"].astype(np.int64)), notes
 
 
 def box_sizes(ds: Dataset, img_size: int, *, split: str | None = None) -> FloatArray:
@@ -280,7 +293,7 @@ def encode_dataset(ds: Dataset, layout: Layout, *, fit: AnchorFit | None = None)
         prepared.xyxy, prepared.class_index, layout, image=prepared.image_id, annotation_id=prepared.annotation_id
     )
     categories = ds.categories[["name"]].assign(class_index=ds.class_index())
-    notes = []
+    notes = list(prepared.notes)
     if fit is not None and fit.bpr < 0.98:
         notes.append(f"anchors reach only {fit.bpr:.1%} of boxes at ratio {fit.ratio_threshold:g} (BPR < 98%)")
     boxes = pd.DataFrame(

@@ -104,3 +104,16 @@ def test_write_targets_files_and_determinism(small_dataset: Dataset, tmp_path: P
     with pytest.raises(UsageError, match=r"needs about .* MiB .*Drop --dense"):
         write_targets(result, tmp_path / "c", dense=True, max_dense_bytes=10)
     assert not (tmp_path / "c").exists()
+
+
+def test_image_without_boxes_and_size_is_left_out_with_a_note(tmp_path: Path) -> None:
+    make_image(tmp_path / "a.png", 64, 48)
+    ds = Dataset.from_frames(
+        {"image_id": [1, 2], "file_name": ["a.png", "gone.png"], "width": [pd.NA, pd.NA], "height": [pd.NA, pd.NA]},
+        {"annotation_id": [1], "image_id": [1], "category_id": [1], "x_min": [1.0], "y_min": [1.0],
+         "x_max": [9.0], "y_max": [9.0]},
+        {"category_id": [1], "name": ["a"]},
+        root=tmp_path,
+    )  # fmt: skip
+    p = prepare_boxes(ds, 64)
+    assert p.images.index.tolist() == [1] and "ids [2]" in p.notes[0]
