@@ -438,6 +438,73 @@ def test_provenance(tmp_path: Path) -> None:
     assert result.image_sources["file"].tolist() == ["labels/train/a.txt", "labels/train/b.txt"]
 
 
+@pytest.mark.parametrize(
+    ("image", "label"),
+    [
+        ("images/train/a.jpg", "labels/train/a.txt"),
+        ("data/images/x/images/b.c.png", "data/images/x/labels/b.c.txt"),  # the last images/ only
+        ("VOC/JPEGImages/a.jpg", "VOC/labels/a.txt"),
+        ("Images/a.jpg", "Annotations/a.txt"),
+        ("my_images/a.jpeg", "my_images/a.txt"),  # a component named images, not a substring
+        ("a.jpg", "a.txt"),
+        ("dir/noext", "dir/noext.txt"),
+        ("x\\images\\a.jpg", "x/labels/a.txt"),
+    ],
+)
+def test_label_path_for(image: str, label: str) -> None:
+    assert yolo.label_path_for(image) == label
+
+
+def test_provenance_names_label_files_by_label_path_for(tmp_path: Path) -> None:
+    ultralytics_tree(tmp_path, {"a.txt": "0 0.5 0.5 1 1\n"})
+    make_image(tmp_path / "images" / "val" / "sub" / "c.d.png", 4, 4)  # no label file
+    (tmp_path / "data.yaml").write_text("train: images/train\nval: images/val\nnames: [a]\n")
+    result = yolo.read(tmp_path, provenance=True)
+    names = result.dataset.images["file_name"].tolist()
+    assert result.image_sources["file"].tolist() == [yolo.label_path_for(n) for n in names]
+
+
+def test_layouts_are_frozen(tmp_path: Path) -> None:
+    import dataclasses
+
+    from dataprep.formats.yolo import layout
+    from dataprep.formats.yolo._common import Listing, ReadContext
+
+    ultralytics_tree(tmp_path, {"a.txt": "0 0.5 0.5 1 1\n"})
+    write_labels(tmp_path, {"obj.data": "classes = 3\ntrain = train.txt\n", "train.txt": "images/train/a.jpg\n"})
+    found = [
+        layout.ultralytics_layout(str(tmp_path / "data.yaml"), ReadContext("raise"), Listing()),
+        layout.darknet_layout(str(tmp_path / "obj.data"), ReadContext("raise"), Listing()),
+        layout.loose_layout(str(tmp_path), ReadContext("raise"), Listing()),
+    ]
+    assert [f.kind for f in found] == ["ultralytics", "darknet", "loose"]
+    assert all(f.image_paths == (str(tmp_path / "images" / "train" / "a.jpg"),) for f in found)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        found[0].root = "elsewhere"  # type: ignore[misc]
+
+
+def test_plan_and_write_share_one_preparation(tmp_path: Path) -> None:
+    from dataprep.formats.yolo import write as writer
+
+    names = ["a.jpg", "a.png", "a_2.png", "b.jpg"]  # a.png's first choice of new name is taken
+    ds = Dataset.from_frames(
+        {"image_id": [1, 2, 3, 4], "file_name": names, "width": [10] * 4, "height": [10] * 4, "split": ["train"] * 4},
+        {"annotation_id": [1], "image_id": [2], "category_id": [1], "x_min": [0], "y_min": [0], "x_max": [5],
+         "y_max": [5]},
+        {"category_id": [1], "name": ["x"]},
+    )  # fmt: skip
+    prepared, losses = writer._prepare(ds, layout="darknet")
+    assert losses == formats.plan(ds, "yolo", layout="darknet")
+    renamed = next(loss for loss in losses if loss.code == "image-renamed")
+    assert renamed.examples == prepared.renamed == [2]
+    formats.write(ds, tmp_path / "out", "yolo", layout="darknet", images="none")
+    written = {p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.txt")}
+    assert set(prepared.labels) == written - {"train.txt"}
+    listed = (tmp_path / "out" / "train.txt").read_text().split()
+    assert listed == [f"data/{image}" for image in prepared.images]
+    assert not hasattr(writer, "_LAST_PLACEMENT")
+
+
 def test_odd_file_names_round_trip(tmp_path: Path) -> None:
     names = ["sub dir/b é.png", "日本 語.jpg", "a b.c.jpg"]
     for name in names:
