@@ -284,28 +284,30 @@ def _array_spans(
 def bracket_index(buf: bytes, *, block: int = DEFAULT_SIZES.scan_block) -> BracketIndex | None:
     """Positions, kinds and depths of the brackets outside strings.
 
-    Vectorized over the bytes, `block` bytes at a time to keep temporaries small: a bracket is
-    inside a string when an odd number of unescaped quotes precede it. None when the brackets
+    Vectorized over the bytes, `block` bytes at a time, so every temporary is a few bytes per
+    byte of one block: a bracket is inside a string when an odd number of unescaped quotes
+    precede it, and a quote is escaped after an odd run of backslashes. None when the brackets
     do not describe one balanced top-level object or array.
     """
     arr = np.frombuffer(buf, np.uint8)
-    escaped = _escaped_quotes(arr) if buf.find(b"\\") != -1 else np.empty(0, np.int64)
-    found, carry = [], 0  # carry: parity of the quotes before the block
+    any_escape = buf.find(b"\\") != -1
+    found = []
+    quote_parity, slash_parity = 0, False  # carried over blocks: quotes before, odd backslash run at the end
     for start in range(0, len(arr), block):
         chunk = arr[start : start + block]
         folded = chunk & 0xDF  # folds { } onto [ ] (0x7B -> 0x5B, 0x7D -> 0x5D); nothing else lands there
         spos = np.flatnonzero((folded == 0x5B) | (folded == 0x5D))
         del folded
         quotes = (chunk == 0x22).view(np.uint8)
-        mine = escaped[(escaped >= start) & (escaped < start + len(chunk))]
-        if len(mine):
-            quotes[mine - start] = 0
+        if any_escape:
+            escaped, slash_parity = _escaped_quotes(chunk, slash_parity)
+            quotes[escaped] = 0
         if len(spos):
             segments = np.empty(len(spos) + 1, np.int64)
             segments[0], segments[1:] = 0, spos
-            inside = np.bitwise_xor.accumulate(np.bitwise_xor.reduceat(quotes, segments)[:-1]) ^ carry
+            inside = np.bitwise_xor.accumulate(np.bitwise_xor.reduceat(quotes, segments)[:-1]) ^ quote_parity
             found.append(spos[inside == 0] + start)
-        carry ^= int(np.bitwise_xor.reduce(quotes))
+        quote_parity ^= int(np.bitwise_xor.reduce(quotes))
     spos = np.concatenate(found) if found else np.empty(0, np.int64)
     skind = _BRACKET_KIND[arr[spos]]
     if not len(skind) or skind[0] not in (OPEN_OBJECT, OPEN_ARRAY):
@@ -316,18 +318,29 @@ def bracket_index(buf: bytes, *, block: int = DEFAULT_SIZES.scan_block) -> Brack
     return BracketIndex(spos, skind, depth)
 
 
-def _escaped_quotes(arr: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
-    """Positions of quotes escaped by a backslash: those after an odd-length run of backslashes."""
-    slashes = np.flatnonzero(arr == 0x5C)
+def _escaped_quotes(chunk: npt.NDArray[np.uint8], odd_before: bool) -> tuple[npt.NDArray[np.int64], bool]:
+    """Positions in `chunk` of quotes escaped by a backslash: those after an odd-length run of backslashes.
+
+    `odd_before` says the bytes before `chunk` end in an odd run of backslashes (a run can
+    cross blocks); the second value says the same of the end of `chunk`.
+    """
+    slashes = np.flatnonzero(chunk == 0x5C)
+    first_escaped = odd_before and len(chunk) > 0 and chunk[0] == 0x22
     if not len(slashes):
-        return slashes
+        return np.array([0] if first_escaped else [], np.int64), False
     breaks = np.flatnonzero(np.diff(slashes) != 1)
     run_start = slashes[np.concatenate([[0], breaks + 1])]
     run_end = slashes[np.concatenate([breaks, [len(slashes) - 1]])]
+    odd_run = (run_end - run_start) % 2 == 0
+    if odd_before and run_start[0] == 0:  # the run started in an earlier block
+        odd_run[0] = not odd_run[0]
+    odd_at_end = bool(odd_run[-1]) and int(run_end[-1]) == len(chunk) - 1
     after = run_end + 1
-    odd = ((run_end - run_start) % 2 == 0) & (after < len(arr))
-    after = after[odd]
-    return after[arr[after] == 0x22]
+    after = after[odd_run & (after < len(chunk))]
+    escaped = after[chunk[after] == 0x22]
+    if first_escaped:
+        escaped = np.concatenate([[0], escaped])
+    return escaped, odd_at_end
 
 
 def array_chunks(

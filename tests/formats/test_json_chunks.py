@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dataprep.errors import InputError
 from dataprep.formats import _json_chunks
@@ -49,6 +51,37 @@ def test_bracket_index_skips_brackets_inside_strings() -> None:
     assert bytes(buf[p] for p in index.positions.tolist()) == b"{[{}]}"
     assert index.kinds.tolist() == [3, 4, 3, 5, 6, 5]
     assert index.depth.tolist() == [1, 2, 3, 2, 1, 0]
+
+
+def reference_brackets(buf: bytes) -> list[int]:
+    """Offsets of the brackets outside strings, by a byte-by-byte state machine."""
+    out, in_string, escaped = [], False, False
+    for i, byte in enumerate(buf):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in b"[]{}":
+            out.append(i)
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    texts=st.lists(st.text(alphabet='\\"[]{}a', max_size=10), min_size=1, max_size=8),
+    block=st.integers(1, 9),
+)
+def test_bracket_index_agrees_with_a_state_machine_for_any_block(texts: list[str], block: int) -> None:
+    """Runs of backslashes and quotes that cross block boundaries are still read right."""
+    buf = json.dumps({"k": texts, "images": [{"s": t, "n": [t]} for t in texts]}).encode()
+    index = _json_chunks.bracket_index(buf, block=block)
+    assert index is not None
+    assert index.positions.tolist() == reference_brackets(buf)
 
 
 @pytest.mark.parametrize("buf", [b'{"a": [1}', b'{"a": 1}}', b'{"a": 1}{"b": 2}', b'"text"', b"12", b"]["])
