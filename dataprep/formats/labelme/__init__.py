@@ -1,0 +1,185 @@
+"""LabelMe json: one ``<image>.json`` per image, beside it, with ``shapes`` in absolute pixels.
+
+Reading (see `parse` for every shape type): the json files of a folder (sub-folders too) or one
+json file; ``image_id`` 1..N in sorted json path order; ``file_name`` is ``imagePath`` resolved
+against the json's folder (relative to the dataset folder, ``root``); a path leaving the folder
+falls back to the json's stem with the image suffix (noted). Sizes come from
+``imageWidth``/``imageHeight``, else from the header of a base64 ``imageData`` (bounded: more
+than 128 MiB of base64, or a header claiming more pixels than Pillow's decompression-bomb limit,
+is refused), else from the image file's header. No splits.
+
+Categories: ``labels.txt`` beside the files fixes the order, ids as LabelMe's labelme2coco gives
+them (line number - 1, so the first class after ``__ignore__`` and ``_background_`` is 1); those
+two names are never classes (``__ignore__`` shapes are skipped, ``_background_`` is the
+background of LabelMe's semantic masks). Labels not in ``labels.txt`` follow it, sorted (noted).
+Without ``labels.txt``: sorted names, ids 1..C.
+
+Writing: see `write`. Modules by role: `layout` (files, detection, labels.txt), `parse` (json
+bytes -> rows), `write` (`plan` and `write` on one ``_prepare``), `documents` (validation hooks).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dataprep.dataset import Dataset
+from dataprep.errors import InputError, UsageError
+from dataprep.files import probe_image
+from dataprep.formats.base import FormatSpec, OnError, ReadResult
+from dataprep.formats.labelme import documents
+from dataprep.formats.labelme.layout import (
+    BACKGROUND_LABEL,
+    IGNORE_LABEL,
+    LABELS_FILE,
+    Collector,
+    Layout,
+    detect,
+    read_labels_file,
+    resolve_layout,
+)
+from dataprep.formats.labelme.parse import MAX_IMAGE_DATA_CHARS, Rows, parse_file
+from dataprep.formats.labelme.write import CAPABILITIES, plan, write
+
+__all__ = [
+    "BACKGROUND_LABEL",
+    "CAPABILITIES",
+    "FORMAT",
+    "IGNORE_LABEL",
+    "LABELS_FILE",
+    "MAX_IMAGE_DATA_CHARS",
+    "detect",
+    "plan",
+    "read",
+    "write",
+]
+
+
+def read(path: Path, *, on_error: OnError = "raise", provenance: bool = False, **options: Any) -> ReadResult:
+    """Read LabelMe json files (a folder, or one file) into a `Dataset`; boxes are continuous xyxy pixels.
+
+    Raises:
+        InputError: no json file, invalid JSON, a shape with bad points or an unknown type, or an
+            ``imageData`` that is a base64 bomb (with ``on_error="raise"``; else findings).
+        UsageError: an unknown option.
+    """
+    if options:
+        raise UsageError(f"labelme reader: unknown option(s) {', '.join(sorted(options))}")
+    collector = Collector(on_error)
+    # 1. layout: the json files and labels.txt
+    layout = resolve_layout(Path(path))
+    label_order = read_labels_file(layout.root, layout.notes)
+    # 2. parse: every json -> rows
+    rows = Rows()
+    for rel in layout.files:
+        file = layout.root / rel
+        try:
+            data = file.read_bytes()
+        except OSError as err:
+            collector.report(InputError(file, f"cannot read ({err.strerror})", hint="Check permissions"))
+            continue
+        parse_file(data, rel, str(file), collector, rows)
+    _notes(layout, rows)
+    # 3. tables
+    images = _images_table(layout, rows)
+    categories, cat_index = _categories(rows.label, label_order, layout.notes)
+    annotations = _annotations_table(rows, cat_index)
+    # 4. the result
+    ds = Dataset.from_frames(images, annotations, categories, root=layout.root)
+    result = ReadResult(ds, "labelme", collector.findings, layout.notes)
+    if provenance:
+        result.image_sources = pd.DataFrame({"file": pd.array(rows.source, dtype="str")}, index=ds.images.index)
+        result.annotation_sources = pd.DataFrame(
+            {
+                "file": [rows.source[i] for i in rows.image],
+                "line": pd.array([pd.NA] * len(rows.image), dtype="Int64"),
+                "record": rows.record,
+            },
+            index=pd.Index(np.arange(1, len(rows.image) + 1, dtype=np.int64), name="annotation_id"),
+        )
+    return result
+
+
+def _notes(layout: Layout, rows: Rows) -> None:
+    notes = layout.notes
+    if rows.ignored:
+        notes.append(f"skipped {rows.ignored} '{IGNORE_LABEL}' shapes (LabelMe's converters' rule)")
+    if rows.path_fallbacks:
+        notes.append(f"{rows.path_fallbacks} imagePath values were missing or left the folder: used the json's name")
+    if rows.sizes_from_data:
+        notes.append(f"read {rows.sizes_from_data} image sizes from the embedded imageData")
+    if any(rows.embedded):
+        notes.append(f"{sum(rows.embedded)} files embed their image (imageData); sizes and labels read, pixels not")
+
+
+def _images_table(layout: Layout, rows: Rows) -> pd.DataFrame:
+    widths, heights = list(rows.width), list(rows.height)
+    probed = 0
+    for k, name in enumerate(rows.file_name):
+        if widths[k] is None or heights[k] is None:
+            try:
+                header = probe_image(layout.root / name)
+            except InputError:
+                continue
+            widths[k], heights[k] = header.width, header.height
+            probed += 1
+    if probed:
+        layout.notes.append(f"read {probed} image sizes from image headers")
+    return pd.DataFrame(
+        {
+            "image_id": np.arange(1, len(rows.file_name) + 1, dtype=np.int64),
+            "file_name": pd.array(rows.file_name, dtype="str"),
+            "width": pd.array(widths, dtype="Int64"),
+            "height": pd.array(heights, dtype="Int64"),
+        }
+    )
+
+
+def _categories(labels: list[str], order: list[str] | None, notes: list[str]) -> tuple[pd.DataFrame, pd.Series]:
+    """Categories (ids from labels.txt's line numbers - 1, else 1..C sorted) and name -> id."""
+    used = sorted(set(labels))
+    if order is None:
+        names, ids = used, list(range(1, len(used) + 1))
+    else:
+        names, ids = list(order), list(range(1, len(order) + 1))
+        extra = [n for n in used if n not in set(order)]
+        if extra:
+            notes.append(f"labels not in {LABELS_FILE}, added after it: {', '.join(extra[:10])}")
+            names += extra
+            ids += list(range(len(order) + 1, len(order) + 1 + len(extra)))
+    categories = pd.DataFrame({"category_id": np.array(ids, dtype=np.int64), "name": pd.array(names, dtype="str")})
+    return categories, pd.Series(ids, index=names, dtype=np.int64)
+
+
+def _annotations_table(rows: Rows, cat_index: pd.Series) -> pd.DataFrame:
+    n = len(rows.image)
+    xyxy = np.array(rows.xyxy, dtype=np.float64).reshape(n, 4)
+    return pd.DataFrame(
+        {
+            "annotation_id": np.arange(1, n + 1, dtype=np.int64),
+            "image_id": np.array(rows.image, dtype=np.int64) + 1,
+            "category_id": cat_index.reindex(rows.label).to_numpy(dtype=np.int64),
+            "x_min": xyxy[:, 0],
+            "y_min": xyxy[:, 1],
+            "x_max": xyxy[:, 2],
+            "y_max": xyxy[:, 3],
+            "segmentation": pd.Series(rows.segmentation, dtype=object),
+            "attributes": pd.Series(rows.attributes, dtype=object),
+        }
+    )
+
+
+FORMAT = FormatSpec(
+    "labelme",
+    "LabelMe json: one <image>.json per image beside it (shapes in pixels), optional labels.txt",
+    CAPABILITIES,
+    detect,
+    read,
+    write,
+    extensions=(".json",),
+    plan=plan,
+    validation=documents.HOOKS,
+)

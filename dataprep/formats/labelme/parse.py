@@ -1,0 +1,349 @@
+"""LabelMe json bytes -> rows: one image row per file and one object row per shape or ``group_id`` group.
+
+Shapes (``points`` are absolute continuous pixel coordinates, x right, y down):
+
+- ``rectangle`` (two corners) -> a box, no segmentation;
+- ``polygon`` -> one polygon part; box = its extent;
+- ``circle`` (centre, a rim point) -> a polygon of ``max(12, int(r / 10))`` points rounded up to a
+  multiple of 4 (labelme2coco's count), box = ``centre +- r``;
+- ``mask`` (two corners and a base64 PNG of that crop, LabelMe >= 5.3) -> a COCO RLE of the full image;
+- ``line``, ``linestrip``, ``point``/``points`` -> not regions: box = extent of the points, and
+  ``attributes`` keeps ``shape_type`` and ``points`` (so LabelMe and CVAT writers put them back).
+
+Region shapes sharing a ``(label, group_id)`` in one file are one object with several parts
+(labelme2coco/labelme2voc's rule): box = union, polygons concatenated, any mask makes the
+union an RLE. ``__ignore__`` shapes are skipped (counted in a note). A shape's ``flags`` (bool)
+and a non-empty ``description`` go to ``attributes``; the file's ``flags`` that are true become
+image-level labels (NaN box), LabelMe's image classification.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import math
+import posixpath
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from dataprep.errors import InputError
+from dataprep.formats.labelme.layout import IGNORE_LABEL, Collector
+
+# imageData bounds ("base64 bombs"): the text itself, and the pixel count its header claims.
+MAX_IMAGE_DATA_CHARS = 128 << 20  # 128 MiB of base64 = 96 MiB of image file
+MAX_IMAGE_PIXELS = 178_956_970  # Pillow's DecompressionBombError limit (2 x MAX_IMAGE_PIXELS)
+_HEAD_CHARS = 1 << 16  # a header prefix: enough for PNG, and for JPEG unless the EXIF block is large
+REGION_SHAPES = frozenset({"rectangle", "polygon", "circle", "mask"})
+POINT_SHAPES = frozenset({"line", "linestrip", "point", "points"})
+_SHAPE_HINT = "Fix or remove the shape in LabelMe (a polygon needs 3 points, a rectangle/circle/line 2)"
+
+
+@dataclass
+class Rows:
+    """Columns collected while parsing, one entry per image / per object."""
+
+    file_name: list[str] = field(default_factory=list)
+    width: list[int | None] = field(default_factory=list)
+    height: list[int | None] = field(default_factory=list)
+    source: list[str] = field(default_factory=list)
+    embedded: list[bool] = field(default_factory=list)
+    image: list[int] = field(default_factory=list)
+    label: list[str] = field(default_factory=list)
+    xyxy: list[tuple[float, float, float, float]] = field(default_factory=list)
+    segmentation: list[Any] = field(default_factory=list)
+    attributes: list[dict[str, Any] | None] = field(default_factory=list)
+    record: list[str] = field(default_factory=list)
+    ignored: int = 0
+    path_fallbacks: int = 0
+    sizes_from_data: int = 0
+
+
+def image_data_size(text: str, path: str) -> tuple[int, int]:
+    """``(width, height)`` of a base64 ``imageData``, from its header only, bounded.
+
+    Raises:
+        InputError: too long, not base64, not an image, or a header claiming a decompression bomb.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    hint = "Set imageData to null and keep the image file beside the json (LabelMe: File > Save without image data)"
+    if len(text) > MAX_IMAGE_DATA_CHARS:
+        raise InputError(
+            path, f"imageData is {len(text) >> 20} MiB of base64, over the {MAX_IMAGE_DATA_CHARS >> 20} MiB limit",
+            record="imageData", hint=hint,
+        )  # fmt: skip
+    size_wh = None
+    for chars in (_HEAD_CHARS, len(text)):
+        try:
+            data = base64.b64decode(text[: chars - chars % 4] if chars < len(text) else text)
+        except (binascii.Error, ValueError):
+            raise InputError(path, "imageData is not valid base64", record="imageData", hint=hint) from None
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                size_wh = im.size
+            break
+        except (UnidentifiedImageError, OSError, SyntaxError):
+            if chars >= len(text):
+                raise InputError(path, "imageData is not an image", record="imageData", hint=hint) from None
+    assert size_wh is not None  # the loop either sets it or raises
+    w, h = size_wh
+    if w * h > MAX_IMAGE_PIXELS:
+        raise InputError(
+            path, f"imageData claims a {w}x{h} image ({w * h:,} pixels): a decompression bomb",
+            record="imageData", hint=hint,
+        )  # fmt: skip
+    return int(w), int(h)
+
+
+def _image_name(json_rel: str, image_path: Any, rows: Rows) -> str:
+    """``imagePath`` resolved against the json's folder, relative to the dataset root.
+
+    A path that leaves the root (``../x.jpg``), is absolute or missing falls back to the json's
+    own stem with the image's suffix beside it (counted in a note).
+    """
+    folder = posixpath.dirname(json_rel)
+    stem = posixpath.splitext(json_rel)[0]
+    if isinstance(image_path, str) and image_path.strip():
+        text = image_path.replace("\\", "/")
+        joined = posixpath.normpath(posixpath.join(folder, text)) if not text.startswith("/") else ""
+        if joined and not joined.startswith("../") and joined != ".." and ":" not in joined.split("/")[0]:
+            return joined
+        rows.path_fallbacks += 1
+        return stem + posixpath.splitext(text)[1]
+    rows.path_fallbacks += 1
+    return stem + ".jpg"
+
+
+def _size(doc: dict[str, Any], path: str, rows: Rows) -> tuple[int | None, int | None]:
+    w, h = doc.get("imageWidth"), doc.get("imageHeight")
+    ok = all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (w, h))
+    data = doc.get("imageData")
+    if isinstance(data, str) and data and (len(data) > MAX_IMAGE_DATA_CHARS or not ok):
+        dw, dh = image_data_size(data, path)  # raises on a bomb even when the size is given
+        if not ok:
+            rows.sizes_from_data += 1
+            return dw, dh
+    return (w, h) if ok else (None, None)
+
+
+def parse_file(data: bytes, json_rel: str, path: str, collector: Collector, rows: Rows) -> None:
+    """Parse one LabelMe json (`data`, at `json_rel` under the root) into `rows`; bad shapes go to `collector`."""
+    import orjson
+
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as err:
+        collector.report(InputError(path, f"not valid JSON ({err})", hint="Re-save the file from LabelMe"))
+        return
+    if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list):
+        collector.report(InputError(path, "not a LabelMe file: no 'shapes' list", hint="Remove it from the folder"))
+        return
+    try:
+        width, height = _size(doc, path, rows)
+    except InputError as err:
+        collector.report(err, "unsafe-input")
+        return
+    image = len(rows.file_name)
+    rows.file_name.append(_image_name(json_rel, doc.get("imagePath"), rows))
+    rows.width.append(width)
+    rows.height.append(height)
+    rows.source.append(json_rel)
+    rows.embedded.append(isinstance(doc.get("imageData"), str) and bool(doc.get("imageData")))
+    _parse_shapes(doc["shapes"], image, (width, height), path, collector, rows)
+    flags = doc.get("flags")
+    if isinstance(flags, dict):
+        for name, on in flags.items():
+            if on is True:
+                _add(rows, image, str(name), (math.nan,) * 4, None, None, f"flags.{name}")
+
+
+def _add(rows: Rows, image: int, label: str, xyxy: Any, seg: Any, attrs: Any, record: str) -> None:
+    rows.image.append(image)
+    rows.label.append(label)
+    rows.xyxy.append(tuple(float(v) for v in xyxy))
+    rows.segmentation.append(seg)
+    rows.attributes.append(attrs)
+    rows.record.append(record)
+
+
+def _shape_attributes(shape: dict[str, Any]) -> dict[str, Any]:
+    flags = shape.get("flags")
+    attrs = {str(k): v for k, v in flags.items()} if isinstance(flags, dict) else {}
+    description = shape.get("description")
+    if isinstance(description, str) and description:
+        attrs["description"] = description
+    return attrs
+
+
+def _parse_shapes(
+    shapes: list[Any], image: int, size_wh: tuple[int | None, int | None], path: str, collector: Collector, rows: Rows
+) -> None:
+    groups: dict[tuple[str, Any], list[tuple[int, str, Any, Any]]] = {}
+    order: list[tuple[str, Any]] = []
+    for k, shape in enumerate(shapes):
+        try:
+            label, kind, geometry = _shape_geometry(shape, k, size_wh, path)
+        except InputError as err:
+            collector.report(err)
+            continue
+        if label == IGNORE_LABEL:
+            rows.ignored += 1
+            continue
+        group_id = shape.get("group_id")
+        if kind not in REGION_SHAPES:
+            attrs = {"shape_type": kind, "points": geometry[1].tolist(), **_shape_attributes(shape)}
+            if group_id is not None:
+                attrs["group_id"] = group_id
+            order.append((label, ("point", k)))
+            groups[order[-1]] = [(k, kind, geometry, attrs)]
+            continue
+        key = (label, group_id) if group_id is not None else (label, ("shape", k))
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append((k, kind, geometry, _shape_attributes(shape)))
+    for key in order:  # objects in the order of their first shape
+        parts = groups[key]
+        if parts[0][1] in REGION_SHAPES:
+            _add_group(rows, image, key[0], parts, size_wh)
+        else:
+            k, _, geometry, attrs = parts[0]
+            _add(rows, image, key[0], geometry[0], None, attrs, f"shapes[{k}]")
+
+
+def _add_group(rows: Rows, image: int, label: str, parts: list[Any], size_wh: tuple[Any, Any]) -> None:
+    """One object from the region shapes of a ``(label, group_id)`` group."""
+    xyxy = np.array([p[2][0] for p in parts], dtype=np.float64)
+    box = (xyxy[:, 0].min(), xyxy[:, 1].min(), xyxy[:, 2].max(), xyxy[:, 3].max())
+    attrs: dict[str, Any] = {}
+    for part in parts:
+        attrs.update(part[3])
+    record = f"shapes[{','.join(str(p[0]) for p in parts)}]"
+    if len(parts) == 1:
+        _add(rows, image, label, box, parts[0][2][1], attrs or None, record)
+        return
+    if any(p[1] == "mask" for p in parts):
+        seg = _merge_masks(parts, size_wh)
+    else:
+        seg = []
+        for part in parts:
+            seg += part[2][1] if part[2][1] is not None else [_rectangle_polygon(part[2][0])]
+    _add(rows, image, label, box, seg, attrs or None, record)
+
+
+def _rectangle_polygon(xyxy: Any) -> np.ndarray:
+    x0, y0, x1, y1 = xyxy
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
+
+
+def _merge_masks(parts: list[Any], size_wh: tuple[Any, Any]) -> dict[str, Any]:
+    from pycocotools import mask as mask_utils
+
+    width, height = size_wh
+    rles = []
+    for _, kind, (xyxy, seg), _ in parts:
+        if kind == "mask":
+            rle = dict(seg)
+            rles.append({"size": rle["size"], "counts": rle["counts"].encode("ascii")})
+        else:
+            polys = seg if seg is not None else [_rectangle_polygon(xyxy)]
+            rles += mask_utils.frPyObjects([p.ravel().tolist() for p in polys], height, width)
+    merged = mask_utils.merge(rles)
+    return {"size": [int(height), int(width)], "counts": merged["counts"].decode("ascii")}
+
+
+def _points(shape: dict[str, Any], k: int, path: str, least: int) -> np.ndarray:
+    try:
+        pts = np.asarray(shape["points"], dtype=np.float64)
+        if pts.ndim != 2 or pts.shape[1] != 2 or not np.isfinite(pts).all():
+            raise ValueError
+    except (KeyError, TypeError, ValueError):
+        raise InputError(
+            path, f"points must be a list of [x, y] numbers, got {str(shape.get('points'))[:60]}",
+            record=f"shapes[{k}].points", hint=_SHAPE_HINT,
+        ) from None  # fmt: skip
+    if len(pts) < least:
+        raise InputError(
+            path, f"a {shape.get('shape_type') or 'polygon'} needs at least {least} points, got {len(pts)}",
+            record=f"shapes[{k}].points", hint=_SHAPE_HINT,
+        )  # fmt: skip
+    return pts
+
+
+def _shape_geometry(shape: Any, k: int, size_wh: tuple[Any, Any], path: str) -> tuple[str, str, Any]:
+    """``(label, shape_type, (xyxy, segmentation-or-points))`` of one shape.
+
+    Raises:
+        InputError: not an object, no string label, unknown shape type, or bad points.
+    """
+    if not isinstance(shape, dict) or not isinstance(shape.get("label"), str):
+        raise InputError(path, "a shape needs a string 'label'", record=f"shapes[{k}]", hint=_SHAPE_HINT)
+    label = shape["label"]
+    kind = shape.get("shape_type") or "polygon"
+    if kind not in REGION_SHAPES | POINT_SHAPES:
+        raise InputError(
+            path, f"unknown shape_type {kind!r}", record=f"shapes[{k}].shape_type",
+            hint=f"Use one of {', '.join(sorted(REGION_SHAPES | POINT_SHAPES))}",
+        )  # fmt: skip
+    if label == IGNORE_LABEL:
+        return label, kind, None
+    least = {"polygon": 3, "rectangle": 2, "circle": 2, "mask": 2, "line": 2, "linestrip": 2}.get(kind, 1)
+    pts = _points(shape, k, path, least)
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    extent = (lo[0], lo[1], hi[0], hi[1])
+    if kind == "rectangle":
+        return label, kind, (extent, None)
+    if kind == "polygon":
+        return label, kind, (extent, [pts])
+    if kind == "circle":
+        return label, kind, _circle(pts)
+    if kind == "mask":
+        return label, kind, _mask(shape, pts, k, size_wh, path)
+    return label, kind, (extent, pts)
+
+
+def _circle(pts: np.ndarray) -> tuple[tuple[float, ...], list[np.ndarray]]:
+    (cx, cy), rim = pts[0], pts[1]
+    r = float(np.hypot(*(rim - pts[0])))
+    n = max(12, int(100 * r / 1000))
+    n += -n % 4  # a multiple of 4: the polygon touches the box on all four sides
+    angles = np.arange(n) * (2 * np.pi / n)
+    poly = np.stack([cx + r * np.cos(angles), cy + r * np.sin(angles)], axis=1)
+    return (cx - r, cy - r, cx + r, cy + r), [poly]
+
+
+def _mask(shape: dict[str, Any], pts: np.ndarray, k: int, size_wh: tuple[Any, Any], path: str) -> Any:
+    """A ``mask`` shape (PNG of the crop between its two corner points) -> ``(xyxy, full-image RLE)``."""
+    from PIL import Image, UnidentifiedImageError
+
+    from dataprep.geometry import rle_encode, rle_xyxy
+
+    width, height = size_wh
+    record = f"shapes[{k}].mask"
+    if width is None or height is None:
+        raise InputError(path, "a mask shape needs the image size", record=record, hint="Fill imageWidth/imageHeight")
+    text = shape.get("mask")
+    if not isinstance(text, str) or len(text) > MAX_IMAGE_DATA_CHARS:
+        raise InputError(path, "mask must be a base64 PNG string", record=record, hint=_SHAPE_HINT)
+    try:
+        with Image.open(io.BytesIO(base64.b64decode(text))) as im:
+            if im.size[0] > width + 1 or im.size[1] > height + 1:
+                raise InputError(
+                    path, f"mask is {im.size[0]}x{im.size[1]}, larger than the {width}x{height} image",
+                    record=record, hint=_SHAPE_HINT,
+                )  # fmt: skip
+            crop = np.asarray(im.convert("L")) > 0
+    except (binascii.Error, ValueError, UnidentifiedImageError, OSError):
+        raise InputError(path, "mask is not a base64 PNG", record=record, hint=_SHAPE_HINT) from None
+    x0, y0 = (int(v) for v in pts[0])  # LabelMe's shape_to_mask: the crop starts at the int corner
+    full = np.zeros((height, width), dtype=np.uint8)
+    cx, cy = max(0, -x0), max(0, -y0)  # a crop starting left of / above the image
+    x0, y0 = max(0, x0), max(0, y0)
+    h = max(0, min(crop.shape[0] - cy, height - y0))
+    w = max(0, min(crop.shape[1] - cx, width - x0))
+    full[y0 : y0 + h, x0 : x0 + w] = crop[cy : cy + h, cx : cx + w]
+    rle = rle_encode(full)
+    return tuple(rle_xyxy(rle).tolist()), rle
