@@ -136,7 +136,7 @@ def _sample_cells(r: DetectionResult) -> list[tuple[str, Any, pd.DataFrame, pd.D
     counts = bad.value_counts().reindex(r.gt.images.index, fill_value=0)
     order = sorted(r.gt.images.index.tolist(), key=lambda i: (-int(counts[i]), i))
     cells = []
-    for image_id in order:
+    for image_id in order[: 25 * SAMPLE_COUNT]:  # images may be missing: try a bounded number
         if len(cells) >= SAMPLE_COUNT:
             break
         path = r.gt.resolve(str(r.gt.images.at[image_id, "file_name"]))
