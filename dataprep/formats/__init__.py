@@ -14,7 +14,7 @@ from typing import Any
 from dataprep.dataset import Dataset
 from dataprep.errors import InputError, OutputError, UsageError
 from dataprep.files import IMAGE_MODES, atomic_output_dir, unsafe_member_mask
-from dataprep.formats import coco, folders, labelme, labels_csv, voc, yolo
+from dataprep.formats import coco, cvat, folders, labelme, labels_csv, voc, yolo
 from dataprep.formats.base import Capabilities, FormatSpec, Loss, OnError, ReadResult, WriteReport, plan_losses
 
 FORMATS: dict[str, FormatSpec] = {
@@ -24,6 +24,7 @@ FORMATS: dict[str, FormatSpec] = {
     "folders": folders.FORMAT,
     "csv": labels_csv.FORMAT,
     "labelme": labelme.FORMAT,
+    "cvat": cvat.FORMAT,
 }
 
 __all__ = [

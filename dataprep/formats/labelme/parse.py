@@ -72,9 +72,11 @@ def image_data_size(text: str, path: str) -> tuple[int, int]:
     hint = "Set imageData to null and keep the image file beside the json (LabelMe: File > Save without image data)"
     if len(text) > MAX_IMAGE_DATA_CHARS:
         raise InputError(
-            path, f"imageData is {len(text) >> 20} MiB of base64, over the {MAX_IMAGE_DATA_CHARS >> 20} MiB limit",
-            record="imageData", hint=hint,
-        )  # fmt: skip
+            path,
+            f"imageData is {len(text) >> 20} MiB of base64, over the {MAX_IMAGE_DATA_CHARS >> 20} MiB limit",
+            record="imageData",
+            hint=hint,
+        )
     size_wh = None
     for chars in (_HEAD_CHARS, len(text)):
         try:
@@ -92,9 +94,11 @@ def image_data_size(text: str, path: str) -> tuple[int, int]:
     w, h = size_wh
     if w * h > MAX_IMAGE_PIXELS:
         raise InputError(
-            path, f"imageData claims a {w}x{h} image ({w * h:,} pixels): a decompression bomb",
-            record="imageData", hint=hint,
-        )  # fmt: skip
+            path,
+            f"imageData claims a {w}x{h} image ({w * h:,} pixels): a decompression bomb",
+            record="imageData",
+            hint=hint,
+        )
     return int(w), int(h)
 
 
@@ -262,14 +266,18 @@ def _points(shape: dict[str, Any], k: int, path: str, least: int) -> np.ndarray:
             raise ValueError
     except (KeyError, TypeError, ValueError):
         raise InputError(
-            path, f"points must be a list of [x, y] numbers, got {str(shape.get('points'))[:60]}",
-            record=f"shapes[{k}].points", hint=_SHAPE_HINT,
-        ) from None  # fmt: skip
+            path,
+            f"points must be a list of [x, y] numbers, got {str(shape.get('points'))[:60]}",
+            record=f"shapes[{k}].points",
+            hint=_SHAPE_HINT,
+        ) from None
     if len(pts) < least:
         raise InputError(
-            path, f"a {shape.get('shape_type') or 'polygon'} needs at least {least} points, got {len(pts)}",
-            record=f"shapes[{k}].points", hint=_SHAPE_HINT,
-        )  # fmt: skip
+            path,
+            f"a {shape.get('shape_type') or 'polygon'} needs at least {least} points, got {len(pts)}",
+            record=f"shapes[{k}].points",
+            hint=_SHAPE_HINT,
+        )
     return pts
 
 
@@ -285,9 +293,11 @@ def _shape_geometry(shape: Any, k: int, size_wh: tuple[Any, Any], path: str) -> 
     kind = shape.get("shape_type") or "polygon"
     if kind not in REGION_SHAPES | POINT_SHAPES:
         raise InputError(
-            path, f"unknown shape_type {kind!r}", record=f"shapes[{k}].shape_type",
+            path,
+            f"unknown shape_type {kind!r}",
+            record=f"shapes[{k}].shape_type",
             hint=f"Use one of {', '.join(sorted(REGION_SHAPES | POINT_SHAPES))}",
-        )  # fmt: skip
+        )
     if label == IGNORE_LABEL:
         return label, kind, None
     least = {"polygon": 3, "rectangle": 2, "circle": 2, "mask": 2, "line": 2, "linestrip": 2}.get(kind, 1)
@@ -332,9 +342,11 @@ def _mask(shape: dict[str, Any], pts: np.ndarray, k: int, size_wh: tuple[Any, An
         with Image.open(io.BytesIO(base64.b64decode(text))) as im:
             if im.size[0] > width + 1 or im.size[1] > height + 1:
                 raise InputError(
-                    path, f"mask is {im.size[0]}x{im.size[1]}, larger than the {width}x{height} image",
-                    record=record, hint=_SHAPE_HINT,
-                )  # fmt: skip
+                    path,
+                    f"mask is {im.size[0]}x{im.size[1]}, larger than the {width}x{height} image",
+                    record=record,
+                    hint=_SHAPE_HINT,
+                )
             crop = np.asarray(im.convert("L")) > 0
     except (binascii.Error, ValueError, UnidentifiedImageError, OSError):
         raise InputError(path, "mask is not a base64 PNG", record=record, hint=_SHAPE_HINT) from None

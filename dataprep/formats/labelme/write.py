@@ -150,14 +150,25 @@ def write(
         Path(json_paths[k]).write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
     placed, missing = place_images(ds, member_paths(out, prepared.image_names), images)
     report = WriteReport(
-        "labelme", str(out_dir), len(ds.images), len(anns), len(ds.categories), placed, missing,
+        "labelme",
+        str(out_dir),
+        len(ds.images),
+        len(anns),
+        len(ds.categories),
+        placed,
+        missing,
         options={"embed_images": embed_images},
-    )  # fmt: skip
+    )
     if not_embedded:
         report.losses.append(
-            Loss("image-not-embedded", "image file not found: imageData left null", len(not_embedded),
-                 not_embedded[:MAX_EXAMPLES], unit="image")
-        )  # fmt: skip
+            Loss(
+                "image-not-embedded",
+                "image file not found: imageData left null",
+                len(not_embedded),
+                not_embedded[:MAX_EXAMPLES],
+                unit="image",
+            )
+        )
     return report
 
 

@@ -1,0 +1,178 @@
+"""CVAT for images 1.1 xml: task exports (``<name>.xml`` or ``annotations.xml`` + ``images/``) and
+project exports (``annotations.xml`` whose images carry a ``subset``, images in ``images/<subset>/``).
+
+Reading (see `parse` for the shapes and attributes): ``image_id`` 1..N in document order
+(files in name order); ``file_name`` is where the image is found (``images/<subset>/<name>``,
+``images/<name>`` or ``<name>``, relative to the folder, ``root``); sizes from the xml. The split
+of an image is its ``subset`` attribute, else its task's ``<subset>`` in the project's
+``<meta>``, else the task's ``<subset>``, else the xml file's stem (Datumaro's ``train.xml``;
+``annotations``/``default`` mean none); ``Train``/``Validation``/``Test`` become
+``train``/``val``/``test``, other names stay verbatim. Categories are the ``<meta>`` labels in
+order (ids 1..C), their attribute specs kept in ``categories.attributes`` so that writing CVAT
+again restores ``<meta>``; labels only met on shapes follow, sorted. Shapes without a label
+are skipped (noted). ``<track>`` (video) exports are refused.
+
+Modules by role: `layout` (files, detection), `parse` (xml bytes -> rows), `write` (`plan` and
+`write` on one ``_prepare``), `documents` (validation hooks).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dataprep.dataset import Dataset
+from dataprep.errors import InputError, UsageError
+from dataprep.formats.base import SPLIT_ALIASES, FormatSpec, OnError, ReadResult
+from dataprep.formats.cvat import documents
+from dataprep.formats.cvat.layout import IMAGES_DIR, PROJECT_FILE, Collector, Layout, detect, resolve_layout
+from dataprep.formats.cvat.parse import Rows, check_safe, decode_mask, parse_file
+from dataprep.formats.cvat.write import CAPABILITIES, plan, write
+
+__all__ = [
+    "CAPABILITIES",
+    "FORMAT",
+    "IMAGES_DIR",
+    "PROJECT_FILE",
+    "check_safe",
+    "decode_mask",
+    "detect",
+    "plan",
+    "read",
+    "write",
+]
+
+
+def read(path: Path, *, on_error: OnError = "raise", provenance: bool = False, **options: Any) -> ReadResult:
+    """Read a CVAT for images 1.1 export (a folder or one xml file) into a `Dataset`.
+
+    Raises:
+        InputError: no CVAT xml, malformed or unsafe xml (DOCTYPE/ENTITY), a video export
+            (``<track>``), or a shape with bad geometry (``on_error="raise"``; else a finding).
+        UsageError: an unknown option.
+    """
+    if options:
+        raise UsageError(f"cvat reader: unknown option(s) {', '.join(sorted(options))}")
+    collector = Collector(on_error)
+    # 1. layout: the xml files and the image files under the folder
+    layout = resolve_layout(Path(path))
+    # 2. parse: every xml -> rows
+    rows = Rows()
+    for xml in layout.xml_files:
+        stem = xml.stem
+        default_subset = None if stem.lower() in ("annotations", "default") else stem
+        try:
+            parse_file(xml.read_bytes(), str(xml), xml.name, default_subset, collector, rows, layout.image_files)
+        except InputError as err:  # the whole file: malformed, unsafe, or a video export
+            collector.report(err)
+    _notes(layout, rows)
+    # 3. tables
+    images = _images_table(rows, layout.notes)
+    categories, cat_index = _categories(rows, layout.notes)
+    annotations = _annotations_table(rows, cat_index)
+    # 4. the result
+    ds = Dataset.from_frames(images, annotations, categories, root=layout.root)
+    result = ReadResult(ds, "cvat", collector.findings, layout.notes)
+    if provenance:
+        result.image_sources = pd.DataFrame({"file": pd.array(rows.source, dtype="str")}, index=ds.images.index)
+        result.annotation_sources = pd.DataFrame(
+            {
+                "file": [rows.source[i] for i in rows.image],
+                "line": pd.array([pd.NA] * len(rows.image), dtype="Int64"),
+                "record": rows.record,
+            },
+            index=pd.Index(np.arange(1, len(rows.image) + 1, dtype=np.int64), name="annotation_id"),
+        )
+    return result
+
+
+def _notes(layout: Layout, rows: Rows) -> None:
+    notes = layout.notes
+    if rows.unlabelled:
+        notes.append(f"skipped {rows.unlabelled} shapes without a label")
+    for kind, n in sorted(rows.skipped.items()):
+        notes.append(f"skipped {n} <{kind}> shapes (not supported yet)")
+    if rows.missing_files:
+        notes.append(f"{rows.missing_files} of {len(rows.file_name)} image files not found")
+
+
+def _split_name(subset: str | None) -> Any:
+    if not subset:
+        return np.nan
+    alias = SPLIT_ALIASES.get(subset.lower(), subset)
+    return np.nan if alias is None else alias
+
+
+def _images_table(rows: Rows, notes: list[str]) -> pd.DataFrame:
+    splits = [_split_name(s) for s in rows.split]
+    renamed = sorted({s for s, v in zip(rows.split, splits, strict=True) if s and v != s})
+    if renamed:
+        notes.append(
+            f"subsets {', '.join(renamed)} read as splits {', '.join(SPLIT_ALIASES[s.lower()] for s in renamed)}"
+        )
+    return pd.DataFrame(
+        {
+            "image_id": np.arange(1, len(rows.file_name) + 1, dtype=np.int64),
+            "file_name": pd.array(rows.file_name, dtype="str"),
+            "width": pd.array(rows.width, dtype="Int64"),
+            "height": pd.array(rows.height, dtype="Int64"),
+            "split": pd.array(splits, dtype="str"),
+        }
+    )
+
+
+def _categories(rows: Rows, notes: list[str]) -> tuple[pd.DataFrame, pd.Series]:
+    names = list(rows.labels)
+    extra = sorted(set(rows.label) - set(names))
+    if extra:
+        notes.append(f"labels not declared in <meta>: {', '.join(extra[:10])}")
+    names += extra
+    attrs = []
+    for name in names:
+        spec = rows.labels.get(name)
+        value: dict[str, Any] = dict(spec.extras) if spec else {}
+        if spec and spec.attributes:
+            value["attributes"] = [
+                {"name": k, "input_type": t, "default_value": d, "values": v}
+                for k, (t, d, v) in spec.attributes.items()
+            ]
+        attrs.append(value or None)
+    ids = np.arange(1, len(names) + 1, dtype=np.int64)
+    categories = pd.DataFrame(
+        {"category_id": ids, "name": pd.array(names, dtype="str"), "attributes": pd.Series(attrs, dtype=object)}
+    )
+    return categories, pd.Series(ids, index=names)
+
+
+def _annotations_table(rows: Rows, cat_index: pd.Series) -> pd.DataFrame:
+    n = len(rows.image)
+    xyxy = np.array(rows.xyxy, dtype=np.float64).reshape(n, 4)
+    return pd.DataFrame(
+        {
+            "annotation_id": np.arange(1, n + 1, dtype=np.int64),
+            "image_id": np.array(rows.image, dtype=np.int64) + 1,
+            "category_id": cat_index.reindex(rows.label).to_numpy(dtype=np.int64),
+            "x_min": xyxy[:, 0],
+            "y_min": xyxy[:, 1],
+            "x_max": xyxy[:, 2],
+            "y_max": xyxy[:, 3],
+            "segmentation": pd.Series(rows.segmentation, dtype=object),
+            "attributes": pd.Series(rows.attributes, dtype=object),
+        }
+    )
+
+
+FORMAT = FormatSpec(
+    "cvat",
+    "CVAT for images 1.1 xml: annotations.xml (task or project export) + images/[<subset>/]",
+    CAPABILITIES,
+    detect,
+    read,
+    write,
+    extensions=(".xml",),
+    plan=plan,
+    validation=documents.HOOKS,
+)
