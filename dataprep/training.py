@@ -79,7 +79,8 @@ class TrainConfig:
             to 5 % of `lr`, over epochs or, with `time_limit`, over the wall-clock budget (seconds).
         img_size: network input side, pixels (default: 128 for the detector, the images' side
             up to 64 for classifiers).
-        augment: an augmentation preset name or pipeline file (`dataprep.augmentation`), train split only.
+        augment: an augmentation preset name, pipeline file or pipeline dict (`dataprep.augmentation`),
+            applied online to the train split only.
         patience: stop after this many epochs without a better validation metric.
         threads: torch intra-op threads (default: the free cores); recorded, resume uses it.
         split_ratios: split in memory (seeded) when the data has no train/val split, e.g. ``70,20,10``.
@@ -95,7 +96,7 @@ class TrainConfig:
     weight_decay: float = 5e-4
     warmup: float = 0.05
     img_size: int | None = None
-    augment: str | None = None
+    augment: str | dict[str, Any] | None = None
     seed: int = 0
     patience: int | None = None
     time_limit: float | None = None
@@ -516,7 +517,7 @@ def fit(
             "seconds": time.perf_counter() - t0,
         }
         history.records.append(record)
-        improved = val_metric > history.best_metric
+        improved = val_metric >= history.best_metric  # ties go to the later, longer-trained epoch
         if improved:
             history.best_epoch, history.best_metric = epoch, val_metric
         out_of_time = config.time_limit is not None and time.perf_counter() - started >= config.time_limit

@@ -25,6 +25,10 @@ splits into HTML reports, in a few minutes on 2 cores. Writes under OUT (replace
 CHAIN = [("detection/coco", "yolo", "yolo"), ("@yolo", "voc", "voc"), ("@voc", "coco", "coco"),
          ("classification/folders", "csv", "csv")]  # fmt: skip
 SAMPLES = ("detection/coco", "detection/voc", "detection/yolo", "classification/folders")
+# online augmentation for digits: no flips (a flipped 2 is not a 2), small shifts, scales and turns
+DIGITS_AUGMENT = {"version": 1, "transforms": [
+    {"type": "scale", "factor": [0.9, 1.1], "p": 0.5}, {"type": "translate", "fraction": 0.08, "p": 0.5},
+    {"type": "rotate", "degrees": 8, "p": 0.5}]}  # fmt: skip
 
 
 def command(
@@ -69,7 +73,7 @@ def command(
         parts = ", ".join(f"{name} {n}" for name, n in split.splits["images"].items())
         console.print(f"split classification/folders -> {out / 'split'} (stratified, seed 0): {parts}", soft_wrap=True)
         runs = {
-            "classification (LeNet)": (out / "split", TrainConfig(model="lenet", epochs=epochs, augment="light",
+            "classification (LeNet)": (out / "split", TrainConfig(model="lenet", epochs=epochs, augment=DIGITS_AUGMENT,
                                                                     lr=2e-3, threads=threads)),
             "detection (grid detector)": (samples / "detection/coco", TrainConfig(
                 model="grid-detector", epochs=200, time_limit=detector_seconds, lr=3e-3, threads=threads)),
