@@ -280,8 +280,8 @@ def evaluate(
     detection = gt_ds.has_boxes or (len(gt_ds.annotations) == 0 and not _is_csv(pred))
     if not detection:
         return _evaluate_classification(gt_ds, pred, pred_format, notes, findings)
-    pred_ds, matched_by = _load_predictions(gt_ds, pred, pred_format, notes, findings)
-    return _evaluate_detection(gt_ds, pred_ds, matched_by, iou_type, iou, conf, notes, findings)
+    pred_ds, matched_by, mask_area = _load_predictions(gt_ds, pred, pred_format, notes, findings)
+    return _evaluate_detection(gt_ds, pred_ds, matched_by, iou_type, iou, conf, notes, findings, mask_area=mask_area)
 
 
 def _is_csv(src: Any) -> bool:
@@ -317,10 +317,14 @@ def _finding(code: str, count: int, message: str, hint: str, severity: Severity 
 
 def _load_predictions(
     gt: Dataset, src: Dataset | str | Path, fmt: str, notes: list[str], findings: list[Finding]
-) -> tuple[Dataset, dict[str, str]]:
-    """Predictions in the ground truth's image and category ids (unknown ones dropped, counted)."""
+) -> tuple[Dataset, dict[str, str], bool]:
+    """Predictions in the ground truth's image and category ids (unknown ones dropped, counted).
+
+    The flag is True for a results file without any ``bbox``: the reader derived the boxes from
+    the masks, and pycocotools' ``loadRes`` takes such results' areas from the masks.
+    """
     if isinstance(src, Dataset):
-        return _align(gt, src, findings)
+        return (*_align(gt, src, findings), False)
     path = Path(src)
     if not path.exists():
         raise InputError(path, "no such file or directory", hint="Check the predictions path")
@@ -328,11 +332,21 @@ def _load_predictions(
         from dataprep.formats import coco
 
         notes.append("predictions: COCO results list, matched to the ground truth by image and category id")
-        return _align(gt, coco.read_results(path, gt), findings)
+        return (*_align(gt, coco.read_results(path, gt), findings), not _mentions(path, b'"bbox"'))
     if fmt == "auto" and path.is_dir() and _is_label_folder(path):
-        return _read_yolo_predictions(path, gt, notes, findings), {"images": "file name", "classes": "index"}
+        return _read_yolo_predictions(path, gt, notes, findings), {"images": "file name", "classes": "index"}, False
     ds = _load_dataset(path, fmt, "predictions", notes, findings)
-    return _align(gt, ds, findings)
+    return (*_align(gt, ds, findings), False)
+
+
+def _mentions(path: Path, token: bytes) -> bool:
+    import mmap
+
+    with open(path, "rb") as fh:
+        if path.stat().st_size == 0:
+            return False
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            return mm.find(token) >= 0
 
 
 def _is_results_file(path: Path) -> bool:
@@ -517,7 +531,7 @@ def _map_by_name(pred_names: pd.Series, gt_names: pd.Series) -> pd.Series:
 # detection
 
 
-def _objects(ds: Dataset, *, is_gt: bool, iou_type: str) -> det_metrics.Objects:
+def _objects(ds: Dataset, *, is_gt: bool, iou_type: str, mask_area: bool = False) -> det_metrics.Objects:
     anns = ds.annotations
     xywh = det_metrics.coco_xywh(anns[BOX_COLUMNS].to_numpy(dtype=np.float64))
     box_area = xywh[:, 2] * xywh[:, 3]
@@ -531,7 +545,7 @@ def _objects(ds: Dataset, *, is_gt: bool, iou_type: str) -> det_metrics.Objects:
         # pycocotools' loadRes: area = w * h when the result has a box, else the mask's area
         area = box_area
         if masks is not None:
-            no_box = ~np.isfinite(box_area)
+            no_box = ~np.isfinite(box_area) | mask_area
             area = np.where(
                 no_box, [_rle_area(m) if nb else 0.0 for m, nb in zip(masks, no_box, strict=True)], box_area
             )
@@ -594,6 +608,8 @@ def _evaluate_detection(
     conf: float,
     notes: list[str],
     findings: list[Finding],
+    *,
+    mask_area: bool = False,
 ) -> DetectionResult:
     n_pred_read = len(pred.annotations)
     pred = _clean_predictions(gt, pred, findings)
@@ -615,7 +631,7 @@ def _evaluate_detection(
         )
         gt = gt.replace(annotations=gt_anns.loc[listed])
     g = _objects(gt, is_gt=True, iou_type=iou_type)
-    d = _objects(pred, is_gt=False, iou_type=iou_type)
+    d = _objects(pred, is_gt=False, iou_type=iou_type, mask_area=mask_area)
     coco = det_metrics.coco_evaluate(g, d, img_ids, cat_ids, iou_type=iou_type)
     stats = dict(zip(det_metrics.STAT_NAMES, coco.stats.tolist(), strict=True))
     m1 = det_metrics.match(

@@ -238,3 +238,43 @@ def test_write_report(results_file: Path, tmp_path: Path) -> None:
     assert json.loads((out / "result.json").read_text())["stats"] == r.stats_list
     with pytest.raises(dataprep.errors.OutputError):
         r.write_report(out)
+
+
+def test_segm_results_file_without_boxes_equals_pycocotools(tmp_path: Path) -> None:
+    """RLE results without 'bbox' (areas from the masks, as loadRes) against polygon ground truth."""
+    from pycocotools import mask as mask_utils
+
+    doc: dict = {"images": [], "annotations": [], "categories": []}
+    for f in sorted((COCO_SAMPLE / "annotations").glob("*.json")):
+        d = json.loads(f.read_text())
+        doc["images"] += d["images"]
+        doc["annotations"] += [a for a in d["annotations"] if a["segmentation"]]
+        doc["categories"] = d["categories"]
+    gt_path = tmp_path / "gt.json"
+    gt_path.write_text(json.dumps(doc))
+    sizes = {i["id"]: (i["height"], i["width"]) for i in doc["images"]}
+    rng = np.random.default_rng(5)
+    results = []
+    for a in doc["annotations"]:
+        h, w = sizes[a["image_id"]]
+        poly = (np.asarray(a["segmentation"][0]) + rng.normal(0, 1.0, len(a["segmentation"][0]))).tolist()
+        rle = mask_utils.merge(mask_utils.frPyObjects([poly], h, w))
+        rle["counts"] = rle["counts"].decode("ascii")
+        results.append(
+            {
+                "image_id": a["image_id"],
+                "category_id": a["category_id"],
+                "segmentation": rle,
+                "score": round(float(rng.random()), 2),
+            }
+        )
+    res_path = tmp_path / "segm.json"
+    res_path.write_text(json.dumps(results))
+    with contextlib.redirect_stdout(io.StringIO()):
+        g = COCO(str(gt_path))
+        e = COCOeval(g, g.loadRes(str(res_path)), "segm")
+        e.evaluate()
+        e.accumulate()
+        e.summarize()
+    r = evaluate(gt_path, res_path, iou_type="segm")
+    np.testing.assert_allclose(r.stats_list, e.stats, rtol=0, atol=1e-12)
