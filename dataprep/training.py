@@ -105,7 +105,7 @@ class TrainConfig:
     split_ratios: str | None = None
     net_options: dict[str, Any] = field(default_factory=dict)
     anchors: int = 3
-    stride: int = 16
+    stride: int = 8
     conf_threshold: float = 0.01
     iou_threshold: float = 0.45
 

@@ -69,7 +69,7 @@ def test_grid_detector_trains_one_epoch_and_reports_coco_ap(tmp_path: Path) -> N
     assert {"AP", "AP50", "AP75"} <= set(result.test)
     ckpt = load_checkpoint(tmp_path / "run")
     layout = ckpt["meta"]["layout"]
-    assert layout["img_size"] == 64 and layout["strides"] == [16] and len(layout["anchors"]) == 3
+    assert layout["img_size"] == 64 and layout["strides"] == [8] and len(layout["anchors"]) == 3
     assert layout["num_classes"] == 5
 
 
