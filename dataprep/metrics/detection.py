@@ -265,35 +265,36 @@ def match(
     seg = np.flatnonzero(np.r_[True, p_det[1:] != p_det[:-1]]) if len(p_det) else np.zeros(0, np.int64)
     q = np.arange(len(p_det)) - np.repeat(seg, np.diff(np.r_[seg, len(p_det)]))  # rank within detection
     big = int(q.max()) + 2 if len(q) else 1
+    q1 = (q + 1).astype(np.int32)
 
-    gt_match = np.full((n_a, n_t, n_d), -1, dtype=np.int64)
+    # int32 (not int64) halves the traffic of these (A, T, D) arrays: 9M cells on COCO-sized sets
+    gt_match = np.full((n_a, n_t, n_d), -1, dtype=np.int32)
     gt_taken = np.zeros((n_a, n_t, len(gt)), dtype=bool)
     rank_bounds = np.flatnonzero(np.r_[True, p_rank[1:] != p_rank[:-1], True]) if len(p_rank) else [0]
     for s, e in itertools.pairwise(rank_bounds):
         gi, di = p_gt[s:e], p_det[s:e]
         starts = np.flatnonzero(np.r_[True, di[1:] != di[:-1]])
         valid = (p_iou[s:e][None, None, :] >= thr[None, :, None]) & ~(gt_taken[:, :, gi] & ~gt.iscrowd[gi])
-        key = np.where(valid, (~gt_ig[:, gi])[:, None, :] * big + q[s:e] + 1, 0)
+        key = np.where(valid, (~gt_ig[:, gi])[:, None, :].astype(np.int32) * big + q1[s:e], np.int32(0))
         best = np.maximum.reduceat(key, starts, axis=2)
         seg_of = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, e - s]))
         a_i, t_i, p_i = np.nonzero((key == best[:, :, seg_of]) & (key > 0))
         gt_match[a_i, t_i, di[p_i]] = gi[p_i]
         gt_taken[a_i, t_i, gi[p_i]] = True
 
-    matched = gt_match >= 0
-    safe = np.where(matched, gt_match, 0)
-    # pycocotools stores the matched gt id in dtm and tests dtm > 0: a gt id of 0 reads as "no match"
     d_area = dt.area[pairs.det]
     outside = (d_area[None, :] < lo) | (d_area[None, :] > hi)  # (A, D)
-    if len(gt):
-        real = matched & (gt.annotation_id[safe] != 0)
-        ignored = (matched & gt_ig[np.arange(n_a)[:, None, None], safe]) | (~real & outside[:, None, :])
-    else:
-        real = matched
-        ignored = np.broadcast_to(outside[:, None, :], matched.shape).copy()
-    return Matches(
-        pairs.det, pairs.rank, gt_match, real & ~ignored, ignored, gt_ig, pairs.pair_det, pairs.pair_gt, pairs.iou
-    )
+    # unmatched detections are ignored when outside the area range; only matched cells need a lookup
+    ignored = np.broadcast_to(outside[:, None, :], gt_match.shape).copy()
+    tp = np.zeros(gt_match.shape, dtype=bool)
+    cells = np.nonzero(gt_match >= 0)
+    g_rows = gt_match[cells]
+    # pycocotools stores the matched gt id in dtm and tests dtm > 0: a gt id of 0 reads as "no match"
+    real = gt.annotation_id[g_rows] != 0
+    ig = gt_ig[cells[0], g_rows] | (~real & outside[cells[0], cells[2]])
+    ignored[cells] = ig
+    tp[cells] = real & ~ig
+    return Matches(pairs.det, pairs.rank, gt_match, tp, ignored, gt_ig, pairs.pair_det, pairs.pair_gt, pairs.iou)
 
 
 # ---------------------------------------------------------------------------------------
