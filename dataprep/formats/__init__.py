@@ -13,8 +13,8 @@ from typing import Any
 
 from dataprep.dataset import Dataset
 from dataprep.errors import InputError, OutputError, UsageError
-from dataprep.files import IMAGE_MODES, atomic_output_dir, unsafe_member_mask
-from dataprep.formats import coco, cvat, folders, labelme, labels_csv, voc, yolo
+from dataprep.files import IMAGE_MODES, atomic_output_dir, output_refused, unsafe_member_mask
+from dataprep.formats import coco, cvat, folders, label_studio, labelme, labels_csv, voc, yolo
 from dataprep.formats.base import Capabilities, FormatSpec, Loss, OnError, ReadResult, WriteReport, plan_losses
 
 FORMATS: dict[str, FormatSpec] = {
@@ -25,6 +25,7 @@ FORMATS: dict[str, FormatSpec] = {
     "csv": labels_csv.FORMAT,
     "labelme": labelme.FORMAT,
     "cvat": cvat.FORMAT,
+    "label-studio": label_studio.FORMAT,
 }
 
 __all__ = [
@@ -227,12 +228,27 @@ def convert(
 
     Raises:
         InputError: `src` cannot be read.
-        OutputError: `dst` exists without `overwrite`, or is (or contains) `src`.
+        OutputError: `dst` exists without `overwrite`, is (or contains) `src`, or lies inside the
+            folder `src` (the next read of `src` would see the output as data).
     """
     get_format(to)
-    src_p, dst_p = Path(src).resolve(), Path(dst).resolve()
-    if src_p == dst_p or dst_p in src_p.parents:
-        raise OutputError(f"{dst}: output would replace the input {src}. Choose another output folder.")
+    _check_destination(Path(src), Path(dst))
     source = load(src, from_format, on_error=on_error, **(read_options or {}))
     written = write(source.dataset, dst, to, images=images, overwrite=overwrite, **(write_options or {}))
     return ConvertResult(source, written)
+
+
+def _check_destination(src: Path, dst: Path) -> None:
+    """Refuse a `dst` that is `src`, contains it, or lies inside the folder `src`.
+
+    Raises:
+        OutputError: as above (issue 7: ``convert yin yin/images/train/copy`` doubled the input).
+    """
+    src_p, dst_p = src.resolve(), dst.resolve()
+    if src_p == dst_p or dst_p in src_p.parents:
+        raise output_refused(dst, f"output would replace the input {src}. Choose another output folder.")
+    if src_p.is_dir() and src_p in dst_p.parents:
+        raise output_refused(
+            dst, f"output inside the input folder {src}: the next read of it would see the output as data. "
+            "Choose a folder outside it."
+        )

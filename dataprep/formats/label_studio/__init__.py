@@ -1,0 +1,198 @@
+"""Label Studio JSON: the full export (a list of tasks with ``annotations[].result[]``) and JSON-MIN.
+
+Reading (see `parse` for the result types, `layout` for the image URL rule): one json file, or
+a folder holding one (``tasks.json`` preferred); ``image_id`` 1..N in task order; sizes from the
+results' ``original_width``/``original_height``, else the image file's header. Categories come
+from the label config xml beside the json (``label_config.xml``, ``<stem>_label_config.xml`` or
+``label_config_<name>.xml``: every ``<Label value>``/``<Choice value>`` in order, ids 1..C), else
+sorted names. Boxes are absolute continuous xyxy pixels (percent x image size).
+
+Writing: ``tasks.json`` (an import file: ``data.image`` = ``/data/local-files/?d=<file_name>``,
+and the objects as ``annotations[0].result``) + ``label_config.xml`` with a control tag per kind
+used; see `write`. Modules by role: `layout`, `parse`, `brush` (the brush RLE), `write`,
+`documents`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import numpy as np
+import pandas as pd
+
+from dataprep.dataset import Dataset
+from dataprep.errors import InputError, UsageError
+from dataprep.files import probe_image
+from dataprep.formats.base import FormatSpec, OnError, ReadResult
+from dataprep.formats.label_studio import brush, documents
+from dataprep.formats.label_studio.layout import (
+    CONFIG_FILE,
+    LOCAL_FILES_PREFIX,
+    TASKS_FILE,
+    Collector,
+    Layout,
+    check_safe_xml,
+    detect,
+    file_name_from_url,
+    resolve_layout,
+)
+from dataprep.formats.label_studio.parse import Rows, parse_tasks
+from dataprep.formats.label_studio.write import CAPABILITIES, plan, write
+
+__all__ = [
+    "CAPABILITIES",
+    "CONFIG_FILE",
+    "FORMAT",
+    "LOCAL_FILES_PREFIX",
+    "TASKS_FILE",
+    "brush",
+    "detect",
+    "file_name_from_url",
+    "plan",
+    "read",
+    "write",
+]
+
+
+def read(path: Path, *, on_error: OnError = "raise", provenance: bool = False, **options: Any) -> ReadResult:
+    """Read a Label Studio json export (full or JSON-MIN) into a `Dataset`.
+
+    Raises:
+        InputError: no export found, invalid JSON, an image path leaving the folder, a result
+            with bad values (``on_error="raise"``; else findings), or an unsafe label config.
+        UsageError: an unknown option.
+    """
+    import orjson
+
+    if options:
+        raise UsageError(f"label-studio reader: unknown option(s) {', '.join(sorted(options))}")
+    collector = Collector(on_error)
+    # 1. layout: the json and its label config
+    layout = resolve_layout(Path(path))
+    order = _config_labels(layout.config) if layout.config else None
+    # 2. parse
+    rows = Rows()
+    try:
+        tasks = orjson.loads(layout.json_file.read_bytes())
+    except orjson.JSONDecodeError as err:
+        raise InputError(layout.json_file, f"not valid JSON ({err})", hint="Re-export from Label Studio") from None
+    parse_tasks(tasks, str(layout.json_file), collector, rows)
+    _notes(layout, rows)
+    # 3. tables
+    images = _images_table(layout, rows)
+    categories, cat_index = _categories(rows.label, order, layout.notes)
+    annotations = _annotations_table(rows, cat_index)
+    # 4. the result
+    ds = Dataset.from_frames(images, annotations, categories, root=layout.root)
+    result = ReadResult(ds, "label-studio", collector.findings, layout.notes)
+    if provenance:
+        name = layout.json_file.name
+        result.image_sources = pd.DataFrame(
+            {"file": pd.array([name] * len(ds.images), dtype="str")}, index=ds.images.index
+        )
+        result.annotation_sources = pd.DataFrame(
+            {
+                "file": [name] * len(rows.image),
+                "line": pd.array([pd.NA] * len(rows.image), dtype="Int64"),
+                "record": rows.record,
+            },
+            index=pd.Index(np.arange(1, len(rows.image) + 1, dtype=np.int64), name="annotation_id"),
+        )
+    return result
+
+
+def _config_labels(config: Path) -> list[str]:
+    """Every ``<Label value>``/``<Choice value>`` of a label config, in order, without repeats."""
+    data = config.read_bytes()
+    check_safe_xml(data, str(config))
+    try:
+        root = ElementTree.fromstring(data)
+    except ElementTree.ParseError as err:
+        raise InputError(config, f"malformed XML ({err})", hint="Copy the config from the project's settings") from None
+    names: list[str] = []
+    for element in root.iter():
+        value = element.get("value")
+        if element.tag in ("Label", "Choice") and value and value not in names:
+            names.append(value)
+    return names
+
+
+def _notes(layout: Layout, rows: Rows) -> None:
+    notes = layout.notes
+    if layout.config:
+        notes.append(f"categories from {layout.config.name}")
+    if rows.remote:
+        notes.append(f"{rows.remote} images are remote URLs: file names are their last path segment")
+    if rows.multi_annotator:
+        notes.append(f"{rows.multi_annotator} tasks have several annotations: the objects of all are kept")
+    if rows.predictions:
+        notes.append(f"skipped {rows.predictions} predictions (only annotations are read)")
+    for kind, n in sorted(rows.skipped_types.items()):
+        notes.append(f"skipped {n} results of type {kind!r}")
+
+
+def _images_table(layout: Layout, rows: Rows) -> pd.DataFrame:
+    widths, heights = list(rows.width), list(rows.height)
+    probed = 0
+    for k, name in enumerate(rows.file_name):
+        if widths[k] is None and (layout.root / name).is_file():
+            try:
+                header = probe_image(layout.root / name)
+            except InputError:
+                continue
+            widths[k], heights[k] = header.width, header.height
+            probed += 1
+    if probed:
+        layout.notes.append(f"read {probed} image sizes from image headers")
+    return pd.DataFrame(
+        {
+            "image_id": np.arange(1, len(rows.file_name) + 1, dtype=np.int64),
+            "file_name": pd.array(rows.file_name, dtype="str"),
+            "width": pd.array(widths, dtype="Int64"),
+            "height": pd.array(heights, dtype="Int64"),
+        }
+    )
+
+
+def _categories(labels: list[str], order: list[str] | None, notes: list[str]) -> tuple[pd.DataFrame, pd.Series]:
+    names = list(order or [])
+    extra = sorted(set(labels) - set(names))
+    if order is not None and extra:
+        notes.append(f"labels not in the label config: {', '.join(extra[:10])}")
+    names += extra
+    ids = np.arange(1, len(names) + 1, dtype=np.int64)
+    categories = pd.DataFrame({"category_id": ids, "name": pd.array(names, dtype="str")})
+    return categories, pd.Series(ids, index=names)
+
+
+def _annotations_table(rows: Rows, cat_index: pd.Series) -> pd.DataFrame:
+    n = len(rows.image)
+    xyxy = np.array(rows.xyxy, dtype=np.float64).reshape(n, 4)
+    return pd.DataFrame(
+        {
+            "annotation_id": np.arange(1, n + 1, dtype=np.int64),
+            "image_id": np.array(rows.image, dtype=np.int64) + 1,
+            "category_id": cat_index.reindex(rows.label).to_numpy(dtype=np.int64),
+            "x_min": xyxy[:, 0],
+            "y_min": xyxy[:, 1],
+            "x_max": xyxy[:, 2],
+            "y_max": xyxy[:, 3],
+            "segmentation": pd.Series(rows.segmentation, dtype=object),
+            "attributes": pd.Series(rows.attributes, dtype=object),
+        }
+    )
+
+
+FORMAT = FormatSpec(
+    "label-studio",
+    "Label Studio JSON export (full or JSON-MIN, values in percent) + label_config.xml",
+    CAPABILITIES,
+    detect,
+    read,
+    write,
+    extensions=(".json",),
+    plan=plan,
+    validation=documents.HOOKS,
+)

@@ -1,0 +1,221 @@
+"""Label Studio tasks -> rows: the full export (``annotations[].result[]``) and JSON-MIN.
+
+Values are in percent of the image (``original_width``/``original_height`` give the pixels):
+
+- ``rectanglelabels``: ``x, y, width, height`` and ``rotation`` (degrees, clockwise, about the
+  top-left corner ``(x, y)``, Label Studio's rule). Unrotated -> a box; rotated -> its four corners
+  as a polygon, the box their extent, and ``attributes["rotation"]``;
+- ``polygonlabels``: ``points`` -> a polygon;
+- ``keypointlabels``: ``x, y`` -> a point (box of zero size, ``attributes`` ``shape_type: points``);
+- ``brushlabels``: ``format: rle`` + ``rle`` (see `brush`) -> a COCO RLE;
+- ``choices`` -> image-level labels (NaN box).
+
+Every label in a result's label list is one object. All annotations of a task are kept
+(several annotators give several objects; noted); cancelled annotations and predictions are not.
+JSON-MIN rows carry ``image`` and, per control tag, a list of values with the label key.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from dataprep.errors import InputError
+from dataprep.formats.label_studio import brush
+from dataprep.formats.label_studio.layout import Collector, file_name_from_url
+
+LABEL_TYPES = ("rectanglelabels", "polygonlabels", "keypointlabels", "brushlabels", "choices")
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+_HINT = "Re-export from Label Studio (JSON or JSON-MIN) or fix the result"
+
+
+@dataclass
+class Rows:
+    """Columns collected while parsing, one entry per image / per object."""
+
+    file_name: list[str] = field(default_factory=list)
+    width: list[int | None] = field(default_factory=list)
+    height: list[int | None] = field(default_factory=list)
+    task_id: list[Any] = field(default_factory=list)
+    image: list[int] = field(default_factory=list)
+    label: list[str] = field(default_factory=list)
+    xyxy: list[tuple[float, ...]] = field(default_factory=list)
+    segmentation: list[Any] = field(default_factory=list)
+    attributes: list[dict[str, Any] | None] = field(default_factory=list)
+    record: list[str] = field(default_factory=list)
+    remote: int = 0
+    multi_annotator: int = 0
+    predictions: int = 0
+    skipped_types: dict[str, int] = field(default_factory=dict)
+
+
+def _image_url(data: Any) -> str | None:
+    if not isinstance(data, dict):
+        return None
+    if isinstance(data.get("image"), str):
+        return data["image"]
+    texts = [v for v in data.values() if isinstance(v, str)]
+    images = [t for t in texts if t.lower().split("?")[0].endswith(_IMAGE_SUFFIXES)]
+    return (images or texts or [None])[0]
+
+
+def parse_tasks(tasks: Any, path: str, collector: Collector, rows: Rows) -> None:
+    """Parse a decoded export (a list of tasks, full or JSON-MIN) into `rows`."""
+    if isinstance(tasks, dict):
+        tasks = [tasks]
+    if not isinstance(tasks, list):
+        raise InputError(path, "not a Label Studio export: expected a list of tasks", hint=_HINT)
+    for t, task in enumerate(tasks):
+        record = f"[{t}]"
+        if not isinstance(task, dict):
+            collector.report(InputError(path, "a task must be an object", record=record, hint=_HINT))
+            continue
+        minimal = "data" not in task and "image" in task
+        url = task.get("image") if minimal else _image_url(task.get("data"))
+        if not isinstance(url, str) or not url.strip():
+            collector.report(InputError(path, "task has no image URL", record=f"{record}.data.image", hint=_HINT))
+            continue
+        try:
+            name, remote = file_name_from_url(url, path=path, record=f"{record}.data.image")
+        except InputError as err:
+            collector.report(err, "unsafe-file-name")
+            continue
+        rows.remote += remote
+        index = len(rows.file_name)
+        rows.file_name.append(name)
+        rows.width.append(None)
+        rows.height.append(None)
+        rows.task_id.append(task.get("id"))
+        if minimal:
+            _parse_minimal(task, index, record, path, collector, rows)
+        else:
+            _parse_full(task, index, record, path, collector, rows)
+
+
+def _parse_full(task: dict[str, Any], index: int, record: str, path: str, collector: Collector, rows: Rows) -> None:
+    annotations = task.get("annotations") or []
+    rows.predictions += len(task.get("predictions") or [])
+    kept = [a for a in annotations if isinstance(a, dict) and not a.get("was_cancelled")]
+    rows.multi_annotator += len(kept) > 1
+    for a, ann in enumerate(annotations):
+        if not isinstance(ann, dict) or ann.get("was_cancelled"):
+            continue
+        for r, result in enumerate(ann.get("result") or []):
+            where = f"{record}.annotations[{a}].result[{r}]"
+            if not isinstance(result, dict) or not isinstance(result.get("value"), dict):
+                collector.report(InputError(path, "a result needs a 'value' object", record=where, hint=_HINT))
+                continue
+            value = dict(result["value"])
+            for key in ("original_width", "original_height"):
+                value.setdefault(key, result.get(key))
+            _add_result(str(result.get("type", "")).lower(), value, index, where, path, collector, rows)
+
+
+def _parse_minimal(task: dict[str, Any], index: int, record: str, path: str, collector: Collector, rows: Rows) -> None:
+    for key, values in task.items():
+        if not isinstance(values, list):
+            continue
+        for r, value in enumerate(values):
+            if not isinstance(value, dict):
+                continue
+            kind = next((k for k in LABEL_TYPES if k in value), None)
+            if kind is not None:
+                _add_result(kind, value, index, f"{record}.{key}[{r}]", path, collector, rows)
+
+
+def _size(value: dict[str, Any], index: int, rows: Rows) -> tuple[int | None, int | None]:
+    w, h = value.get("original_width"), value.get("original_height")
+    if isinstance(w, int | float) and isinstance(h, int | float) and w > 0 and h > 0 and rows.width[index] is None:
+        rows.width[index], rows.height[index] = int(w), int(h)
+    return rows.width[index], rows.height[index]
+
+
+def _add_result(
+    kind: str, value: dict[str, Any], index: int, where: str, path: str, collector: Collector, rows: Rows
+) -> None:
+    if kind not in LABEL_TYPES:
+        rows.skipped_types[kind] = rows.skipped_types.get(kind, 0) + 1
+        return
+    labels = value.get(kind)
+    if not isinstance(labels, list) or not all(isinstance(n, str) for n in labels):
+        collector.report(InputError(path, f"'{kind}' must be a list of label names", record=where, hint=_HINT))
+        return
+    width, height = _size(value, index, rows)
+    try:
+        if kind == "choices":
+            geometry: tuple[Any, Any, Any] = ((math.nan,) * 4, None, None)
+        elif width is None or height is None:
+            raise ValueError("original_width/original_height are missing: percent values need the image size")
+        else:
+            geometry = _GEOMETRY[kind](value, width, height)
+    except (KeyError, TypeError, ValueError) as err:
+        collector.report(InputError(path, f"bad {kind} value ({err})", record=where + ".value", hint=_HINT))
+        return
+    for name in labels:
+        rows.image.append(index)
+        rows.label.append(name)
+        rows.xyxy.append(tuple(float(v) for v in geometry[0]))
+        rows.segmentation.append(geometry[1])
+        rows.attributes.append(dict(geometry[2]) if geometry[2] else None)
+        rows.record.append(where)
+
+
+def _finite(*values: Any) -> list[float]:
+    out = [float(v) for v in values]
+    if not all(math.isfinite(v) for v in out):
+        raise ValueError(f"non-finite value in {values}")
+    return out
+
+
+def rotated_corners(x: float, y: float, w: float, h: float, degrees: float) -> np.ndarray:
+    """``(4, 2)`` corners (TL, TR, BR, BL) of a ``w x h`` box rotated clockwise about its top-left ``(x, y)``."""
+    t = math.radians(degrees)
+    c, s = math.cos(t), math.sin(t)
+    local = np.array([[0.0, 0.0], [w, 0.0], [w, h], [0.0, h]])
+    return np.stack([x + local[:, 0] * c - local[:, 1] * s, y + local[:, 0] * s + local[:, 1] * c], axis=1)
+
+
+def _rectangle(value: dict[str, Any], width: int, height: int) -> tuple[Any, Any, Any]:
+    x, y, w, h = _finite(value["x"], value["y"], value["width"], value["height"])
+    x, y, w, h = x * width / 100, y * height / 100, w * width / 100, h * height / 100
+    rotation = _finite(value.get("rotation") or 0)[0]
+    if not rotation % 360:
+        return (x, y, x + w, y + h), None, None
+    corners = rotated_corners(x, y, w, h, rotation)
+    lo, hi = corners.min(axis=0), corners.max(axis=0)
+    return (lo[0], lo[1], hi[0], hi[1]), [corners], {"rotation": rotation}
+
+
+def _polygon(value: dict[str, Any], width: int, height: int) -> tuple[Any, Any, Any]:
+    pts = np.asarray(value["points"], dtype=np.float64)
+    if pts.ndim != 2 or pts.shape[1] != 2 or len(pts) < 3 or not np.isfinite(pts).all():
+        raise ValueError("points must be 3 or more [x, y] pairs")
+    pts = pts * np.array([width / 100, height / 100])
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    return (lo[0], lo[1], hi[0], hi[1]), [pts], None
+
+
+def _keypoint(value: dict[str, Any], width: int, height: int) -> tuple[Any, Any, Any]:
+    x, y = _finite(value["x"], value["y"])
+    x, y = x * width / 100, y * height / 100
+    return (x, y, x, y), None, {"shape_type": "points", "points": [[x, y]]}
+
+
+def _brush(value: dict[str, Any], width: int, height: int) -> tuple[Any, Any, Any]:
+    from dataprep.geometry import rle_encode, rle_xyxy
+
+    if value.get("format", "rle") != "rle" or not isinstance(value.get("rle"), list):
+        raise ValueError("brushlabels need format 'rle' and an 'rle' list")
+    rle = rle_encode(brush.decode(value["rle"], width, height))
+    return tuple(rle_xyxy(rle).tolist()), rle, None
+
+
+_GEOMETRY = {
+    "rectanglelabels": _rectangle,
+    "polygonlabels": _polygon,
+    "keypointlabels": _keypoint,
+    "brushlabels": _brush,
+}
