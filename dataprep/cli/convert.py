@@ -12,7 +12,11 @@ from dataprep.cli import _render
 from dataprep.errors import UsageError
 
 # the choices of --to, --images, --layout, --task and --on-error
-Target = enum.Enum("Target", {name: name for name in ("coco", "voc", "yolo", "folders", "csv")}, type=str)
+Target = enum.Enum(
+    "Target",
+    {name: name for name in ("coco", "voc", "yolo", "folders", "csv", "labelme", "cvat", "label-studio")},
+    type=str,
+)
 ImagesMode = enum.Enum("ImagesMode", {name: name for name in ("copy", "link", "none")}, type=str)
 Layout = enum.Enum("Layout", {name: name for name in ("ultralytics", "darknet")}, type=str)
 Task = enum.Enum("Task", {name: name for name in ("detect", "segment")}, type=str)
@@ -33,11 +37,12 @@ def command(
     dst: Annotated[Path, typer.Argument(help="Output folder (must not exist unless --overwrite).")],
     to: Annotated[Target, typer.Option("--to", help="Output format.")],
     from_format: Annotated[
-        str, typer.Option("--from", help="Input format (coco, voc, yolo, folders, csv) or 'auto'.")
+        str, typer.Option("--from", help="Input format (any --to name, e.g. labelme, cvat, label-studio) or 'auto'.")
     ] = "auto",
     images: Annotated[ImagesMode, typer.Option(help="Copy, hard-link or leave out the image files.")] = ImagesMode.copy,
     layout: Annotated[Layout | None, typer.Option(help="YOLO layout (default ultralytics).")] = None,
     task: Annotated[Task | None, typer.Option(help="YOLO rows: boxes (detect) or polygons (segment).")] = None,
+    embed_images: Annotated[bool, typer.Option(help="LabelMe: embed each image as base64 imageData.")] = False,
     on_error: Annotated[
         OnError, typer.Option("--on-error", help="Stop at the first unreadable record, or skip and list it.")
     ] = OnError.raise_,
@@ -55,6 +60,9 @@ def command(
         if (layout or task) and to is not Target.yolo:
             raise UsageError("--layout and --task apply to --to yolo only")
         options = {key: choice.value for key, choice in (("layout", layout), ("task", task)) if choice}
+        if embed_images and to.value != "labelme":
+            raise UsageError("--embed-images applies to --to labelme only")
+        options |= {"embed_images": True} if embed_images else {}
         if dry_run:
             source = formats.load(src, from_format, on_error=on_error.value)
             data = _render.dry_run_data(source, formats.plan(source.dataset, to.value, **options))
