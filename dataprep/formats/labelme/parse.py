@@ -87,6 +87,10 @@ def image_data_size(text: str, path: str) -> tuple[int, int]:
             with Image.open(io.BytesIO(data)) as im:
                 size_wh = im.size
             break
+        except Image.DecompressionBombError as err:
+            raise InputError(
+                path, f"imageData is a decompression bomb ({err})", record="imageData", hint=hint
+            ) from None
         except (UnidentifiedImageError, OSError, SyntaxError):
             if chars >= len(text):
                 raise InputError(path, "imageData is not an image", record="imageData", hint=hint) from None
@@ -112,7 +116,8 @@ def _image_name(json_rel: str, image_path: Any, rows: Rows) -> str:
     stem = posixpath.splitext(json_rel)[0]
     if isinstance(image_path, str) and image_path.strip():
         text = image_path.replace("\\", "/")
-        joined = posixpath.normpath(posixpath.join(folder, text)) if not text.startswith("/") else ""
+        local = not text.startswith("/") and not (len(text) > 1 and text[1] == ":")  # not absolute, no drive
+        joined = posixpath.normpath(posixpath.join(folder, text)) if local else ""
         if joined and not joined.startswith("../") and joined != ".." and ":" not in joined.split("/")[0]:
             return joined
         rows.path_fallbacks += 1

@@ -1,0 +1,349 @@
+"""LabelMe reader/writer: LabelMe's own examples, labelme2coco/labelme2voc rules, golden files,
+round trips through COCO/VOC/YOLO, and hostile input (base64 bombs, escaping paths)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import make_image
+
+from dataprep import formats
+from dataprep.dataset import BOX_COLUMNS, Dataset
+from dataprep.errors import InputError
+from dataprep.formats import labelme
+from dataprep.geometry import rle_area, rle_encode
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "labelme"
+REGENERATE = os.environ.get("DATAPREP_REGENERATE_GOLDEN") == "1"
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def labelme_file(path: Path, shapes: list[dict], *, size: tuple[int, int] | None = (40, 30), **extra: object) -> Path:
+    doc = {"version": "5.5.0", "flags": {}, "shapes": shapes, "imagePath": path.stem + ".jpg", "imageData": None}
+    if size:
+        doc |= {"imageWidth": size[0], "imageHeight": size[1]}
+    doc |= extra
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path
+
+
+def shape(label: str, points: list, kind: str = "polygon", group_id: object = None, **extra: object) -> dict:
+    return {"label": label, "points": points, "group_id": group_id, "shape_type": kind, "flags": {}, **extra}
+
+
+def png_base64(width: int, height: int, *, real: bool = True) -> str:
+    """A PNG (real pixels) or only its header claiming `width` x `height` (a decompression bomb)."""
+    if real:
+        import io
+
+        from PIL import Image
+
+        buf = io.BytesIO()
+        Image.new("L", (width, height), 255).save(buf, format="PNG")
+        return base64.b64encode(buf.getvalue()).decode()
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    idat = b"IDAT" + b"\x00" * 8
+    data = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(ihdr)) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    data += struct.pack(">I", 8) + idat + struct.pack(">I", zlib.crc32(idat))
+    return base64.b64encode(data).decode()
+
+
+# -- conformance: LabelMe's own examples --------------------------------------------------------
+
+
+def test_reads_bbox_detection_example(conformance: Path) -> None:
+    result = labelme.read(conformance / "labelme" / "bbox_detection")
+    ds = result.dataset
+    assert ds.images["file_name"].tolist() == ["2011_000003.jpg", "2011_000006.jpg", "2011_000025.jpg"]
+    assert ds.images[["width", "height"]].to_numpy().tolist() == [[500, 338], [500, 375], [500, 375]]
+    assert ds.annotations.groupby("image_id").size().tolist() == [2, 4, 3]
+    names = ds.categories["name"].reindex(ds.annotations["category_id"]).tolist()
+    assert names.count("person") == 6 and names.count("bus") == 2 and names.count("car") == 1
+    # labels.txt ids as labelme2coco gives them: line - 1, with __ignore__ and _background_ not classes
+    assert "__ignore__" not in ds.categories["name"].tolist() and "_background_" not in ds.categories["name"].tolist()
+    assert ds.categories.index[ds.categories["name"] == "aeroplane"].tolist() == [1]
+    assert ds.categories.index[ds.categories["name"] == "person"].tolist() == [15]
+    assert any("not object classes" in n for n in result.notes)
+    # the rectangles' two corners are the box
+    np.testing.assert_allclose(
+        ds.annotations[BOX_COLUMNS].iloc[0], [191.0, 107.36900369003689, 313.0, 329.36900369003695]
+    )
+
+
+def _labelme2coco_reference(folder: Path) -> list[tuple[str, str, list[float]]]:
+    """labelme2coco's rules, restated: skip __ignore__, merge (label, group_id) parts, box = points' extent."""
+    out = []
+    for file in sorted(folder.glob("*.json")):
+        doc = json.loads(file.read_text())
+        groups: dict[tuple, list] = {}
+        for k, s in enumerate(doc["shapes"]):
+            if s["label"] == "__ignore__":
+                continue
+            key = (s["label"], s["group_id"] if s["group_id"] is not None else ("single", k))
+            groups.setdefault(key, []).extend(s["points"])
+        for (label, _), pts in groups.items():
+            p = np.asarray(pts)
+            x0, y0 = p.min(axis=0)
+            x1, y1 = p.max(axis=0)
+            out.append((doc["imagePath"], label, [x0, y0, x1 - x0, y1 - y0]))
+    return sorted(out)
+
+
+def test_to_coco_follows_labelme2coco(conformance: Path, tmp_path: Path) -> None:
+    src = conformance / "labelme" / "instance_segmentation"
+    result = formats.convert(src, tmp_path / "coco", to="coco", images="none")
+    assert any("__ignore__" in n for n in result.source.notes)
+    doc = json.loads(next((tmp_path / "coco" / "annotations").glob("*.json")).read_text())
+    cats = {c["id"]: c["name"] for c in doc["categories"]}
+    files = {i["id"]: i["file_name"].rsplit("/", 1)[-1] for i in doc["images"]}
+    got = sorted((files[a["image_id"]], cats[a["category_id"]], a["bbox"]) for a in doc["annotations"])
+    expected = _labelme2coco_reference(src)
+    assert [g[:2] for g in got] == [e[:2] for e in expected]
+    np.testing.assert_allclose([g[2] for g in got], [e[2] for e in expected], atol=1e-9)
+    merged = [a for a in doc["annotations"] if len(a["segmentation"]) > 1]
+    assert [len(a["segmentation"]) for a in merged] == [2, 4]  # person (group 0) and sofa (group 0)
+    # category ids are labelme2coco's (labels.txt line - 1)
+    assert {c["name"]: c["id"] for c in doc["categories"]}["person"] == 15
+
+
+def test_to_voc_follows_labelme2voc(conformance: Path, tmp_path: Path) -> None:
+    src = conformance / "labelme" / "bbox_detection"
+    formats.convert(src, tmp_path / "voc", to="voc", images="none")
+    back = formats.read(tmp_path / "voc", "voc")
+    expected = []
+    for file in sorted(src.glob("*.json")):
+        for s in json.loads(file.read_text())["shapes"]:
+            (x0, y0), (x1, y1) = s["points"]
+            expected.append([min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)])
+    # VOC holds whole pixels: every box within half a pixel of labelme2voc's
+    np.testing.assert_allclose(back.boxes_xyxy(), expected, atol=0.5 + 1e-9)
+
+
+def test_reads_every_primitive(conformance: Path) -> None:
+    ds = labelme.read(conformance / "labelme" / "primitives").dataset
+    anns = ds.annotations
+    assert len(ds.images) == 1 and (ds.images["width"].iloc[0], ds.images["height"].iloc[0]) == (560, 450)
+    names = ds.categories["name"].reindex(anns["category_id"]).tolist()
+    assert names == ["rectangle", "circle", "rectangle", "polygon", "line", "point", "line_strip", "octagon"]
+    kinds = [a.get("shape_type") if isinstance(a, dict) else None for a in anns["attributes"]]
+    assert kinds == [None, None, None, None, "line", "point", "linestrip", None]
+    circle = anns.iloc[1]
+    r = np.hypot(225 - 195, 125 - 84)
+    np.testing.assert_allclose(circle[BOX_COLUMNS].to_numpy(float), [195 - r, 84 - r, 195 + r, 84 + r])
+    assert len(circle["segmentation"][0]) % 4 == 0
+    mask = anns.iloc[7]
+    assert isinstance(mask["segmentation"], dict) and mask["segmentation"]["size"] == [450, 560]
+    doc = json.loads((conformance / "labelme" / "primitives" / "primitives.json").read_text())
+    import io
+
+    from PIL import Image
+
+    png = np.asarray(Image.open(io.BytesIO(base64.b64decode(doc["shapes"][7]["mask"]))).convert("L")) > 0
+    assert rle_area(mask["segmentation"]) == png.sum()
+    assert mask[BOX_COLUMNS].tolist()[:2] == [417.0, 305.0]
+
+
+# -- golden files -------------------------------------------------------------------------
+
+
+def golden_dataset(root: Path) -> Dataset:
+    """Two images: a box with a flag and a description, a two-part polygon, a mask, a point and a line;
+    an image-level label on the second."""
+    make_image(root / "a.jpg", 40, 30)
+    make_image(root / "sub dir" / "b é.png", 20, 10)
+    mask = np.zeros((10, 20), dtype=np.uint8)
+    mask[2:5, 3:9] = 1
+    images = {"image_id": [1, 2], "file_name": ["a.jpg", "sub dir/b é.png"], "width": [40, 20], "height": [30, 10]}
+    polygon = [np.array([[1, 1], [5, 1], [5, 4]], float), np.array([[10, 10], [12, 10], [12, 15.5]], float)]
+    annotations = {
+        "annotation_id": [1, 2, 3, 4, 5, 6],
+        "image_id": [1, 1, 1, 2, 2, 2],
+        "category_id": [1, 2, 1, 2, 1, 3],
+        "x_min": [2.5, 1, 7, 3, 4, np.nan],
+        "y_min": [3, 1, 8, 2, 5, np.nan],
+        "x_max": [20, 12, 7, 9, 9, np.nan],
+        "y_max": [25.25, 15.5, 8, 5, 6, np.nan],
+        "segmentation": [None, polygon, None, rle_encode(mask), None, None],
+        "attributes": [
+            {"truncated": True, "description": "half hidden"},
+            None,
+            {"shape_type": "point", "points": [[7.0, 8.0]]},
+            None,
+            {"shape_type": "line", "points": [[4.0, 5.0], [9.0, 6.0]]},
+            None,
+        ],
+    }
+    categories = {"category_id": [1, 2, 3], "name": ["cat", "dog", "indoor"]}
+    return Dataset.from_frames(images, annotations, categories, root=root)
+
+
+def test_writes_golden_files_byte_for_byte(tmp_path: Path) -> None:
+    report = formats.write(golden_dataset(tmp_path / "src"), tmp_path / "out", "labelme", images="none")
+    assert report.lossless, report.losses
+    written = tree(tmp_path / "out")
+    if REGENERATE:
+        for name, data in written.items():
+            (GOLDEN / name).parent.mkdir(parents=True, exist_ok=True)
+            (GOLDEN / name).write_bytes(data)
+    assert written == tree(GOLDEN)
+    doc = json.loads(written["a.json"])
+    assert doc["version"] and doc["imageData"] is None and doc["imagePath"] == "a.jpg"
+    assert [s["shape_type"] for s in doc["shapes"]] == ["rectangle", "polygon", "polygon", "point"]
+    assert doc["shapes"][1]["group_id"] == doc["shapes"][2]["group_id"] == 1
+
+
+def test_reads_golden_files_back(tmp_path: Path) -> None:
+    ds = golden_dataset(tmp_path)
+    back = labelme.read(GOLDEN).dataset
+    assert back.images["file_name"].tolist() == ds.images["file_name"].tolist()
+    np.testing.assert_array_equal(back.boxes_xyxy(), ds.boxes_xyxy())
+    assert back.annotations["attributes"].tolist() == ds.annotations["attributes"].tolist()
+    assert [len(s) if isinstance(s, list) else s for s in back.annotations["segmentation"]][:2] == [None, 2]
+    assert back.annotations["segmentation"].iloc[3] == ds.annotations["segmentation"].iloc[3]
+
+
+def test_embed_images_round_trip(tmp_path: Path) -> None:
+    ds = golden_dataset(tmp_path / "src")
+    formats.write(ds, tmp_path / "out", "labelme", images="none", embed_images=True)
+    doc = json.loads((tmp_path / "out" / "a.json").read_text())
+    assert base64.b64decode(doc["imageData"]) == (tmp_path / "src" / "a.jpg").read_bytes()
+    # sizes come from the embedded image when the json lacks them
+    del doc["imageWidth"], doc["imageHeight"]
+    (tmp_path / "out" / "a.json").write_text(json.dumps(doc))
+    result = labelme.read(tmp_path / "out")
+    assert (result.dataset.images["width"].iloc[0], result.dataset.images["height"].iloc[0]) == (40, 30)
+    assert any("imageData" in n for n in result.notes)
+
+
+# -- round trips through the other formats -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("target", "atol", "loss"),
+    [("coco", 0.0, None), ("voc", 0.5, "coordinates-rounded"), ("yolo", 1e-6 * 500, "polygon-to-box")],
+)
+def test_round_trips_keep_boxes(conformance: Path, tmp_path: Path, target: str, atol: float, loss: str | None) -> None:
+    src = labelme.read(conformance / "labelme" / "instance_segmentation").dataset
+    # YOLO needs the images for their sizes
+    report = formats.write(src, tmp_path / target, target, images="link" if target == "yolo" else "none")
+    codes = {item.code for item in report.losses}
+    assert loss is None or loss in codes
+    back = formats.read(tmp_path / target, target)
+    np.testing.assert_allclose(back.boxes_xyxy(), src.boxes_xyxy(), atol=atol)
+    again = formats.write(back, tmp_path / "labelme", "labelme", images="none")
+    assert formats.read(tmp_path / "labelme", "labelme").annotations.shape[0] == len(src.annotations)
+    assert not {item.code for item in again.losses} & {"attributes-dropped", "polygon-to-box", "mask-to-box"}
+
+
+def test_plan_lists_what_labelme_drops(small_dataset: Dataset) -> None:
+    ds = small_dataset.replace(
+        annotations=small_dataset.annotations.assign(
+            score=[0.5, np.nan, np.nan, np.nan], attributes=[{"pose": "left"}, None, None, None]
+        )
+    )
+    codes = {item.code for item in formats.plan(ds, "labelme")}
+    assert {"split-dropped", "score-dropped", "attributes-dropped"} <= codes
+
+
+# -- errors and hostile input ----------------------------------------------------------------
+
+
+def test_refuses_base64_bomb_in_image_data(tmp_path: Path) -> None:
+    labelme_file(tmp_path / "a.json", [], size=None, imageData=png_base64(100_000, 100_000, real=False))
+    with pytest.raises(InputError, match="decompression bomb") as info:
+        labelme.read(tmp_path)
+    assert info.value.record == "imageData" and "a.json" in str(info.value.path)
+    result = labelme.read(tmp_path, on_error="collect")
+    assert len(result.dataset.images) == 0 and result.findings[0].record == "imageData"
+
+
+def test_refuses_oversized_image_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(labelme.parse, "MAX_IMAGE_DATA_CHARS", 1000)
+    labelme_file(tmp_path / "a.json", [], imageData="A" * 2000)
+    with pytest.raises(InputError, match="over the"):
+        labelme.read(tmp_path)
+
+
+def test_refuses_image_data_that_is_not_an_image(tmp_path: Path) -> None:
+    labelme_file(tmp_path / "a.json", [], size=None, imageData=base64.b64encode(b"hello").decode())
+    with pytest.raises(InputError, match="not an image"):
+        labelme.read(tmp_path)
+
+
+def test_image_path_leaving_the_folder_falls_back_to_the_json_name(tmp_path: Path) -> None:
+    labelme_file(tmp_path / "x" / "a.json", [], imagePath="../../../etc/passwd.jpg")
+    labelme_file(tmp_path / "x" / "b.json", [], imagePath="C:\\data\\b.jpg")
+    result = labelme.read(tmp_path)
+    assert result.dataset.images["file_name"].tolist() == ["x/a.jpg", "x/b.jpg"]
+    assert any("left the folder" in n for n in result.notes)
+
+
+def test_reports_bad_points_with_file_and_record(tmp_path: Path) -> None:
+    labelme_file(tmp_path / "a.json", [shape("cat", [[1, 2], [3, 4]], "polygon")])
+    with pytest.raises(InputError, match="at least 3 points") as info:
+        labelme.read(tmp_path)
+    assert info.value.record == "shapes[0].points" and info.value.hint
+    labelme_file(
+        tmp_path / "a.json",
+        [shape("cat", [[1, 2], ["x", 4]], "rectangle"), shape("dog", [[0, 0], [1, 1]], "rectangle")],
+    )
+    result = labelme.read(tmp_path, on_error="collect")
+    assert len(result.dataset.annotations) == 1 and result.findings[0].record == "shapes[0].points"
+
+
+def test_unknown_shape_type_is_reported(tmp_path: Path) -> None:
+    labelme_file(tmp_path / "a.json", [shape("cat", [[1, 2], [3, 4]], "hexagon")])
+    with pytest.raises(InputError, match="hexagon"):
+        labelme.read(tmp_path)
+
+
+def test_group_id_merges_masks_and_polygons(tmp_path: Path) -> None:
+    mask = png_base64(4, 3)
+    labelme_file(
+        tmp_path / "a.json",
+        [
+            shape("cat", [[1, 1], [4, 3]], "mask", group_id=2, mask=mask),
+            shape("cat", [[10, 10], [20, 10], [20, 20]], "polygon", group_id=2),
+            shape("cat", [[30, 5], [35, 9]], "rectangle", group_id=None),
+        ],
+    )
+    anns = labelme.read(tmp_path).dataset.annotations
+    assert len(anns) == 2
+    assert isinstance(anns["segmentation"].iloc[0], dict)
+    np.testing.assert_allclose(anns[BOX_COLUMNS].iloc[0], [1, 1, 20, 20])
+    assert rle_area(anns["segmentation"].iloc[0]) > 12
+
+
+def test_image_flags_are_image_level_labels(tmp_path: Path) -> None:
+    labelme_file(tmp_path / "a.json", [], flags={"indoor": True, "night": False})
+    ds = labelme.read(tmp_path).dataset
+    assert ds.categories["name"].tolist() == ["indoor"] and ds.annotations["x_min"].isna().all()
+
+
+def test_detection_and_provenance(conformance: Path, tmp_path: Path) -> None:
+    folder = conformance / "labelme" / "instance_segmentation"
+    assert formats.detect(folder)[0][0] == "labelme"
+    result = labelme.read(folder, provenance=True)
+    assert result.annotation_sources["file"].iloc[0] == "2011_000003.json"
+    assert result.annotation_sources["record"].tolist()[:2] == ["shapes[0]", "shapes[1,2]"]
+    assert isinstance(result.image_sources, pd.DataFrame)
+
+
+def test_validate_runs_on_labelme(conformance: Path) -> None:
+    from dataprep import validate
+
+    report = validate(conformance / "labelme" / "bbox_detection")
+    assert report is not None
