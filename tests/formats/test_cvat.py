@@ -1,0 +1,235 @@
+"""CVAT for images 1.1: Datumaro's task and project exports, golden files, rotated boxes and masks,
+round trips through COCO/VOC/YOLO, and hostile input (entities, video exports, escaping names)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import make_image
+
+from dataprep import formats
+from dataprep.dataset import BOX_COLUMNS, Dataset
+from dataprep.errors import InputError
+from dataprep.formats import cvat
+from dataprep.geometry import rle_decode, rle_encode
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "cvat"
+REGENERATE = os.environ.get("DATAPREP_REGENERATE_GOLDEN") == "1"
+HEAD = '<?xml version="1.0" encoding="utf-8"?>\n'
+
+
+def cvat_xml(path: Path, images: str, meta: str = "", *, head: str = HEAD) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{head}<annotations><version>1.1</version><meta>{meta}</meta>{images}</annotations>\n")
+    return path
+
+
+# -- conformance: Datumaro's CVAT assets ----------------------------------------------------------
+
+
+def test_reads_task_export(conformance: Path) -> None:
+    result = cvat.read(conformance / "datumaro" / "cvat_dataset" / "for_images" / "export_task")
+    ds = result.dataset
+    assert ds.images["file_name"].tolist() == ["images/img0.jpg", "images/img1.jpg"]
+    assert ds.images[["width", "height"]].to_numpy().tolist() == [[8, 8], [10, 10]]
+    assert ds.images["split"].tolist() == ["train", "train"]  # Datumaro names the subset after train.xml
+    assert ds.categories["name"].tolist() == ["label1", "label2"]
+    box, points = ds.annotations.iloc[0], ds.annotations.iloc[1]
+    assert box[BOX_COLUMNS].tolist() == [0.0, 2.0, 4.0, 4.0]
+    assert box["attributes"] == {"occluded": True, "z_order": 1, "a1": True, "a2": "v3", "a3": "0003", "a4": 2.4}
+    assert points["attributes"]["shape_type"] == "points" and points["attributes"]["z_order"] == 2
+    assert points[BOX_COLUMNS].tolist() == [1.0, 2.0, 5.0, 6.0]
+    assert any("2 shapes without a label" in n for n in result.notes)  # the polyline and polygon with label=""
+    specs = ds.categories["attributes"].iloc[0]["attributes"]
+    assert [s["input_type"] for s in specs] == ["checkbox", "radio", "text", "number"]
+
+
+def test_reads_project_export_subsets(conformance: Path) -> None:
+    result = cvat.read(conformance / "datumaro" / "cvat_dataset" / "for_images" / "export_project")
+    ds = result.dataset
+    assert ds.images["split"].tolist() == ["test", "test", "train", "train", "val", "val"]
+    assert ds.images["file_name"].tolist()[2] == "images/Train/img0.jpg"
+    assert all((ds.root / n).is_file() for n in ds.images["file_name"])
+    assert len(ds.annotations) == 12
+    polygon = ds.annotations.iloc[2]
+    assert polygon["segmentation"][0].tolist() == [[1, 2], [3, 4], [6, 5]]
+    # label attributes not on the shape get <meta>'s defaults
+    assert polygon["attributes"] == {"z_order": 1, "a1": False, "a2": "v1", "a3": "0000", "a4": 0}
+
+
+# -- golden files ------------------------------------------------------------------------------
+
+
+def golden_dataset(root: Path) -> Dataset:
+    """Two images in two splits: a box with attributes, a rotated box, a polygon, a mask, a polyline, a tag."""
+    make_image(root / "a.jpg", 40, 30)
+    make_image(root / "b.png", 20, 10)
+    mask = np.zeros((10, 20), dtype=np.uint8)
+    mask[2:5, 3:9] = 1
+    mask[7, 0] = 1
+    from dataprep.formats.cvat.parse import rotated_corners
+
+    corners = rotated_corners((10.0, 10.0, 20.0, 14.0), 30.0)
+    lo, hi = corners.min(axis=0), corners.max(axis=0)
+    images = {
+        "image_id": [1, 2],
+        "file_name": ["a.jpg", "b.png"],
+        "width": [40, 20],
+        "height": [30, 10],
+        "split": ["train", "val"],
+    }
+    annotations = {
+        "annotation_id": [1, 2, 3, 4, 5, 6],
+        "image_id": [1, 1, 1, 2, 2, 2],
+        "category_id": [1, 1, 2, 2, 1, 2],
+        "x_min": [2.5, lo[0], 1, 0, 1, np.nan],
+        "y_min": [3, lo[1], 1, 2, 1, np.nan],
+        "x_max": [20, hi[0], 6, 9, 5, np.nan],
+        "y_max": [25.25, hi[1], 4, 8, 3, np.nan],
+        "segmentation": [None, [corners], [np.array([[1, 1], [6, 1], [6, 4]], float)], rle_encode(mask), None, None],
+        "attributes": [
+            {"occluded": True, "z_order": 2, "color": "red", "parked": False},
+            {"rotation": 30.0},
+            {"group_id": 4},
+            None,
+            {"shape_type": "polyline", "points": [[1.0, 1.0], [5.0, 3.0]]},
+            None,
+        ],
+    }
+    categories = {"category_id": [1, 2], "name": ["car", "road & sky"]}
+    return Dataset.from_frames(images, annotations, categories, root=root)
+
+
+def test_writes_golden_file_byte_for_byte(tmp_path: Path) -> None:
+    report = formats.write(golden_dataset(tmp_path / "src"), tmp_path / "out", "cvat", images="none")
+    assert report.lossless, report.losses
+    data = (tmp_path / "out" / "annotations.xml").read_bytes()
+    if REGENERATE:
+        (GOLDEN / "annotations.xml").write_bytes(data)
+    assert data == (GOLDEN / "annotations.xml").read_bytes()
+    assert b'rotation="30.0"' in data and b"<tag " in data and b"<mask " in data
+
+
+def test_reads_golden_file_back(tmp_path: Path) -> None:
+    ds = golden_dataset(tmp_path)
+    back = cvat.read(GOLDEN).dataset
+    np.testing.assert_allclose(back.boxes_xyxy(), ds.boxes_xyxy(), atol=1e-12)
+    assert back.images["split"].tolist() == ["train", "val"]
+    attrs = back.annotations["attributes"].tolist()
+    assert attrs[0] == {"occluded": True, "z_order": 2, "color": "red", "parked": False}
+    assert attrs[1]["rotation"] == 30.0 and attrs[2] == {"group_id": 4}
+    assert attrs[4]["color"] == "" and attrs[4]["parked"] is False  # <meta> defaults for car
+    np.testing.assert_array_equal(
+        rle_decode(back.annotations["segmentation"].iloc[3]), rle_decode(ds.annotations["segmentation"].iloc[3])
+    )
+    np.testing.assert_allclose(
+        back.annotations["segmentation"].iloc[1][0], ds.annotations["segmentation"].iloc[1][0], atol=1e-9
+    )
+
+
+def test_mask_rle_decodes_row_major_from_background() -> None:
+    crop = cvat.decode_mask([1, 2, 3, 1], 3, 3)  # 7 of 9 pixels coded: the rest is background
+    assert crop.astype(int).tolist() == [[0, 1, 1], [0, 0, 0], [1, 0, 0]]
+    from dataprep.formats.cvat.write import mask_counts
+
+    assert mask_counts(crop) == [1, 2, 3, 1, 2]
+
+
+# -- round trips and losses ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("target", "atol", "losses"),
+    [
+        ("coco", 0.0, set()),
+        ("voc", 0.5, {"coordinates-rounded", "polygon-to-box", "mask-to-box"}),
+        ("yolo", 1e-6 * 40, {"polygon-to-box", "attributes-dropped", "image-label-dropped"}),
+    ],
+)
+def test_round_trips_keep_boxes(tmp_path: Path, target: str, atol: float, losses: set[str]) -> None:
+    src = golden_dataset(tmp_path / "src")
+    report = formats.write(src, tmp_path / target, target, images="copy")
+    assert losses <= {item.code for item in report.losses}
+    back = formats.read(tmp_path / target, target)
+    boxed = src.annotations["x_min"].notna().to_numpy()
+    got = back.boxes_xyxy()
+    got = got[~np.isnan(got[:, 0])]
+    np.testing.assert_allclose(got, src.boxes_xyxy()[boxed], atol=atol)
+
+
+def test_rotation_is_a_loss_where_the_target_cannot_hold_it(tmp_path: Path) -> None:
+    ds = golden_dataset(tmp_path)
+    assert not {item.code for item in formats.plan(ds, "cvat")}
+    yolo_codes = {item.code for item in formats.plan(ds, "yolo")}
+    assert {"polygon-to-box", "attributes-dropped"} <= yolo_codes  # the rotated box keeps only its extent
+    ls_codes = {item.code for item in formats.plan(ds, "label-studio")}
+    assert "polyline-to-box" in ls_codes and "split-dropped" in ls_codes
+
+
+# -- hostile input and errors -----------------------------------------------------------------
+
+
+def test_refuses_entity_expansion(tmp_path: Path) -> None:
+    bomb = '<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>\n'
+    image = '<image id="0" name="a.jpg" width="4" height="4"><tag label="&lol2;"/></image>'
+    cvat_xml(tmp_path / "annotations.xml", image, head=HEAD + bomb)
+    with pytest.raises(InputError, match="DOCTYPE or ENTITY"):
+        cvat.read(tmp_path / "annotations.xml")
+
+
+def test_refuses_video_exports(tmp_path: Path) -> None:
+    cvat_xml(
+        tmp_path / "annotations.xml",
+        '<track id="0" label="car"><box frame="0" xtl="1" ytl="1" xbr="2" ybr="2"/></track>',
+    )
+    with pytest.raises(InputError, match="video export") as info:
+        cvat.read(tmp_path)
+    assert "CVAT for images" in str(info.value.hint)
+
+
+def test_refuses_image_names_leaving_the_folder(tmp_path: Path) -> None:
+    images = (
+        '<image id="0" name="../../etc/passwd" width="4" height="4"/><image id="1" name="ok.jpg" width="4" height="4"/>'
+    )
+    cvat_xml(tmp_path / "annotations.xml", images)
+    with pytest.raises(InputError, match="unsafe file name") as info:
+        cvat.read(tmp_path)
+    assert info.value.record == "image[1]@name"
+    result = cvat.read(tmp_path, on_error="collect")
+    assert (
+        result.dataset.images["file_name"].tolist() == ["images/ok.jpg"]
+        and result.findings[0].code == "unsafe-file-name"
+    )
+
+
+def test_reports_bad_geometry_with_element_path(tmp_path: Path) -> None:
+    images = (
+        '<image id="0" name="a.jpg" width="4" height="4"><box label="x" xtl="1" ytl="oops" xbr="2" ybr="2"/></image>'
+    )
+    cvat_xml(tmp_path / "annotations.xml", images)
+    with pytest.raises(InputError, match="bad <box> geometry") as info:
+        cvat.read(tmp_path)
+    assert info.value.record == "image[1]/box[1]"
+
+
+def test_malformed_xml_names_the_line(tmp_path: Path) -> None:
+    (tmp_path / "annotations.xml").write_text("<annotations>\n<image id='0' name='a.jpg'>\n</annotations>\n")
+    with pytest.raises(InputError, match="malformed XML") as info:
+        cvat.read(tmp_path)
+    assert info.value.line == 3
+
+
+def test_detection_tells_cvat_from_voc(conformance: Path) -> None:
+    base = conformance / "datumaro" / "cvat_dataset" / "for_images"
+    assert formats.detect(base / "export_project")[0][0] == "cvat"
+    assert formats.detect(base / "export_task" / "train.xml")[0] == ("cvat", 0.95)
+    assert "cvat" not in dict(formats.detect(Path(__file__).resolve().parents[1] / "golden" / "voc"))
+
+
+def test_provenance_names_file_and_element(conformance: Path) -> None:
+    result = cvat.read(conformance / "datumaro" / "cvat_dataset" / "for_images" / "export_project", provenance=True)
+    assert result.annotation_sources["record"].tolist()[:2] == ["image[1]/box[1]", "image[1]/polyline[1]"]
+    assert set(result.image_sources["file"]) == {"annotations.xml"}
