@@ -1,0 +1,286 @@
+"""Label Studio JSON: the converter's test exports, JSON-MIN, the image URL rule, brush RLE, golden
+files, round trips through COCO/VOC/YOLO, and hostile input (escaping paths, entity expansion)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import make_image
+
+from dataprep import formats
+from dataprep.dataset import BOX_COLUMNS, Dataset
+from dataprep.errors import InputError
+from dataprep.formats import label_studio as ls
+from dataprep.geometry import rle_decode, rle_encode
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "label_studio"
+REGENERATE = os.environ.get("DATAPREP_REGENERATE_GOLDEN") == "1"
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def task(image: str, *results: dict, task_id: int = 1) -> dict:
+    return {"id": task_id, "data": {"image": image}, "annotations": [{"id": 1, "result": list(results)}]}
+
+
+def rect(x: float, y: float, w: float, h: float, label: str = "cat", rotation: float = 0, size=(200, 100)) -> dict:
+    value = {"x": x, "y": y, "width": w, "height": h, "rotation": rotation, "rectanglelabels": [label]}
+    return {
+        "type": "rectanglelabels",
+        "value": value,
+        "original_width": size[0],
+        "original_height": size[1],
+        "from_name": "label",
+        "to_name": "image",
+    }
+
+
+def write_export(path: Path, tasks: list) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(tasks))
+    return path
+
+
+# -- conformance: label-studio-converter's test exports -----------------------------------------
+
+
+def test_reads_rectangles_export(conformance: Path) -> None:
+    result = ls.read(conformance / "label-studio" / "data.json")
+    ds = result.dataset
+    assert len(ds.images) == 2 and len(ds.annotations) == 6
+    assert ds.categories["name"].tolist() == ["parasites", "white"]
+    assert ds.images[["width", "height"]].to_numpy().tolist() == [[2800, 2800], [2800, 2800]]
+    first = json.loads((conformance / "label-studio" / "data.json").read_text())[0]["annotations"][0]["result"][0]
+    v = first["value"]
+    expected = [v["x"] * 28, v["y"] * 28, (v["x"] + v["width"]) * 28, (v["y"] + v["height"]) * 28]
+    np.testing.assert_allclose(ds.annotations[BOX_COLUMNS].iloc[0], expected)
+    assert any("several annotations" in n for n in result.notes)
+
+
+def test_reads_polygons_export(conformance: Path) -> None:
+    ds = ls.read(conformance / "label-studio" / "data_polygons.json").dataset
+    assert len(ds.images) == 1 and len(ds.annotations) == 1
+    polygon = ds.annotations["segmentation"].iloc[0][0]
+    assert polygon.shape[1] == 2 and len(polygon) > 3
+    np.testing.assert_allclose(ds.annotations[BOX_COLUMNS].iloc[0], [*polygon.min(axis=0), *polygon.max(axis=0)])
+
+
+def test_reads_rotated_rectangles_about_the_top_left_corner(conformance: Path) -> None:
+    path = conformance / "label-studio" / "data_obb.json"
+    ds = ls.read(path).dataset
+    assert len(ds.images) == 3 and len(ds.annotations) == 25
+    tasks = json.loads(path.read_text())
+    r = tasks[0]["annotations"][0]["result"][0]
+    v, w, h = r["value"], r["original_width"], r["original_height"]
+    x, y, bw, bh = v["x"] * w / 100, v["y"] * h / 100, v["width"] * w / 100, v["height"] * h / 100
+    t = math.radians(v["rotation"])
+    corners = [
+        (x + dx * math.cos(t) - dy * math.sin(t), y + dx * math.sin(t) + dy * math.cos(t))
+        for dx, dy in ((0, 0), (bw, 0), (bw, bh), (0, bh))
+    ]
+    xs, ys = zip(*corners, strict=True)
+    np.testing.assert_allclose(ds.annotations[BOX_COLUMNS].iloc[0], [min(xs), min(ys), max(xs), max(ys)])
+    assert ds.annotations["attributes"].iloc[0] == {"rotation": v["rotation"]}
+    np.testing.assert_allclose(ds.annotations["segmentation"].iloc[0][0][0], [x, y])  # the pivot stays put
+
+
+def test_reads_upload_export_with_its_own_config(conformance: Path) -> None:
+    result = ls.read(conformance / "label-studio" / "json_min_data.json")
+    assert result.dataset.images["file_name"].tolist() == ["example.png"]  # /data/upload/29/ stripped
+    assert result.dataset.categories["name"].tolist() == ["Airplane", "Car"]  # from json_min_label_config.xml
+
+
+def test_reads_json_min(tmp_path: Path) -> None:
+    rows = [
+        {
+            "image": "/data/local-files/?d=photos/a%20b.jpg",
+            "id": 7,
+            "label": [
+                {
+                    "x": 10,
+                    "y": 20,
+                    "width": 50,
+                    "height": 50,
+                    "rotation": 0,
+                    "rectanglelabels": ["cat"],
+                    "original_width": 200,
+                    "original_height": 100,
+                }
+            ],
+            "kp": [
+                {
+                    "x": 50,
+                    "y": 50,
+                    "width": 0.5,
+                    "keypointlabels": ["eye"],
+                    "original_width": 200,
+                    "original_height": 100,
+                }
+            ],
+            "annotator": 1,
+        }
+    ]
+    ds = ls.read(write_export(tmp_path / "min.json", rows)).dataset
+    assert ds.images["file_name"].tolist() == ["photos/a b.jpg"]
+    assert ds.boxes_xyxy().tolist() == [[20.0, 20.0, 120.0, 70.0], [100.0, 50.0, 100.0, 50.0]]
+    assert ds.annotations["attributes"].iloc[1] == {"shape_type": "points", "points": [[100.0, 50.0]]}
+
+
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [
+        ("/data/local-files/?d=images/a.jpg", "images/a.jpg"),
+        ("/data/local-files/?d=dir%2Fsub/b%20c.jpg", "dir/sub/b c.jpg"),
+        ("/data/upload/12/3f2a9c1e-cat.jpg", "3f2a9c1e-cat.jpg"),
+        ("https://example.com/bucket/x/y.png?sig=1", "y.png"),
+        ("s3://bucket/data/z.jpg", "z.jpg"),
+        ("/image1", "image1"),
+        ("folder\\win.jpg", "folder/win.jpg"),
+    ],
+)
+def test_image_url_rule(url: str, name: str) -> None:
+    assert ls.file_name_from_url(url, path="x.json", record="[0].data.image")[0] == name
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/data/local-files/?d=../../etc/passwd", "../secret.jpg", "a/../../b.jpg", "C:/Windows/x.jpg", "/C:/x.jpg", ""],
+)
+def test_refuses_image_paths_escaping_the_root(tmp_path: Path, url: str) -> None:
+    path = write_export(tmp_path / "tasks.json", [task(url, rect(1, 1, 5, 5)), task("ok.jpg", task_id=2)])
+    with pytest.raises(InputError) as info:
+        ls.read(path)
+    assert info.value.record == "[0].data.image"
+    result = ls.read(path, on_error="collect")
+    assert result.dataset.images["file_name"].tolist() == ["ok.jpg"] and len(result.findings) == 1
+
+
+def test_refuses_entities_in_label_config(tmp_path: Path) -> None:
+    write_export(tmp_path / "tasks.json", [task("a.jpg", rect(1, 1, 5, 5))])
+    (tmp_path / "label_config.xml").write_text('<!DOCTYPE v [<!ENTITY x "y">]><View><Label value="&x;"/></View>')
+    with pytest.raises(InputError, match="DOCTYPE or ENTITY"):
+        ls.read(tmp_path)
+
+
+def test_reports_bad_values_with_task_and_result(tmp_path: Path) -> None:
+    bad = rect(1, 1, 5, 5)
+    bad["value"]["x"] = "left"
+    path = write_export(tmp_path / "tasks.json", [task("a.jpg", rect(1, 1, 5, 5), bad)])
+    with pytest.raises(InputError, match="bad rectanglelabels value") as info:
+        ls.read(path)
+    assert info.value.record == "[0].annotations[0].result[1].value"
+    missing = rect(1, 1, 5, 5)
+    del missing["original_width"]
+    with pytest.raises(InputError, match="original_width"):
+        ls.read(write_export(tmp_path / "t2.json", [task("a.jpg", missing)]))
+
+
+def test_brush_rle_round_trip_and_bounds() -> None:
+    rng = np.random.default_rng(0)
+    mask = np.zeros((37, 53), dtype=bool)
+    mask[5:20, 10:40] = True
+    mask[rng.random(mask.shape) < 0.05] = True
+    assert (ls.brush.decode(ls.brush.encode(mask), 53, 37) == mask).all()
+    with pytest.raises(ValueError, match="pixel limit"):
+        ls.brush.decode([0, 0, 0, 1], 100_000, 100_000)
+    with pytest.raises(ValueError, match="not 3x3x4"):
+        ls.brush.decode(ls.brush.encode(mask), 3, 3)
+
+
+def test_brush_matches_label_studio_converter() -> None:
+    brush = pytest.importorskip("label_studio_converter.brush")
+    mask = np.zeros((20, 30), dtype=np.uint8)
+    mask[3:9, 4:25] = 255
+    theirs = brush.mask2rle(mask)
+    assert (ls.brush.decode(theirs, 30, 20) == (mask > 0)).all()
+    assert (brush.decode_rle(ls.brush.encode(mask > 0)).reshape(20, 30, 4)[:, :, 3] > 0).tolist() == (mask > 0).tolist()
+
+
+# -- golden files --------------------------------------------------------------------------
+
+
+def golden_dataset(root: Path) -> Dataset:
+    """One image: a box, a rotated box, a polygon, a mask, a keypoint and a classification."""
+    make_image(root / "img" / "a.jpg", 40, 20)
+    mask = np.zeros((20, 40), dtype=np.uint8)
+    mask[2:5, 3:9] = 1
+    from dataprep.formats.label_studio.parse import rotated_corners
+
+    corners = rotated_corners(10.0, 4.0, 8.0, 4.0, 30.0)
+    lo, hi = corners.min(axis=0), corners.max(axis=0)
+    annotations = {
+        "annotation_id": [1, 2, 3, 4, 5, 6],
+        "image_id": [1] * 6,
+        "category_id": [1, 1, 2, 2, 1, 3],
+        "x_min": [2, lo[0], 1, 3, 7, np.nan],
+        "y_min": [3, lo[1], 1, 2, 8, np.nan],
+        "x_max": [20, hi[0], 6, 9, 7, np.nan],
+        "y_max": [15, hi[1], 4, 5, 8, np.nan],
+        "segmentation": [None, [corners], [np.array([[1, 1], [6, 1], [6, 4]], float)], rle_encode(mask), None, None],
+        "attributes": [None, {"rotation": 30.0}, None, None, {"shape_type": "points", "points": [[7.0, 8.0]]}, None],
+    }
+    images = {"image_id": [1], "file_name": ["img/a.jpg"], "width": [40], "height": [20]}
+    categories = {"category_id": [1, 2, 3], "name": ["cat", "dog", "indoor"]}
+    return Dataset.from_frames(images, annotations, categories, root=root)
+
+
+def test_writes_golden_files_byte_for_byte(tmp_path: Path) -> None:
+    report = formats.write(golden_dataset(tmp_path / "src"), tmp_path / "out", "label-studio", images="none")
+    assert report.lossless, report.losses
+    written = tree(tmp_path / "out")
+    if REGENERATE:
+        for name, data in written.items():
+            (GOLDEN / name).write_bytes(data)
+    assert written == tree(GOLDEN)
+    config = written["label_config.xml"].decode()
+    for tag in ("RectangleLabels", "PolygonLabels", "BrushLabels", "KeyPointLabels", "Choices"):
+        assert f"<{tag} " in config
+
+
+def test_reads_golden_files_back(tmp_path: Path) -> None:
+    ds = golden_dataset(tmp_path)
+    back = ls.read(GOLDEN).dataset
+    assert back.images["file_name"].tolist() == ["img/a.jpg"]
+    assert back.categories["name"].tolist() == ds.categories["name"].tolist()
+    np.testing.assert_allclose(back.boxes_xyxy(), ds.boxes_xyxy(), atol=1e-9)
+    np.testing.assert_array_equal(
+        rle_decode(back.annotations["segmentation"].iloc[3]), rle_decode(ds.annotations["segmentation"].iloc[3])
+    )
+    assert back.annotations["attributes"].iloc[1]["rotation"] == 30.0
+
+
+# -- round trips ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("target", "atol"), [("coco", 1e-9), ("voc", 0.5), ("yolo", 1e-6 * 2800), ("cvat", 1e-9)])
+def test_round_trips_keep_boxes(conformance: Path, tmp_path: Path, target: str, atol: float) -> None:
+    src = ls.read(conformance / "label-studio" / "data_obb.json").dataset
+    root = tmp_path / "src"
+    src = src.replace(images=src.images.assign(file_name=src.images["file_name"] + ".png"))  # "/image1" has no suffix
+    for name, (w, h) in zip(src.images["file_name"], src.images[["width", "height"]].to_numpy().tolist(), strict=True):
+        make_image(root / name, w, h)  # YOLO needs the images for their sizes
+    src = src.replace(root=root)
+    report = formats.write(src, tmp_path / target, target, images="copy")
+    codes = {item.code for item in report.losses}
+    if target in ("voc", "yolo"):
+        assert {"polygon-to-box", "attributes-dropped"} & codes  # the rotation
+    back = formats.read(tmp_path / target, target)
+    np.testing.assert_allclose(back.boxes_xyxy(), src.boxes_xyxy(), atol=atol)
+    again = formats.write(back, tmp_path / "ls", "label-studio", images="none")
+    assert len(formats.read(tmp_path / "ls", "label-studio").annotations) == 25
+    if target in ("coco", "cvat"):
+        assert again.lossless  # rotation travels through COCO attributes and CVAT boxes
+
+
+def test_detection_picks_label_studio_not_coco(conformance: Path, tmp_path: Path) -> None:
+    assert formats.detect(conformance / "label-studio" / "data.json") == [("label-studio", 0.9)]
+    write_export(tmp_path / "tasks.json", [task("a.jpg", rect(1, 1, 5, 5))])
+    assert formats.detect(tmp_path)[0] == ("label-studio", 0.9)
+    assert formats.load(tmp_path).format == "label-studio"
