@@ -186,6 +186,29 @@ def free_cores() -> int:
     return max(1, min(cpus, round(cpus - load)))
 
 
+def distributed() -> tuple[int, int]:
+    """``(rank, world_size)`` from torchrun's environment (``(0, 1)`` outside torchrun)."""
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def _from_rank0(value: float, world: int) -> float:
+    """`value` as rank 0 has it (ranks must agree on the lr and on when to stop)."""
+    if world == 1:
+        return value
+    import torch.distributed as dist
+
+    t = torch.tensor([float(value)], dtype=torch.float64)
+    dist.broadcast(t, src=0)
+    return float(t.item())
+
+
+def _barrier(world: int) -> None:
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
 # ---------------------------------------------------------------------------------------
 # files
 
@@ -461,14 +484,22 @@ def fit(
 
     `state` is a checkpoint to continue from (`--resume`). `on_step(step_in_epoch, steps_per_epoch,
     loss)` and `on_epoch(record)` report progress; `on_epoch` returning False stops the run
-    after that epoch's checkpoint (as a kill would).
+    after that epoch's checkpoint (as a kill would). Under torchrun (`distributed`) `net` is
+    wrapped in DistributedDataParallel, each rank takes every world-th image of the epoch's
+    order, rank 0 validates and writes, and the ranks follow rank 0's lr and stop decisions.
 
     Raises:
         TrainingDiverged: a non-finite loss, with the epoch, step and value.
     """
     device = config.device
+    rank, world = distributed()
+    model = net  # what is trained: net itself, or its DDP wrapper
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        model = DistributedDataParallel(net, device_ids=None if device == "cpu" else [torch.cuda.current_device()])
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    loader = _loader(setup.train, setup, config.batch_size, seed=config.seed, shuffle=True)
+    loader = _loader(setup.train, setup, config.batch_size, seed=config.seed, shuffle=True, rank=rank, world=world)
     steps_per_epoch = len(loader)
     total_steps = steps_per_epoch * config.epochs
     history, epoch, step, elapsed = History(), 0, 0, 0.0
@@ -486,10 +517,10 @@ def fit(
         for i, batch in enumerate(loader):
             progress = step / total_steps
             if config.time_limit is not None:
-                progress = max(progress, (time.perf_counter() - started) / config.time_limit)
+                progress = _from_rank0(max(progress, (time.perf_counter() - started) / config.time_limit), world)
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(min(progress, 1.0), config)
-            loss = _batch_loss(net, batch, setup, device)
+            loss = _batch_loss(model, batch, setup, device)
             if not torch.isfinite(loss):
                 raise TrainingDiverged(
                     f"training diverged: loss {loss.item()} at epoch {epoch + 1}, step {i + 1}. "
@@ -503,10 +534,14 @@ def fit(
             total, seen = total + value * len(batch["images"]), seen + len(batch["images"])
             if on_step is not None:
                 on_step(i + 1, steps_per_epoch, value)
-            if config.time_limit is not None and time.perf_counter() - started >= config.time_limit:
+            if config.time_limit is not None and progress >= 1.0:
                 break
-        val_loss, val_metric = _validate(net, setup, config, device)
         epoch += 1
+        if rank != 0:  # rank 0 validates, writes and decides; the others follow
+            if _from_rank0(0.0, world):
+                break
+            continue
+        val_loss, val_metric = _validate(net, setup, config, device)
         record = {
             "epoch": epoch,
             "step": step,
@@ -539,10 +574,10 @@ def fit(
         if improved:
             save_checkpoint(out / "weights" / "best.pt", ckpt)
         _write_metrics(out / "metrics.csv", history)
-        if on_epoch is not None and on_epoch(record) is False:
+        stop = on_epoch is not None and on_epoch(record) is False
+        if stop:
             history.stopped = "interrupted"
-            break
-        if out_of_time or patience_out:
+        if _from_rank0(float(stop or out_of_time or patience_out), world):
             break
     return history
 
@@ -594,10 +629,12 @@ class TrainResult:
     test: dict[str, Any] | None
     report: Path | None
     threads: int
+    rank: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "out": str(self.out),
+            "rank": self.rank,
             "task": self.meta["task"],
             "model": self.config.model,
             "metric": METRIC[self.meta["task"]],
@@ -666,13 +703,21 @@ def train(
         TrainingDiverged: a non-finite loss.
     """
     out = Path(out)
+    rank, world = distributed()
+    if world > 1:
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_process_group("gloo" if config.device == "cpu" else "nccl")
     state = None
     if resume:
         state = load_checkpoint(out / "weights" / "last.pt")
         config = TrainConfig.from_dict(state["config"])
     else:
         config.check()
-        _check_out(out, overwrite)
+        if rank == 0:
+            _check_out(out, overwrite)
+        _barrier(world)
     threads = config.threads or free_cores()
     config = config.replace(threads=threads)
     torch.set_num_threads(threads)
@@ -692,10 +737,14 @@ def train(
         "splits": {k: len(v.images) for k, v in setup.datasets.items()},
         "parameters": sum(p.numel() for p in net.parameters()),
     }
-    _atomic_bytes(out / "config.json", (json.dumps(run_config, indent=2, sort_keys=True) + "\n").encode())
-    if on_start is not None:
-        on_start(run_config)
-    history = fit(net, setup, config, out, state=state, on_step=on_step, on_epoch=on_epoch)
+    run_config["world_size"] = world
+    if rank == 0:
+        _atomic_bytes(out / "config.json", (json.dumps(run_config, indent=2, sort_keys=True) + "\n").encode())
+        if on_start is not None:
+            on_start(run_config)
+    history = fit(net, setup, config, out, state=state, on_step=on_step if rank == 0 else None, on_epoch=on_epoch)
+    if rank != 0:
+        return TrainResult(out, config, setup.meta, history, None, None, threads, rank=rank)
     if history.records:
         _plot_curves(history, out / "curves.png", METRIC[setup.task])
     test, report = None, None

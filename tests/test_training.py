@@ -164,3 +164,24 @@ def test_presets_in_models_load_and_name_known_nets() -> None:
         config.check()
     with pytest.raises(UsageError, match="not a net"):
         TrainConfig.from_preset("no-such-model")
+
+
+def test_two_process_ddp_run_writes_once(tiny: Path, tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    torchrun = Path(sys.executable).with_name("torchrun")
+    if not torchrun.exists() and shutil.which("torchrun") is None:
+        pytest.skip("torchrun not installed")
+    command = [str(torchrun if torchrun.exists() else "torchrun"), "--standalone", "--nproc-per-node", "2",
+               "-m", "dataprep", "train", str(tiny), "--epochs", "2", "--batch-size", "4", "--threads", "1",
+               "--out", str(tmp_path / "run"), "--json"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout[done.stdout.index("{") :])  # one JSON object: rank 0 only
+    assert summary["epochs_run"] == 2 and summary["test"] is not None
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["world_size"] == 2
+    ckpt = load_checkpoint(tmp_path / "run" / "weights" / "last.pt")
+    assert ckpt["schedule"]["step"] == 2 * 3  # 24 images / (2 ranks x batch 4) = 3 steps per epoch

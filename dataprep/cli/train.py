@@ -16,7 +16,9 @@ HELP = f"""Train a bundled net on DATA's train split, keep the best checkpoint o
 DATA needs train and val splits: run `dataprep split` first, or pass --split-ratios 70,20,10 to
 split in memory (seeded). --time-limit fits the cosine schedule (with warm-up) to a wall-clock
 budget and stops there. The same seed and --threads give the same weights; --resume RUN_DIR
-continues a run where it stopped, to the same weights as an uninterrupted one.
+continues a run where it stopped, to the same weights as an uninterrupted one. Under
+`torchrun --nproc-per-node N -m dataprep train ...` it trains with DistributedDataParallel
+(gloo on CPU, nccl on GPU); only rank 0 writes.
 
 RUN_DIR (--out) gets config.json, metrics.csv, curves.png, weights/best.pt and weights/last.pt,
 report/index.html (the evaluate report of best.pt on the test split) and result.json. --json
@@ -63,6 +65,8 @@ def command(
                 data, config, out=resume or out, resume=resume is not None, overwrite=overwrite, export=export,
                 on_start=progress.on_start, on_step=progress.on_step, on_epoch=progress.on_epoch,
             )  # fmt: skip
+    if result["rank"]:  # under torchrun only rank 0 speaks
+        return
     if as_json:
         _render.print_json(result)
     else:
