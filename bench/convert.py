@@ -172,6 +172,123 @@ def other_tools(data: Path, work: Path, python: str) -> list[tuple[str, str, lis
     return cases
 
 
+def generate_tool_inputs(data: Path, dest: Path) -> None:
+    """Annotation-tool inputs from the synthetic COCO set (issue 12), written under `dest`.
+
+    ``labelme/``: one LabelMe json per image beside a hard link to it, objects alternating
+    rectangle / hexagon polygon; ``cvat/`` and ``label_studio/``: the COCO set converted by
+    dataprep (``annotations.xml``; ``tasks.json`` + ``label_config.xml``).
+    """
+    import numpy as np
+    import orjson
+
+    doc = orjson.loads((data / "annotations" / "instances_train.json").read_bytes())
+    names = {c["id"]: c["name"] for c in doc["categories"]}
+    by_image: dict[int, list] = {}
+    for a in doc["annotations"]:
+        by_image.setdefault(a["image_id"], []).append(a)
+    folder = dest / "labelme"
+    folder.mkdir(parents=True)
+    angles = np.arange(6) * np.pi / 3
+    for image in doc["images"]:
+        shapes = []
+        for k, a in enumerate(by_image.get(image["id"], [])):
+            x, y, w, h = a["bbox"]
+            if k % 2:
+                pts = np.stack([x + w / 2 + w / 2 * np.cos(angles), y + h / 2 + h / 2 * np.sin(angles)], axis=1)
+                points, kind = pts.round(2).tolist(), "polygon"
+            else:
+                points, kind = [[x, y], [x + w, y + h]], "rectangle"
+            shapes.append(
+                {
+                    "label": names[a["category_id"]],
+                    "points": points,
+                    "group_id": None,
+                    "description": "",
+                    "shape_type": kind,
+                    "flags": {},
+                    "mask": None,
+                }
+            )
+        stem = image["file_name"].rsplit(".", 1)[0]
+        labelme_doc = {
+            "version": "5.5.0",
+            "flags": {},
+            "shapes": shapes,
+            "imagePath": image["file_name"],
+            "imageData": None,
+            "imageHeight": image["height"],
+            "imageWidth": image["width"],
+        }
+        (folder / f"{stem}.json").write_bytes(orjson.dumps(labelme_doc))
+        os.link(data / "images" / "train" / image["file_name"], folder / image["file_name"])
+    for fmt, sub in (("cvat", "cvat"), ("label-studio", "label_studio")):
+        cmd = [sys.executable, "-m", "dataprep", "convert", str(data), str(dest / sub), "--to", fmt, "--images", "none"]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+
+
+def tool_cases(tools: Path, work: Path, python: str, others: bool) -> list[tuple[str, str, list[str], Path]]:
+    """(case, tool, command, output): LabelMe/CVAT/Label Studio -> COCO/YOLO, dataprep and the tools' converters."""
+    exe = [sys.executable, "-m", "dataprep", "convert"]
+    labelme, cvat, studio = tools / "labelme", tools / "cvat", tools / "label_studio"
+    cases = [
+        (
+            "LabelMe->COCO",
+            "dataprep",
+            [*exe, str(labelme), str(work / "lm_coco"), "--to", "coco", "--images", "none"],
+            work / "lm_coco",
+        ),
+        # labelme2yolo always copies the images: so does dataprep here
+        (
+            "LabelMe->YOLO",
+            "dataprep",
+            [*exe, str(labelme), str(work / "lm_yolo"), "--to", "yolo", "--images", "copy"],
+            work / "lm_yolo",
+        ),
+        (
+            "CVAT->COCO",
+            "dataprep",
+            [*exe, str(cvat), str(work / "cvat_coco"), "--to", "coco", "--images", "none"],
+            work / "cvat_coco",
+        ),
+        (
+            "LabelStudio->COCO",
+            "dataprep",
+            [*exe, str(studio / "tasks.json"), str(work / "ls_coco"), "--to", "coco", "--images", "none"],
+            work / "ls_coco",
+        ),
+    ]
+    if not others:
+        return cases
+    if _importable(python, "labelme2coco"):
+        out = work / "labelme2coco"
+        code = f"import labelme2coco; labelme2coco.convert({str(labelme)!r}, {str(out)!r}, train_split_rate=1)"
+        cases.append(("LabelMe->COCO", "labelme2coco", [python, "-c", code], out))
+    labelme2yolo = Path(python).parent / "labelme2yolo"
+    if labelme2yolo.exists():
+        out = work / "labelme2yolo"
+        cmd = [str(labelme2yolo), "--json_dir", str(labelme), "--output_dir", str(out), "--val_size", "0"]
+        cases.append(("LabelMe->YOLO", "labelme2yolo", cmd, out))
+    if _importable(python, "datumaro"):
+        out = work / "datum_cvat_coco"
+        code = (
+            "import datumaro as dm; "
+            f"ds = dm.Dataset.import_from({str(cvat)!r}, 'cvat'); "
+            f"ds.export({str(out)!r}, 'coco_instances', save_media=False)"
+        )
+        cases.append(("CVAT->COCO", "datumaro", [python, "-c", code], out))
+    if _importable(python, "label_studio_converter"):
+        out = work / "lsc_coco"
+        code = (
+            "from label_studio_converter import Converter; "
+            f"c = Converter(open({str(studio / 'label_config.xml')!r}).read(), {str(studio)!r}, "
+            "download_resources=False); "
+            f"c.convert_to_coco({str(studio / 'tasks.json')!r}, {str(out)!r}, is_dir=False)"
+        )
+        cases.append(("LabelStudio->COCO", "label-studio-converter", [python, "-c", code], out))
+    return cases
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=50_000, help="images in the synthetic set")
@@ -184,6 +301,12 @@ def main() -> None:
         help="where outputs go (default: WORKDIR/out); a tmpfs such as /dev/shm takes the disk out of the figures",
     )
     parser.add_argument("--generate-only", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--annotation-tools",
+        action="store_true",
+        help="only the LabelMe/CVAT/Label Studio rows (issue 12), against labelme2coco, labelme2yolo, "
+        "Datumaro's cvat importer and label-studio-converter",
+    )
     parser.add_argument(
         "--others-python",
         default=sys.executable,
@@ -233,7 +356,7 @@ def main() -> None:
 
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    for case, cmd, out in dataprep_cases(data, work):
+    for case, cmd, out in [] if args.annotation_tools else dataprep_cases(data, work):
         if case == "YOLO->COCO":
             # a YOLO copy of the set with hard-linked images (what a real YOLO dataset looks like)
             subprocess.run(
@@ -253,8 +376,18 @@ def main() -> None:
                 stdout=subprocess.DEVNULL,
             )
         measure(case, "dataprep", cmd, out)
-    if not args.no_others:
+    if not args.no_others and not args.annotation_tools:
         for case, tool, cmd, out in other_tools(data, work, args.others_python):
+            measure(case, tool, cmd, out)
+    if args.annotation_tools:
+        tools = args.workdir / f"tools_{args.images}"
+        if not (tools / ".complete").exists():
+            shutil.rmtree(tools, ignore_errors=True)
+            code = f"import sys; sys.path.insert(0, {str(HERE)!r}); import convert; convert.generate_tool_inputs("
+            code += f"__import__('pathlib').Path({str(data)!r}), __import__('pathlib').Path({str(tools)!r}))"
+            subprocess.run([sys.executable, "-c", code], check=True)
+            (tools / ".complete").write_text("ok")
+        for case, tool, cmd, out in tool_cases(tools, work, args.others_python, not args.no_others):
             measure(case, tool, cmd, out)
 
     base = {r.case: r.seconds for r in runs if r.tool == "dataprep" and r.ok}
