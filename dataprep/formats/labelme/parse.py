@@ -153,7 +153,7 @@ def parse_file(data: bytes, json_rel: str, path: str, collector: Collector, rows
     try:
         width, height = _size(doc, path, rows)
     except InputError as err:
-        collector.report(err, "unsafe-input")
+        collector.report(err)
         return
     image = len(rows.file_name)
     rows.file_name.append(_image_name(json_rel, doc.get("imagePath"), rows))
