@@ -7,11 +7,13 @@ either the old destination or the complete new one, never half of each.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,35 +33,142 @@ MAX_YAML_NODES = 100_000  # a "billion laughs" YAML expands &/* aliases exponent
 MAX_YAML_DEPTH = 64
 
 
+STALE_TEMP_SECONDS = 24 * 3600  # a temporary folder whose owner cannot be told is stale after this
+_OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM})
+
+
+def output_refused(path: str | Path, problem: str) -> OutputError:
+    """An `OutputError` ``"path: problem"`` that also carries `path` (for ``--json`` errors)."""
+    err = OutputError(f"{path}: {problem}")
+    err.path = str(path)  # type: ignore[attr-defined]
+    return err
+
+
 @contextlib.contextmanager
 def atomic_output_dir(dest: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
     """Yield a fresh temporary directory that replaces `dest` when the block succeeds.
 
     The temporary directory is a sibling of `dest` (same filesystem, so the final step is a
-    rename). On an exception it is removed and `dest` is left untouched.
+    rename) named ``.DEST.tmp-PID-*``; ones left by a killed run (dead pid, or older than a day)
+    are removed first. On an exception it is removed and `dest` is left untouched. The new
+    folder gets the mode any folder made by the user would (the umask), not the 0700 of a
+    temporary one. Without `overwrite` the rename refuses a `dest` that appeared meanwhile
+    (another run writing the same output), so one result is never silently replaced.
 
     Raises:
-        OutputError: `dest` exists and `overwrite` is false, or it is a file.
+        OutputError: `dest` exists (or appears) without `overwrite`, is a file or a dangling
+            link, its parent is not a folder, or the output cannot be written (read-only
+            filesystem, permissions, disk full).
     """
     dest = Path(dest)
-    if dest.exists() and not overwrite:
-        raise OutputError(f"{dest}: already exists. Choose another output or pass --overwrite.")
-    if dest.exists() and not dest.is_dir():
-        raise OutputError(f"{dest}: exists and is not a directory. Remove it or choose another output.")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    if os.path.lexists(dest) and not overwrite:
+        raise output_refused(dest, "already exists. Choose another output or pass --overwrite.")
+    if os.path.lexists(dest) and not dest.is_dir():
+        raise output_refused(dest, "exists and is not a directory. Remove it or choose another output.")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(dest)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-{os.getpid()}-", dir=dest.parent))
+    except (FileExistsError, NotADirectoryError):
+        raise output_refused(dest, "its parent is not a folder. Choose another output.") from None
+    except OSError as err:
+        raise output_refused(dest, f"cannot create the output ({err.strerror or err})") from None
     try:
         yield tmp
-    except BaseException:
+        os.chmod(tmp, 0o777 & ~_umask())
+        _publish(tmp, dest, overwrite=overwrite)
+    except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(err, OSError) and _is_output_error(err, tmp):
+            raise output_refused(dest, f"cannot write the output ({err.strerror or err})") from None
         raise
+
+
+def _is_output_error(err: OSError, tmp: Path) -> bool:
+    """True when `err` is about writing (disk full, read-only, ...) rather than reading an input."""
+    if err.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EFBIG):
+        return True
+    names = [n for n in (err.filename, err.filename2) if isinstance(n, str)]
+    return err.errno in _OUTPUT_ERRNOS and any(n.startswith(str(tmp)) for n in names)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it; set back at once
+    os.umask(mask)
+    return mask
+
+
+def _publish(tmp: Path, dest: Path, *, overwrite: bool) -> None:
+    """Rename `tmp` to `dest`: without `overwrite` refusing a `dest` that exists by now."""
+    if not overwrite:
+        try:
+            _rename_noreplace(tmp, dest)
+        except FileExistsError:
+            raise output_refused(
+                dest, "appeared while the output was being written (another run?). Pass --overwrite to replace it."
+            ) from None
+        return
     old = None
-    if dest.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))
+    if os.path.lexists(dest):
+        old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-{os.getpid()}-", dir=dest.parent))
         os.replace(dest, old / "d")
     os.replace(tmp, dest)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _rename_noreplace(src: Path, dst: Path) -> None:
+    """``rename(src, dst)`` that fails with FileExistsError when `dst` exists (renameat2 on Linux)."""
+    import ctypes
+
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is not None:
+        at_fdcwd, rename_noreplace = -100, 1
+        if renameat2(at_fdcwd, os.fsencode(src), at_fdcwd, os.fsencode(dst), rename_noreplace) == 0:
+            return
+        code = ctypes.get_errno()
+        if code not in (errno.EINVAL, errno.ENOSYS):  # EINVAL: a filesystem without the flag
+            raise OSError(code, os.strerror(code), str(dst))  # EEXIST makes a FileExistsError
+    if os.path.lexists(dst):  # no atomic way here: check, then rename (a very small window)
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(dst))
+    os.rename(src, dst)
+
+
+def remove_stale_temporaries(dest: str | Path) -> list[Path]:
+    """Remove ``.DEST.tmp-*``/``.DEST.old-*`` folders left beside `dest` by runs that died.
+
+    A folder is stale when the pid in its name is not running, or (pid unknown or reused) when
+    it is older than `STALE_TEMP_SECONDS`. Returns the folders removed.
+    """
+    dest = Path(dest)
+    prefixes = (f".{dest.name}.tmp-", f".{dest.name}.old-")
+    removed = []
+    try:
+        entries = [e for e in os.scandir(dest.parent) if e.name.startswith(prefixes)]
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        pid_text = entry.name[len(prefixes[0]) :].split("-", 1)[0]
+        try:
+            age = now - entry.stat(follow_symlinks=False).st_mtime
+        except OSError:
+            continue
+        dead = pid_text.isdigit() and int(pid_text) != os.getpid() and not _pid_alive(int(pid_text))
+        if (dead or age > STALE_TEMP_SECONDS) and entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(Path(entry.path))
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
 
 
 def _clean_member(name: str) -> tuple[str, bool]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from dataprep.cli import _render, convert, demo, info, samples, validate
 from dataprep.cli import anchors as anchors_command
 from dataprep.cli import augment as augment_command
-from dataprep.cli import convert, demo, info, samples, validate
 from dataprep.cli import encode as encode_command
 from dataprep.cli import evaluate as evaluate_command
 from dataprep.cli import predict as predict_command
@@ -20,7 +22,17 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
+    cls=_render.GuardedGroup,  # the top-level guard: no crash exits 1, --json errors on stdout
 )
+
+
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool, typer.Option("--debug", envvar="DATAPREP_DEBUG", help="Show the traceback of internal errors.")
+    ] = False,
+) -> None:
+    """Computer-vision datasets from raw annotations to a trained, evaluated model."""
 
 
 def _reflow(text: str) -> str:

@@ -7,16 +7,24 @@ Command modules stay thin (options, one API call); what a command shows people l
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import errno
 import json
+import os
+import re
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
-from dataprep.errors import DataprepError, ExitCode, UsageError
+from dataprep.errors import DataprepError, ExitCode, OutputError, UsageError
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 1 findings at error severity; 2 usage error; "
@@ -31,34 +39,167 @@ def console(stderr: bool = False):
     return Console(stderr=stderr, highlight=False, soft_wrap=False)
 
 
+@dataclass
+class _Mode:
+    """What the top-level guard learnt about this run (set per invocation by `GuardedGroup`)."""
+
+    json: bool = False  # --json was given: errors go to stdout as JSON too
+    debug: bool = False  # --debug: tracebacks of internal errors
+    stdout_used: bool = False  # a JSON document is on stdout already: never print a second
+
+
+_MODE: contextvars.ContextVar[_Mode | None] = contextvars.ContextVar("dataprep_cli_mode", default=None)
+
+
+def _mode() -> _Mode:
+    return _MODE.get() or _Mode()
+
+# errno values that always mean "the output cannot be written", whatever file they name
+_OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EFBIG})
+
+
+def error_object(code: int, message: str, path: str | None = None) -> dict[str, Any]:
+    """``{"error": {"code", "message", "path"}}``, the shape of schemas/error.schema.json."""
+    return {"error": {"code": int(code), "message": message, "path": path}}
+
+
+def _fail(code: int, message: str, path: str | None = None) -> typer.Exit:
+    """Write `message` to stderr (and the error object to stdout under --json); the Exit to raise."""
+    sys.stderr.write(f"error: {_printable(message)}\n")
+    mode = _mode()
+    if mode.json and not mode.stdout_used:
+        print_json(error_object(code, message, path))
+    return typer.Exit(int(code))
+
+
+def classify(err: BaseException, doing: str | None = None) -> tuple[int, str, str | None]:
+    """``(exit code, one-line message, path)`` for an exception that is not a `DataprepError`.
+
+    OSErrors are the environment's (disk full, read-only, permissions), never a crash; anything
+    else is an internal error: exit 3, never 1 (which CI reads as "findings").
+    """
+    if isinstance(err, OSError):
+        path = err.filename if isinstance(err.filename, str) else None
+        reason = err.strerror or str(err)
+        code = ExitCode.OUTPUT if err.errno in _OUTPUT_ERRNOS else ExitCode.INPUT
+        return int(code), f"{path + ': ' if path else ''}{reason}", path
+    if isinstance(err, RecursionError):
+        return int(ExitCode.INPUT), "input nested too deeply to read", None
+    if isinstance(err, MemoryError):
+        return int(ExitCode.INPUT), "out of memory reading the input", None
+    what = f" while {doing}" if doing else ""
+    text = " ".join(str(err).split())[:300]
+    return int(ExitCode.INPUT), f"internal error{what}: {type(err).__name__}: {text}; please report it", None
+
+
 @contextlib.contextmanager
 def guard(*, crash: str | None = None) -> Iterator[None]:
-    """Turn dataprep errors into a one-line message on stderr and the matching exit code.
+    """Turn errors into a one-line message on stderr, the error object under --json, an exit code.
 
-    Args:
-        crash: what the command is doing (``"validating data/"``): any other exception is then
-            an internal error, printed with its traceback, exiting 3 (`ExitCode.INPUT`), so a
-            crash never reads as "findings" (exit 1) in CI.
+    A `DataprepError` exits with its own code; anything else is left to the top-level guard
+    (`GuardedGroup`), or handled here when `crash` says what the command is doing
+    (``"validating data/"``): exit 3, traceback only under ``--debug``.
     """
     try:
         yield
     except DataprepError as err:
-        sys.stderr.write(f"error: {err}\n")
-        raise typer.Exit(int(err.exit_code)) from None
+        raise _fail(err.exit_code, str(err), _error_path(err)) from None
     except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
-        raise typer.Exit(130) from None
+        raise _fail(130, "interrupted") from None
     except Exception as err:
-        if crash is None or isinstance(err, typer.Exit | typer.Abort):
+        if crash is None or isinstance(err, click_exceptions()):
             raise
-        traceback.print_exc(file=sys.stderr)
-        sys.stderr.write(f"error: internal error while {crash}: {err!r}. Please report it.\n")
-        raise typer.Exit(int(ExitCode.INPUT)) from None
+        if _mode().debug:
+            traceback.print_exc(file=sys.stderr)
+        raise _fail(*classify(err, crash)) from None
+
+
+def _error_path(err: BaseException) -> str | None:
+    path = getattr(err, "path", None)
+    return None if path is None else str(path)
+
+
+def click_exceptions() -> tuple[type[BaseException], ...]:
+    """Click's own control-flow exceptions (usage errors, Exit, Abort): never internal errors."""
+    from typer._click.exceptions import ClickException
+
+    return (ClickException, typer.Exit, typer.Abort)
+
+
+class GuardedGroup(TyperGroup):
+    """The top-level command group: no exception ever leaves a command as a traceback and exit 1.
+
+    `DataprepError` -> its exit code; OSError -> 3 or 4 (disk full, read-only: 4); any other
+    exception -> 3 "internal error, please report" (traceback with ``--debug``); SIGTERM is
+    handled like Ctrl-C, so temporary output folders are removed. Under ``--json`` stdout
+    carries one JSON document on every exit (errors as `error_object`).
+    """
+
+    def invoke(self, ctx: Any) -> Any:
+        args = [*getattr(ctx, "_protected_args", []), *ctx.args]
+        mode = _Mode(json="--json" in args[1:], debug=bool(ctx.params.get("debug")))
+        token = _MODE.set(mode)
+        previous = _catch_sigterm()
+        try:
+            return super().invoke(ctx)
+        except DataprepError as err:
+            raise _fail(err.exit_code, str(err), _error_path(err)) from None
+        except KeyboardInterrupt:
+            raise _fail(130, "interrupted") from None
+        except click_exceptions() as err:
+            message = getattr(err, "format_message", None)
+            if mode.json and not mode.stdout_used and message is not None:
+                print_json(error_object(getattr(err, "exit_code", ExitCode.USAGE), message()))
+            raise
+        except Exception as err:
+            if mode.debug:
+                traceback.print_exc(file=sys.stderr)
+            raise _fail(*classify(err)) from None
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+            _MODE.reset(token)
+
+
+def _catch_sigterm() -> Any:
+    """Make SIGTERM raise KeyboardInterrupt (cleanup as for Ctrl-C); the old handler, or None."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def _interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, _interrupt)
 
 
 def print_json(data: Any) -> None:
-    """Write `data` as indented, key-sorted JSON to stdout."""
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=_jsonable, ensure_ascii=False) + "\n")
+    """Write `data` as indented, key-sorted JSON to stdout (one document per run).
+
+    An ``{"error": {...}}`` document is completed to schemas/error.schema.json (``code`` from
+    ``exit_code``, ``path`` null). Lone surrogates (from ``"\\ud800"`` escapes in the input) are
+    written as JSON escapes, so the output is valid UTF-8 and valid JSON.
+    """
+    error = data.get("error") if isinstance(data, dict) else None
+    if isinstance(error, dict) and "code" not in error and "exit_code" in error:
+        data = {**data, "error": {"path": None, **error, "code": error["exit_code"]}}
+    sys.stdout.write(dumps_json(data) + "\n")
+    _mode().stdout_used = True
+
+
+def dumps_json(data: Any) -> str:
+    """Indented, key-sorted JSON that encodes to UTF-8 (lone surrogates escaped)."""
+    text = json.dumps(data, indent=2, sort_keys=True, default=_jsonable, ensure_ascii=False)
+    if _SURROGATE.search(text):
+        text = json.dumps(data, indent=2, sort_keys=True, default=_jsonable, ensure_ascii=True)
+    return text
+
+
+def _printable(text: str) -> str:
+    """`text` with lone surrogates replaced by ``\\udxxx`` escapes (stderr is UTF-8)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8") if _SURROGATE.search(text) else text
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _jsonable(value: Any) -> Any:
@@ -106,8 +247,37 @@ def status(message: str) -> contextlib.AbstractContextManager[Any]:
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write `data` as indented, key-sorted JSON to the file `path` (``--report``)."""
-    path.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    """Write `data` as indented, key-sorted JSON to the file `path` (``--report``).
+
+    Raises:
+        OutputError: the file cannot be written (missing folder, read-only, disk full).
+    """
+    write_text(path, dumps_json(data) + "\n")
+
+
+def check_report_path(path: Path | None) -> None:
+    """Refuse a ``--report``/``--junit`` file whose folder is missing, before any work is done.
+
+    Raises:
+        OutputError: the folder does not exist or is not a folder.
+    """
+    if path is not None and not path.parent.is_dir():
+        raise OutputError(f"{path}: the folder {path.parent} does not exist. Create it or choose another file")
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a report file (``--report``, ``--junit``) atomically, refusing with exit 4 when it cannot be.
+
+    Raises:
+        OutputError: the folder is missing, not writable, or the disk is full.
+    """
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8", errors="backslashreplace")
+        os.replace(tmp, path)  # never half a report
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"{path}: cannot write the report ({err.strerror or err}). Check the folder") from None
 
 
 def key_values(items: list[str] | None, flag: str) -> dict[str, str] | None:
@@ -194,9 +364,10 @@ def emit_report(report: Any, *, junit: Path | None, as_json: bool, github: bool,
     JUnit XML goes to the file `junit`; stdout gets JSON, GitHub annotations or tables.
     """
     if junit is not None:
-        junit.write_text(report.to_junit(max_findings), encoding="utf-8")
+        write_text(junit, report.to_junit(max_findings))
     if as_json:
-        sys.stdout.write(report.to_json(max_findings) + "\n")
+        sys.stdout.write(_printable(report.to_json(max_findings)) + "\n")
+        _mode().stdout_used = True
     elif github:
         sys.stdout.write(report.to_github(max_findings))
     else:

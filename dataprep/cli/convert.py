@@ -59,6 +59,7 @@ def command(
     with _render.guard():
         if (layout or task) and to is not Target.yolo:
             raise UsageError("--layout and --task apply to --to yolo only")
+        _render.check_report_path(report)
         options = {key: choice.value for key, choice in (("layout", layout), ("task", task)) if choice}
         if embed_images and to.value != "labelme":
             raise UsageError("--embed-images applies to --to labelme only")
@@ -79,8 +80,9 @@ def command(
                     write_options=options,
                 )
             data = result.to_dict()
-    if report:
-        _render.write_json(report, data)
+    with _render.guard():
+        if report:
+            _render.write_json(report, data)
     if as_json:
         _render.print_json(data)
     else:

@@ -67,6 +67,7 @@ def command(
         if as_json and github:
             raise UsageError("--json and --github both print to stdout: choose one (and --junit FILE for a file)")
         severities, limits = _render.key_values(severity, "--severity"), _render.key_floats(threshold, "--threshold")
+        _render.check_report_path(junit)
         report = validate(
             path,
             format=from_format,
@@ -79,4 +80,5 @@ def command(
             manifest=manifest,
             diff=diff,
         )
-    _render.emit_report(report, junit=junit, as_json=as_json, github=github, max_findings=max_findings)
+    with _render.guard():
+        _render.emit_report(report, junit=junit, as_json=as_json, github=github, max_findings=max_findings)

@@ -26,6 +26,7 @@ if not SCHEMA_DIR.is_dir():
 SCHEMAS = {
     "coco": "coco.schema.json",
     "data-yaml": "data-yaml.schema.json",
+    "error": "error.schema.json",
     "manifest": "manifest.schema.json",
     "report": "report.schema.json",
 }
