@@ -45,19 +45,23 @@ _PNG_MIN_LENGTH = {b"gAMA": 4, b"cHRM": 32, b"sRGB": 1, b"pHYs": 9}
 _PNG_ASK_PILLOW = frozenset((b"acTL", b"fcTL", b"fdAT", b"zTXt", b"iCCP", b"IEND"))
 _PNG_CHUNK_ID = re.compile(rb"^\w\w\w\w$")
 _MAX_TEXT = 1 << 20  # Pillow refuses 64 MiB of text chunks; past 1 MiB we let it judge
+_IHDR = struct.Struct(">IIBBBBB")
+_CHUNK = struct.Struct(">I4s")
+_HEAD_SIZE = 1 << 13
 
 
 class _Head:
     """A file's first 8 KiB in memory (one read); reads past it go to the file."""
 
-    SIZE = 1 << 13
+    __slots__ = ("fd", "head")
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
-        self.head = os.read(fd, self.SIZE)
+        self.head = os.read(fd, _HEAD_SIZE)
 
     def at(self, offset: int, n: int) -> bytes:
-        if offset + n <= len(self.head) or len(self.head) < self.SIZE:
+        """`n` bytes at `offset` (fewer at the end of the file)."""
+        if offset + n <= len(self.head) or len(self.head) < _HEAD_SIZE:
             return self.head[offset : offset + n]
         os.lseek(self.fd, offset, os.SEEK_SET)
         return os.read(self.fd, n)
@@ -95,16 +99,14 @@ def read_header(path: str | Path) -> tuple[str, int, int, int] | None:
     if found is None:
         return None
     width, height, orientation = found
-    if width <= 0 or height <= 0 or not 1 <= orientation <= 8 or _over_pixel_limit(width, height):
+    if width <= 0 or height <= 0 or not 1 <= orientation <= 8:
         return None
-    return kind, width, height, orientation
-
-
-def _over_pixel_limit(width: int, height: int) -> bool:
-    """True past Pillow's decompression-bomb warning limit (Pillow then warns or refuses)."""
+    # past Pillow's decompression-bomb limit Pillow warns or refuses: let it
     image_module = sys.modules.get("PIL.Image")
     limit = getattr(image_module, "MAX_IMAGE_PIXELS", _DEFAULT_MAX_PIXELS) if image_module else _DEFAULT_MAX_PIXELS
-    return limit is not None and width * height > limit
+    if limit is not None and width * height > limit:
+        return None
+    return kind, width, height, orientation
 
 
 def _jpeg(data: _Head) -> tuple[int, int, int] | None:
@@ -219,20 +221,23 @@ def _exif_orientation(exif: bytes) -> int | None:
 
 def _png(data: _Head) -> tuple[int, int, int] | None:
     """``(width, height, orientation)`` from the chunks before the first IDAT, or None."""
-    ihdr = data.at(8, 25)
-    if len(ihdr) < 25 or ihdr[:8] != b"\x00\x00\x00\x0dIHDR" or not _crc_ok(ihdr[4:21], ihdr[21:25]):
+    head = data.head
+    if head[8:16] != b"\x00\x00\x00\x0dIHDR" or not _crc_ok(head[12:29], head[29:33]):
         return None
-    width, height, depth, colour, _, _, filtering = struct.unpack(">IIBBBBB", ihdr[8:21])
+    width, height, depth, colour, _, _, filtering = _IHDR.unpack_from(head, 16)
     if (depth, colour) not in _PNG_MODES or filtering:
         return None
     exif: bytes | None = None
     text = 0
     pos = 33
     while True:
-        header = data.at(pos, 8)
-        if len(header) < 8:
-            return None
-        length, kind = struct.unpack(">I4s", header)
+        if pos + 8 <= len(head):
+            length, kind = _CHUNK.unpack_from(head, pos)
+        else:
+            header = data.at(pos, 8)
+            if len(header) < 8:
+                return None
+            length, kind = _CHUNK.unpack(header)
         if kind == b"IDAT":
             break
         if kind in _PNG_ASK_PILLOW or kind == b"IHDR" or not _PNG_CHUNK_ID.match(kind):
@@ -258,7 +263,7 @@ def _png(data: _Head) -> tuple[int, int, int] | None:
 
 
 def _crc_ok(data: bytes, crc: bytes) -> bool:
-    return len(crc) == 4 and zlib.crc32(data) == struct.unpack(">I", crc)[0]
+    return len(crc) == 4 and zlib.crc32(data) == int.from_bytes(crc, "big")
 
 
 def _trns_min(depth: int, colour: int) -> int:

@@ -56,10 +56,10 @@ def _fixed6(values: npt.NDArray[np.float64]) -> npt.NDArray[np.int64] | None:
     q = np.rint(scaled)
     risky = np.abs(scaled - np.floor(scaled) - 0.5) <= np.maximum(np.abs(scaled), 1.0) * 1e-12
     q = q.astype(np.int64)
-    if risky.any():
-        for idx in zip(*np.nonzero(risky), strict=True):
-            text = f"{abs(values[idx]):.6f}"
-            q[idx] = int(text.replace(".", "")) * (-1 if values[idx] < 0 else 1)
+    if risky.any():  # one list pass, not a loop of numpy scalars (boxes on 2-decimal pixels hit this often)
+        near = values[risky]
+        fixed = np.array([int(f"{v:.6f}".replace(".", "")) for v in np.abs(near).tolist()], dtype=np.int64)
+        q[risky] = np.where(near < 0, -fixed, fixed)
     return q
 
 

@@ -8,6 +8,7 @@ by the image size as displayed (EXIF orientation applied), read from the image h
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -57,11 +58,12 @@ def image_sizes(
     """
     n = len(image_paths)
     labels = list(labels)
-    width = np.full(n, np.nan)
-    height = np.full(n, np.nan)
+    width: list[float] = [math.nan] * n  # lists, not arrays, while filling: this loop runs per image
+    height: list[float] = [math.nan] * n
     rotated = missing = unreadable = 0
+    exists = listing.exists
     for i, p in enumerate(image_paths):
-        if not listing.exists(p):
+        if not exists(p):
             missing += 1
             if labels[i] is not None:
                 ctx.fail(
@@ -82,18 +84,19 @@ def image_sizes(
                 ctx.fail(err, "image-unreadable")
                 labels[i] = None
             continue
-        width[i], height[i] = header.width, header.height
-        rotated += header.rotated
+        width[i] = header.width
+        height[i] = header.height
+        rotated += header.orientation >= 5  # header.rotated, without the property call
     if rotated:
         ctx.notes.append(f"{rotated} images have an EXIF rotation: sizes are as displayed (width and height swapped)")
     if missing:
         ctx.notes.append(f"{missing} listed images not found on disk: kept without size")
     if unreadable:
         ctx.notes.append(f"{unreadable} images could not be read: kept without size")
-    no_label = sum(1 for i in range(n) if labels[i] is None and not np.isnan(width[i]))
+    no_label = sum(1 for i in range(n) if labels[i] is None and not math.isnan(width[i]))
     if no_label:
         ctx.notes.append(f"{no_label} images have no label file: read as images without objects")
-    return width, height, labels
+    return np.array(width, dtype=np.float64), np.array(height, dtype=np.float64), labels
 
 
 # ---------------------------------------------------------------------------------------------
