@@ -223,7 +223,9 @@ def generate_tool_inputs(data: Path, dest: Path) -> None:
         (folder / f"{stem}.json").write_bytes(orjson.dumps(labelme_doc))
         os.link(data / "images" / "train" / image["file_name"], folder / image["file_name"])
     for fmt, sub in (("cvat", "cvat"), ("label-studio", "label_studio")):
-        cmd = [sys.executable, "-m", "dataprep", "convert", str(data), str(dest / sub), "--to", fmt, "--images", "none"]
+        # Datumaro's cvat importer refuses an export without its images: link them
+        mode = "link" if fmt == "cvat" else "none"
+        cmd = [sys.executable, "-m", "dataprep", "convert", str(data), str(dest / sub), "--to", fmt, "--images", mode]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
 

@@ -167,10 +167,12 @@ def write(ds: Dataset, out_dir: Path, *, images: str = "copy", **options: Any) -
         (a.get("group_id", 0) for a in attrs if isinstance(a, dict) and _scalar(a.get("group_id", 0))), default=0
     )
     widths, heights = ds.images["width"].tolist(), ds.images["height"].tolist()
+    task_ids = {s: k for k, s in enumerate(sorted({s for s in prepared.subsets if s}), start=1)}
     for k in range(len(ds.images)):
         w = 0 if pd.isna(widths[k]) else int(widths[k])
         h = 0 if pd.isna(heights[k]) else int(heights[k])
-        subset = f" subset={quoteattr(prepared.subsets[k])}" if prepared.subsets[k] else ""
+        subset = prepared.subsets[k]
+        subset = f' subset={quoteattr(subset)} task_id="{task_ids[subset]}"' if subset else ""
         parts.append(f'  <image id="{k}" name={quoteattr(prepared.xml_names[k])} width="{w}" height="{h}"{subset}>\n')
         for r in range(starts[k], stops[k]):
             xml, group_base = _shape_xml(labels[r], xyxy[r], segs[r], attrs[r], group_base)
@@ -183,8 +185,29 @@ def write(ds: Dataset, out_dir: Path, *, images: str = "copy", **options: Any) -
 
 
 def _meta_xml(ds: Dataset, prepared: Prepared) -> str:
-    out = ['<?xml version="1.0" encoding="utf-8"?>\n<annotations>\n  <version>1.1</version>\n  <meta>\n    <task>\n']
-    out.append(f"      <size>{len(ds.images)}</size>\n      <mode>annotation</mode>\n      <labels>\n")
+    """``<meta>``: a ``<task>``, or with splits a ``<project>`` with one task per subset (CVAT's project
+    export, which Datumaro's importer reads subset by subset)."""
+    subsets = sorted({s for s in prepared.subsets if s})
+    out = ['<?xml version="1.0" encoding="utf-8"?>\n<annotations>\n  <version>1.1</version>\n  <meta>\n']
+    if subsets:
+        out.append("    <project>\n      <name>dataprep</name>\n      <tasks>\n")
+        for k, subset in enumerate(subsets, start=1):
+            size = prepared.subsets.count(subset)
+            out.append(
+                f"        <task>\n          <id>{k}</id>\n          <name>{escape(subset)}</name>\n"
+                f"          <size>{size}</size>\n          <mode>annotation</mode>\n"
+                f"          <subset>{escape(subset)}</subset>\n        </task>\n"
+            )
+        out.append(f"      </tasks>\n      <subsets>{escape(chr(10).join(subsets))}</subsets>\n")
+    else:
+        out.append(f"    <task>\n      <size>{len(ds.images)}</size>\n      <mode>annotation</mode>\n")
+    out.append(_labels_xml(ds, prepared))
+    out.append("    </project>\n  </meta>\n" if subsets else "    </task>\n  </meta>\n")
+    return "".join(out)
+
+
+def _labels_xml(ds: Dataset, prepared: Prepared) -> str:
+    out = ["      <labels>\n"]
     for cat_id, name in prepared.class_names.items():
         out.append(f"        <label>\n          <name>{escape(str(name))}</name>\n")
         extras = ds.categories["attributes"].get(cat_id)
@@ -204,7 +227,7 @@ def _meta_xml(ds: Dataset, prepared: Prepared) -> str:
                 )
             out.append("          </attributes>\n")
         out.append("        </label>\n")
-    out.append("      </labels>\n    </task>\n  </meta>\n")
+    out.append("      </labels>\n")
     return "".join(out)
 
 

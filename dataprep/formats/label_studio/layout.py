@@ -16,6 +16,7 @@ is refused with an error naming the task.
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -78,8 +79,14 @@ def is_label_studio_json(path: Path) -> bool:
     return full or minimal
 
 
-def _json_files(folder: Path) -> list[Path]:
-    return [p for p in sorted(folder.glob("*.json")) if not p.name.startswith(".") and is_label_studio_json(p)]
+def _json_files(folder: Path, *, limit: int = 20) -> list[Path]:
+    """The Label Studio exports of a folder; one of more than `limit` json files (a folder of
+    per-image json files, LabelMe's) is only looked at when it is ``tasks.json``."""
+    with os.scandir(folder) as entries:
+        names = sorted(e.name for e in entries if e.name.lower().endswith(".json") and not e.name.startswith("."))
+    if len(names) > limit:
+        names = [TASKS_FILE] if TASKS_FILE in names else []
+    return [folder / n for n in names if is_label_studio_json(folder / n)]
 
 
 def detect(path: Path) -> float | None:

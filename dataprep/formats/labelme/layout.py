@@ -65,8 +65,19 @@ def detect(path: Path) -> float | None:
         return 0.9 if path.suffix.lower() == ".json" and _looks_like_labelme(path) else None
     if not path.is_dir():
         return None
-    candidates = sorted(path.glob("*.json"))[:3] or sorted(path.glob("*/*.json"))[:3]
+    candidates = _first_json(path)
+    if not candidates:  # one level down: LabelMe folders per class or per session
+        with os.scandir(path) as entries:
+            subdirs = sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))
+        candidates = [c for d in subdirs[:5] for c in _first_json(path / d)][:3]
     return 0.9 if candidates and all(_looks_like_labelme(p) for p in candidates) else None
+
+
+def _first_json(folder: Path) -> list[Path]:
+    """Up to 3 json files of `folder` in name order (names sorted as strings: fast on 100k files)."""
+    with os.scandir(folder) as entries:
+        names = sorted(e.name for e in entries if e.name.lower().endswith(".json") and not e.name.startswith("."))
+    return [folder / n for n in names[:3]]
 
 
 def resolve_layout(path: Path) -> Layout:

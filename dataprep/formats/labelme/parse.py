@@ -38,6 +38,16 @@ MAX_IMAGE_PIXELS = 178_956_970  # Pillow's DecompressionBombError limit (2 x MAX
 _HEAD_CHARS = 1 << 16  # a header prefix: enough for PNG, and for JPEG unless the EXIF block is large
 REGION_SHAPES = frozenset({"rectangle", "polygon", "circle", "mask"})
 POINT_SHAPES = frozenset({"line", "linestrip", "point", "points"})
+_LEAST_POINTS = {
+    "polygon": 3,
+    "rectangle": 2,
+    "circle": 2,
+    "mask": 2,
+    "line": 2,
+    "linestrip": 2,
+    "point": 1,
+    "points": 1,
+}
 _SHAPE_HINT = "Fix or remove the shape in LabelMe (a polygon needs 3 points, a rectangle/circle/line 2)"
 
 
@@ -172,7 +182,7 @@ def parse_file(data: bytes, json_rel: str, path: str, collector: Collector, rows
 def _add(rows: Rows, image: int, label: str, xyxy: Any, seg: Any, attrs: Any, record: str) -> None:
     rows.image.append(image)
     rows.label.append(label)
-    rows.xyxy.append(tuple(float(v) for v in xyxy))
+    rows.xyxy.append(xyxy)
     rows.segmentation.append(seg)
     rows.attributes.append(attrs)
     rows.record.append(record)
@@ -225,15 +235,16 @@ def _parse_shapes(
 
 def _add_group(rows: Rows, image: int, label: str, parts: list[Any], size_wh: tuple[Any, Any]) -> None:
     """One object from the region shapes of a ``(label, group_id)`` group."""
+    if len(parts) == 1:
+        k, _, (box, seg), attrs = parts[0]
+        _add(rows, image, label, box, seg, attrs or None, f"shapes[{k}]")
+        return
     xyxy = np.array([p[2][0] for p in parts], dtype=np.float64)
     box = (xyxy[:, 0].min(), xyxy[:, 1].min(), xyxy[:, 2].max(), xyxy[:, 3].max())
-    attrs: dict[str, Any] = {}
+    attrs = {}
     for part in parts:
         attrs.update(part[3])
     record = f"shapes[{','.join(str(p[0]) for p in parts)}]"
-    if len(parts) == 1:
-        _add(rows, image, label, box, parts[0][2][1], attrs or None, record)
-        return
     if any(p[1] == "mask" for p in parts):
         seg = _merge_masks(parts, size_wh)
     else:
@@ -265,17 +276,18 @@ def _merge_masks(parts: list[Any], size_wh: tuple[Any, Any]) -> dict[str, Any]:
 
 
 def _points(shape: dict[str, Any], k: int, path: str, least: int) -> np.ndarray:
+    raw = shape.get("points")
     try:
-        pts = np.asarray(shape["points"], dtype=np.float64)
-        if pts.ndim != 2 or pts.shape[1] != 2 or not np.isfinite(pts).all():
-            raise ValueError
-    except (KeyError, TypeError, ValueError):
+        pts = np.array(raw, dtype=np.float64)
+    except (TypeError, ValueError):
+        pts = np.empty((0, 0))
+    if pts.ndim != 2 or pts.shape[1] != 2 or not np.isfinite(pts).all():
         raise InputError(
             path,
-            f"points must be a list of [x, y] numbers, got {str(shape.get('points'))[:60]}",
+            f"points must be a list of [x, y] numbers, got {str(raw)[:60]}",
             record=f"shapes[{k}].points",
             hint=_SHAPE_HINT,
-        ) from None
+        )
     if len(pts) < least:
         raise InputError(
             path,
@@ -296,27 +308,30 @@ def _shape_geometry(shape: Any, k: int, size_wh: tuple[Any, Any], path: str) -> 
         raise InputError(path, "a shape needs a string 'label'", record=f"shapes[{k}]", hint=_SHAPE_HINT)
     label = shape["label"]
     kind = shape.get("shape_type") or "polygon"
-    if kind not in REGION_SHAPES | POINT_SHAPES:
+    if kind not in _LEAST_POINTS:
         raise InputError(
             path,
             f"unknown shape_type {kind!r}",
             record=f"shapes[{k}].shape_type",
-            hint=f"Use one of {', '.join(sorted(REGION_SHAPES | POINT_SHAPES))}",
+            hint=f"Use one of {', '.join(sorted(_LEAST_POINTS))}",
         )
     if label == IGNORE_LABEL:
         return label, kind, None
-    least = {"polygon": 3, "rectangle": 2, "circle": 2, "mask": 2, "line": 2, "linestrip": 2}.get(kind, 1)
-    pts = _points(shape, k, path, least)
-    lo, hi = pts.min(axis=0), pts.max(axis=0)
-    extent = (lo[0], lo[1], hi[0], hi[1])
-    if kind == "rectangle":
-        return label, kind, (extent, None)
-    if kind == "polygon":
-        return label, kind, (extent, [pts])
+    pts = _points(shape, k, path, _LEAST_POINTS[kind])
     if kind == "circle":
         return label, kind, _circle(pts)
     if kind == "mask":
         return label, kind, _mask(shape, pts, k, size_wh, path)
+    if len(pts) == 2:  # rectangles, lines: plain floats beat two numpy reductions
+        (ax, ay), (bx, by) = pts.tolist()
+        extent = (min(ax, bx), min(ay, by), max(ax, bx), max(ay, by))
+    else:
+        lo, hi = pts.min(axis=0).tolist(), pts.max(axis=0).tolist()
+        extent = (lo[0], lo[1], hi[0], hi[1])
+    if kind == "rectangle":
+        return label, kind, (extent, None)
+    if kind == "polygon":
+        return label, kind, (extent, [pts])
     return label, kind, (extent, pts)
 
 
