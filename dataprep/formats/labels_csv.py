@@ -69,6 +69,7 @@ BOX_COLUMNS = frozenset({"xmin", "ymin", "xmax", "ymax", "x_min", "y_min", "x_ma
 LABEL_SEPARATOR = ";"
 _PROBE = 20  # file names checked on disk to decide where images resolve
 
+
 def _file_name_error(raw: str, text: str, clean: str, file_col: str, csv_path: Path, line: int) -> InputError:
     """Why `files.clean_members` refused a file-name cell: empty, a folder (``sub/``) or unsafe."""
     absolute = text.replace("\\", "/").startswith("/")
