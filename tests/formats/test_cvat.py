@@ -233,3 +233,15 @@ def test_provenance_names_file_and_element(conformance: Path) -> None:
     result = cvat.read(conformance / "datumaro" / "cvat_dataset" / "for_images" / "export_project", provenance=True)
     assert result.annotation_sources["record"].tolist()[:2] == ["image[1]/box[1]", "image[1]/polyline[1]"]
     assert set(result.image_sources["file"]) == {"annotations.xml"}
+
+
+def test_validate_locates_findings_in_the_xml(tmp_path: Path) -> None:
+    from dataprep import validate
+
+    images = (
+        '<image id="0" name="a.jpg" width="10" height="10"><box label="car" xtl="1" ytl="1" xbr="20" ybr="5"/></image>'
+    )
+    cvat_xml(tmp_path / "annotations.xml", images, "<task><labels><label><name>car</name></label></labels></task>")
+    findings = validate(tmp_path).findings
+    outside = findings[findings["code"] == "box-outside-image"]
+    assert outside[["file", "record"]].to_numpy().tolist() == [["annotations.xml", "image[1]/box[1]"]]

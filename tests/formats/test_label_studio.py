@@ -284,3 +284,12 @@ def test_detection_picks_label_studio_not_coco(conformance: Path, tmp_path: Path
     write_export(tmp_path / "tasks.json", [task("a.jpg", rect(1, 1, 5, 5))])
     assert formats.detect(tmp_path)[0] == ("label-studio", 0.9)
     assert formats.load(tmp_path).format == "label-studio"
+
+
+def test_validate_locates_findings_in_the_export(tmp_path: Path) -> None:
+    from dataprep import validate
+
+    write_export(tmp_path / "tasks.json", [task("a.jpg", rect(1, 1, 5, 5), rect(90, 10, 20, 20))])
+    findings = validate(tmp_path).findings
+    outside = findings[findings["code"] == "box-outside-image"]
+    assert outside[["file", "record"]].to_numpy().tolist() == [["tasks.json", "[0].annotations[0].result[1]"]]

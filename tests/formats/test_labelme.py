@@ -347,3 +347,44 @@ def test_validate_runs_on_labelme(conformance: Path) -> None:
 
     report = validate(conformance / "labelme" / "bbox_detection")
     assert report is not None
+
+
+# -- detection ties, validate, CLI ---------------------------------------------------------------
+
+
+def test_a_folder_matching_two_formats_names_both(tmp_path: Path) -> None:
+    labelme_file(tmp_path / "a.json", [shape("cat", [[1, 1], [5, 5]], "rectangle")])
+    (tmp_path / "annotations.xml").write_text("<annotations><version>1.1</version><meta><task/></meta></annotations>")
+    assert {name for name, _ in formats.detect(tmp_path)} >= {"labelme", "cvat"}
+    with pytest.raises(InputError, match=r"labelme and cvat|cvat and labelme") as info:
+        formats.load(tmp_path)
+    assert "--from" in str(info.value.hint)
+    assert formats.load(tmp_path, "labelme").format == "labelme"
+
+
+def test_validate_locates_findings_in_the_json(tmp_path: Path) -> None:
+    from dataprep import validate
+
+    labelme_file(
+        tmp_path / "a.json",
+        [shape("cat", [[1, 1], [5, 5]], "rectangle"), shape("cat", [[30, 1], [50, 5]], "rectangle")],
+    )
+    findings = validate(tmp_path).findings
+    outside = findings[findings["code"] == "box-outside-image"]
+    assert outside[["file", "record"]].to_numpy().tolist() == [["a.json", "shapes[1]"]]
+
+
+def test_cli_converts_to_labelme_and_checks_embed_images(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from dataprep.cli import app
+
+    make_image(tmp_path / "src" / "a.jpg", 40, 30)
+    labelme_file(tmp_path / "src" / "a.json", [shape("cat", [[1, 1], [5, 5]], "rectangle")])
+    runner = CliRunner()
+    args = ["convert", str(tmp_path / "src"), str(tmp_path / "out"), "--to", "labelme", "--embed-images", "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "out" / "a.json").read_text())["imageData"]
+    bad = runner.invoke(app, ["convert", str(tmp_path / "src"), str(tmp_path / "c"), "--to", "coco", "--embed-images"])
+    assert bad.exit_code == 2 and "--embed-images" in bad.output
