@@ -50,21 +50,13 @@ _CHUNK = struct.Struct(">I4s")
 _HEAD_SIZE = 1 << 13
 
 
-class _Head:
-    """A file's first 8 KiB in memory (one read); reads past it go to the file."""
-
-    __slots__ = ("fd", "head")
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.head = os.read(fd, _HEAD_SIZE)
-
-    def at(self, offset: int, n: int) -> bytes:
-        """`n` bytes at `offset` (fewer at the end of the file)."""
-        if offset + n <= len(self.head) or len(self.head) < _HEAD_SIZE:
-            return self.head[offset : offset + n]
-        os.lseek(self.fd, offset, os.SEEK_SET)
-        return os.read(self.fd, n)
+def _at(fd: int, head: bytes, offset: int, n: int) -> bytes:
+    """`n` bytes at `offset` (fewer at the end of the file): from `head`, the file's first
+    8 KiB read once, else from the file."""
+    if offset + n <= len(head) or len(head) < _HEAD_SIZE:
+        return head[offset : offset + n]
+    os.lseek(fd, offset, os.SEEK_SET)
+    return os.read(fd, n)
 
 
 def read_header(path: str | Path) -> tuple[str, int, int, int] | None:
@@ -83,12 +75,12 @@ def read_header(path: str | Path) -> tuple[str, int, int, int] | None:
     except (OSError, ValueError):  # permissions, a folder, a NUL in the name: Pillow says what
         return None
     try:
-        data = _Head(fd)
-        if data.head[:3] == b"\xff\xd8\xff":
-            found = _jpeg(data)
+        head = os.read(fd, _HEAD_SIZE)
+        if head[:3] == b"\xff\xd8\xff":
+            found = _jpeg(fd, head)
             kind = "JPEG"
-        elif data.head[:8] == _PNG_SIGNATURE:
-            found = _png(data)
+        elif head[:8] == _PNG_SIGNATURE:
+            found = _png(fd, head)
             kind = "PNG"
         else:
             return None
@@ -109,35 +101,35 @@ def read_header(path: str | Path) -> tuple[str, int, int, int] | None:
     return kind, width, height, orientation
 
 
-def _jpeg(data: _Head) -> tuple[int, int, int] | None:
+def _jpeg(fd: int, head: bytes) -> tuple[int, int, int] | None:
     """``(width, height, orientation)`` from the markers before the first scan, or None."""
     size: tuple[int, int] | None = None
     exif: bytes | None = None
     xmp: bytes | None = None
     pos = 2
     while True:
-        marker = data.at(pos, 4)
+        marker = _at(fd, head, pos, 4)
         if len(marker) < 4 or marker[0] != 0xFF:
             return None
         kind, length = marker[1], (marker[2] << 8) | marker[3]
         if length < 2 or not (kind == 0xDA or kind in _SOF or kind in _SKIPPED or kind == 0xDB):
             return None  # fill bytes, markers without a length, junk: Pillow's own loop decides
         if kind == 0xDA:
-            if size is None or len(data.at(pos + 4, length - 2)) < length - 2:
+            if size is None or len(_at(fd, head, pos + 4, length - 2)) < length - 2:
                 return None
             orientation = _jpeg_orientation(exif, xmp)
             return None if orientation is None else (size[0], size[1], orientation)
         if kind in _SOF:
-            seg = data.at(pos + 4, length - 2)
+            seg = _at(fd, head, pos + 4, length - 2)
             # Pillow opens 8-bit frames of 1, 3 or 4 components, each 3 bytes, and keeps the last size
             if len(seg) < 6 or seg[0] != 8 or seg[5] not in (1, 3, 4) or (len(seg) - 6) % 3:
                 return None
             size = (seg[3] << 8) | seg[4], (seg[1] << 8) | seg[2]
         elif kind == 0xDB:
-            if not _dqt_ok(data.at(pos + 4, length - 2)):
+            if not _dqt_ok(_at(fd, head, pos + 4, length - 2)):
                 return None
         elif 0xE0 <= kind <= 0xEE:
-            seg = data.at(pos + 4, min(length - 2, 64)) if kind != 0xE1 else data.at(pos + 4, length - 2)
+            seg = _at(fd, head, pos + 4, min(length - 2, 64)) if kind != 0xE1 else _at(fd, head, pos + 4, length - 2)
             if kind == 0xE1 and seg.startswith(b"Exif\x00\x00"):
                 exif = seg if exif is None else exif + seg[6:]  # Pillow joins EXIF blocks
             elif kind == 0xE1 and seg.startswith(_XMP_PREFIX):
@@ -219,11 +211,12 @@ def _exif_orientation(exif: bytes) -> int | None:
     return value if 1 <= value <= 8 else None
 
 
-def _png(data: _Head) -> tuple[int, int, int] | None:
+def _png(fd: int, head: bytes) -> tuple[int, int, int] | None:
     """``(width, height, orientation)`` from the chunks before the first IDAT, or None."""
-    head = data.head
-    if head[8:16] != b"\x00\x00\x00\x0dIHDR" or not _crc_ok(head[12:29], head[29:33]):
+    if len(head) < 33 or head[8:16] != b"\x00\x00\x00\x0dIHDR":
         return None
+    if zlib.crc32(head[12:29]) != int.from_bytes(head[29:33], "big"):
+        return None  # Pillow checks the CRC too
     width, height, depth, colour, _, _, filtering = _IHDR.unpack_from(head, 16)
     if (depth, colour) not in _PNG_MODES or filtering:
         return None
@@ -234,7 +227,7 @@ def _png(data: _Head) -> tuple[int, int, int] | None:
         if pos + 8 <= len(head):
             length, kind = _CHUNK.unpack_from(head, pos)
         else:
-            header = data.at(pos, 8)
+            header = _at(fd, head, pos, 8)
             if len(header) < 8:
                 return None
             length, kind = _CHUNK.unpack(header)
@@ -242,7 +235,7 @@ def _png(data: _Head) -> tuple[int, int, int] | None:
             break
         if kind in _PNG_ASK_PILLOW or kind == b"IHDR" or not _PNG_CHUNK_ID.match(kind):
             return None
-        chunk = data.at(pos + 8, length + 4)
+        chunk = _at(fd, head, pos + 8, length + 4)
         if len(chunk) < length + 4 or not _crc_ok(kind + chunk[:-4], chunk[-4:]):
             return None  # Pillow checks every checksum before IDAT
         body = chunk[:-4]
