@@ -245,3 +245,13 @@ def test_validate_locates_findings_in_the_xml(tmp_path: Path) -> None:
     findings = validate(tmp_path).findings
     outside = findings[findings["code"] == "box-outside-image"]
     assert outside[["file", "record"]].to_numpy().tolist() == [["annotations.xml", "image[1]/box[1]"]]
+
+
+def test_points_survive_labelme_and_split_in_label_studio(conformance: Path, tmp_path: Path) -> None:
+    src = conformance / "datumaro" / "cvat_dataset" / "for_images" / "export_project"
+    formats.convert(src, tmp_path / "lm", to="labelme", images="none")
+    back = formats.read(tmp_path / "lm", "labelme")
+    assert len(back.annotations) == 12  # a 3-point <points> is 3 LabelMe points sharing a group_id, read as one
+    assert back.annotations["attributes"].iloc[3]["points"] == [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]
+    report = formats.convert(src, tmp_path / "ls", to="label-studio", images="none").written
+    assert "points-split" in {item.code for item in report.losses}

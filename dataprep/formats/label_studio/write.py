@@ -63,13 +63,15 @@ def _prepare(ds: Dataset, *, url_prefix: str = LOCAL_FILES_PREFIX, **options: An
     member_paths("", names)  # refuses unsafe names before anything is written
     losses = plan_losses(ds, CAPABILITIES, format_name="label-studio")
     anns = ds.annotations
-    lost_attrs, polylines, multi = [], [], []
+    lost_attrs, polylines, multi, points = [], [], [], []
     for ann_id, attrs, seg in zip(anns.index, anns["attributes"], anns["segmentation"], strict=True):
         if isinstance(attrs, dict):
             if any(k not in _KEPT_KEYS for k in attrs):
                 lost_attrs.append(ann_id)
             if seg is None and attrs.get("shape_type") in ("polyline", "line", "linestrip"):
                 polylines.append(ann_id)
+            if seg is None and attrs.get("shape_type") in ("points", "point") and len(attrs.get("points") or ()) > 1:
+                points.append(ann_id)
         if isinstance(seg, list) and len(seg) > 1:
             multi.append(ann_id)
     if lost_attrs:
@@ -88,6 +90,15 @@ def _prepare(ds: Dataset, *, url_prefix: str = LOCAL_FILES_PREFIX, **options: An
                 "label-studio has no polylines on images: their boxes written",
                 len(polylines),
                 _ids(polylines),
+            )
+        )
+    if points:
+        losses.append(
+            Loss(
+                "points-split",
+                "label-studio keypoints hold one point: one result per point (read back as separate objects)",
+                len(points),
+                _ids(points),
             )
         )
     if multi:

@@ -12,9 +12,10 @@ Shapes (``points`` are absolute continuous pixel coordinates, x right, y down):
 
 Region shapes sharing a ``(label, group_id)`` in one file are one object with several parts
 (labelme2coco/labelme2voc's rule): box = union, polygons concatenated, any mask makes the
-union an RLE. ``__ignore__`` shapes are skipped (counted in a note). A shape's ``flags`` (bool)
-and a non-empty ``description`` go to ``attributes``; the file's ``flags`` that are true become
-image-level labels (NaN box), LabelMe's image classification.
+union an RLE; ``point`` shapes sharing one are one ``points`` object. ``__ignore__`` shapes are
+skipped (counted in a note). A shape's ``flags`` (bool) and a non-empty ``description`` go to
+``attributes``; the file's ``flags`` that are true become image-level labels (NaN box),
+LabelMe's image classification.
 """
 
 from __future__ import annotations
@@ -214,10 +215,17 @@ def _parse_shapes(
         group_id = shape.get("group_id")
         if kind not in REGION_SHAPES:
             attrs = {"shape_type": kind, "points": geometry[1].tolist(), **_shape_attributes(shape)}
-            if group_id is not None:
-                attrs["group_id"] = group_id
-            order.append((label, ("point", k)))
-            groups[order[-1]] = [(k, kind, geometry, attrs)]
+            if group_id is not None and kind in ("point", "points"):  # grouped points: one object
+                key = (label, ("points", group_id))
+                if key in groups:
+                    groups[key].append((k, kind, geometry, attrs))
+                    continue
+            else:
+                key = (label, ("line", k))
+                if group_id is not None:
+                    attrs["group_id"] = group_id
+            order.append(key)
+            groups[key] = [(k, kind, geometry, attrs)]
             continue
         key = (label, group_id) if group_id is not None else (label, ("shape", k))
         if key not in groups:
@@ -228,9 +236,15 @@ def _parse_shapes(
         parts = groups[key]
         if parts[0][1] in REGION_SHAPES:
             _add_group(rows, image, key[0], parts, size_wh)
-        else:
+        elif len(parts) == 1:
             k, _, geometry, attrs = parts[0]
             _add(rows, image, key[0], geometry[0], None, attrs, f"shapes[{k}]")
+        else:  # several points of one group
+            pts = np.concatenate([p[2][1] for p in parts])
+            lo, hi = pts.min(axis=0).tolist(), pts.max(axis=0).tolist()
+            attrs = {**parts[0][3], "shape_type": "points", "points": pts.tolist()}
+            record = f"shapes[{','.join(str(p[0]) for p in parts)}]"
+            _add(rows, image, key[0], (lo[0], lo[1], hi[0], hi[1]), None, attrs, record)
 
 
 def _add_group(rows: Rows, image: int, label: str, parts: list[Any], size_wh: tuple[Any, Any]) -> None:

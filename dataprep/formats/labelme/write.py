@@ -201,7 +201,7 @@ def _shapes(label: str, xyxy: np.ndarray, seg: Any, attrs: Any, group: int) -> t
         pts = np.asarray(attrs["points"], dtype=np.float64).reshape(-1, 2)
         group_id = attrs.get("group_id")
         if kind in ("point", "points"):
-            if len(pts) > 1 and group_id is None:
+            if len(pts) > 1:  # the reader joins the points of a group back into one object
                 group, group_id = group + 1, group + 1
             return [_shape(label, p, "point", attrs, group_id) for p in pts], group
         kind = "line" if kind == "line" and len(pts) == 2 else "linestrip"
