@@ -117,28 +117,43 @@ def bench_detector(work: Path, images: int, seconds: float, threads: int, img_si
     console.print(table)
 
 
-def bench_speed(repeats: int) -> None:
+def bench_speed(repeats: int, work: Path) -> None:
     import torch
 
     from dataprep.encoding import anchor_layout
     from dataprep.nets import CLASSIFIERS, make_net
-    from dataprep.prediction import _images_per_s
+    from dataprep.prediction import _export_onnx, _images_per_s
 
+    try:
+        import onnxruntime  # noqa: F401
+
+        onnx = True
+    except ImportError:
+        onnx = False
     torch.set_num_threads(1)
-    table = Table(title="Batch-1 CPU inference, 1 thread (eager PyTorch; TorchScript trace)")
-    for name in ("net", "input", "parameters", "eager img/s", "torchscript img/s"):
+    table = Table(title="Batch-1 CPU inference, 1 thread: eager PyTorch, TorchScript (trace), ONNX Runtime")
+    for name in ("net", "input", "parameters", "eager img/s", "torchscript img/s", "onnxruntime img/s"):
         table.add_column(name, justify="right")
     cases = [(n, 1, 28) for n in CLASSIFIERS] + [(n, 3, 32) for n in CLASSIFIERS] + [("grid-detector", 3, 128)]
     for name, channels, size in cases:
-        layout = anchor_layout([[12, 12], [20, 24], [32, 32]], img_size=size, strides=(16,), num_classes=5)
+        layout = None
+        if name == "grid-detector":
+            layout = anchor_layout([[12, 12], [20, 24], [32, 32]], img_size=size, strides=(8,), num_classes=5)
         net = make_net(name, num_classes=10, in_channels=channels, img_size=size, layout=layout).eval()
         x = torch.rand(1, channels, size, size)
         with torch.no_grad():
             eager = _images_per_s(lambda net=net, x=x: net(x), repeats)
             traced = torch.jit.trace(net, x, strict=False)
             script = _images_per_s(lambda traced=traced, x=x: traced(x), repeats)
+            ort = "-"
+            if onnx:
+                folder = work / f"onnx-{name}-{size}"
+                folder.mkdir(parents=True, exist_ok=True)
+                _, session = _export_onnx(net, x, folder)
+                feed = {"images": x.numpy()}
+                ort = f"{_images_per_s(lambda s=session, f=feed: s.run(None, f), repeats):,.0f}"
         params = sum(p.numel() for p in net.parameters())
-        table.add_row(name, f"{channels}x{size}x{size}", f"{params:,}", f"{eager:,.0f}", f"{script:,.0f}")
+        table.add_row(name, f"{channels}x{size}x{size}", f"{params:,}", f"{eager:,.0f}", f"{script:,.0f}", ort)
     console.print(table)
 
 
@@ -162,7 +177,7 @@ def main() -> None:
     if args.only in (None, "detector"):
         bench_detector(work, args.detector_images, args.detector_seconds, args.threads, args.img_size)
     if args.only in (None, "speed"):
-        bench_speed(args.repeats)
+        bench_speed(args.repeats, work)
 
 
 if __name__ == "__main__":
