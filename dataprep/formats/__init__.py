@@ -15,6 +15,7 @@ from dataprep.dataset import Dataset
 from dataprep.errors import InputError, OutputError, UsageError
 from dataprep.files import IMAGE_MODES, atomic_output_dir, output_refused, unsafe_member_mask
 from dataprep.formats import coco, cvat, folders, label_studio, labelme, labels_csv, voc, yolo
+from dataprep.formats._numbers import drop_unwritable, unwritable
 from dataprep.formats.base import Capabilities, FormatSpec, Loss, OnError, ReadResult, WriteReport, plan_losses
 
 FORMATS: dict[str, FormatSpec] = {
@@ -134,6 +135,9 @@ def _check_file_names(result: ReadResult, path: Path, on_error: OnError) -> None
     if on_error == "raise":
         raise errors[0]
     result.findings.extend(err.to_finding("unsafe-file-name") for err in errors)
+    # collected means out of the output: a writer never sees the name (issue 7, item 10)
+    result.dataset = result.dataset.select_images(~bad)
+    result.notes.append(f"{int(bad.sum()):,} images with unsafe file names skipped (listed as unsafe-file-name)")
 
 
 def read(path: str | Path, format: str = "auto", **options: Any) -> Dataset:
@@ -173,6 +177,8 @@ def write(
         **options: format-specific writer options (e.g. ``layout="darknet"`` for YOLO).
 
     Raises:
+        InputError: a record no format can hold: a non-finite or overflowing coordinate, an image
+            size outside 1..2**31-1 (`_numbers.unwritable`).
         OutputError: `path` exists without `overwrite`, or would replace the dataset's own images.
         UsageError: unknown format, images mode or option.
     """
@@ -186,6 +192,9 @@ def write(
             raise OutputError(
                 f"{out}: refusing to replace the folder the input dataset lives in. Choose another output."
             )
+    bad = unwritable(ds)[2]
+    if bad:
+        raise bad[0]
     losses = plan(ds, format, **options)
     with atomic_output_dir(out, overwrite=overwrite) as tmp:
         report = spec.write(ds, tmp, images=images, **options)
@@ -234,6 +243,13 @@ def convert(
     get_format(to)
     _check_destination(Path(src), Path(dst))
     source = load(src, from_format, on_error=on_error, **(read_options or {}))
+    _skip_unwritable(source, on_error, Path(src))
+    if source.findings and not len(source.dataset.images) and on_error == "collect":
+        raise InputError(  # collect skips records; it never turns a dataset into an empty "success"
+            src,
+            f"every record was skipped ({len(source.findings):,} problems; the first: {source.findings[0].message})",
+            hint="Run `dataprep validate` on it to list them all",
+        )
     written = write(source.dataset, dst, to, images=images, overwrite=overwrite, **(write_options or {}))
     return ConvertResult(source, written)
 
@@ -249,6 +265,23 @@ def _check_destination(src: Path, dst: Path) -> None:
         raise output_refused(dst, f"output would replace the input {src}. Choose another output folder.")
     if src_p.is_dir() and src_p in dst_p.parents:
         raise output_refused(
-            dst, f"output inside the input folder {src}: the next read of it would see the output as data. "
-            "Choose a folder outside it."
+            dst,
+            f"output inside the input folder {src}: the next read of it would see the output as data. "
+            "Choose a folder outside it.",
         )
+
+
+def _skip_unwritable(source: ReadResult, on_error: OnError, path: Path) -> None:
+    """Refuse (or, collecting, skip and list) records no writer may write (`_numbers.unwritable`).
+
+    Raises:
+        InputError: the first such record, unless `on_error` is ``"collect"``.
+    """
+    dataset, errors, dropped = drop_unwritable(source.dataset, path=path)
+    if not dropped:
+        return
+    if on_error == "raise":
+        raise errors[0]
+    source.dataset = dataset
+    source.findings.extend(err.to_finding("invalid-record") for err in errors)
+    source.notes.append(f"{dropped:,} records with non-finite, overflowing or impossible numbers skipped")

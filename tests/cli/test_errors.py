@@ -131,3 +131,184 @@ def test_every_command_refuses_unwritable_output(
     assert error["message"]
     if name != "train":  # train makes its run folder first (its own code): only the exit code is checked
         assert not [p for p in out.iterdir() if p.name != "filler"]  # no temporary file left behind
+
+
+def _coco(tmp_path: Path, images: list, annotations: list, categories: list | None = None, name="c.json") -> Path:
+    doc = {"images": images, "annotations": annotations, "categories": categories or [{"id": 1, "name": "a"}]}
+    path = tmp_path / name
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path
+
+
+def _image(tmp_path: Path, name: str = "a.png", size: int = 8) -> None:
+    from conftest import make_image
+
+    make_image(tmp_path / name, size, size)
+
+
+@pytest.mark.parametrize("command", ["info", "validate", "convert"])
+def test_deeply_nested_coco_is_input_error(tmp_path: Path, command: str) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text('{"images": ' + "[" * 5000 + "]" * 5000 + ', "annotations": [], "categories": []}')
+    args = [command, str(path), *([str(tmp_path / "o"), "--to", "yolo"] if command == "convert" else []), "--json"]
+    result = runner.invoke(app, args)
+    if command == "validate" and result.exit_code == 1:  # validate may report it as a finding
+        assert json.loads(result.stdout)["counts"]["error"] >= 1
+        return
+    _json_error(result, ExitCode.INPUT)
+
+
+def test_destination_parent_is_a_file(tmp_path: Path, detection: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    result = runner.invoke(app, ["convert", str(detection), str(tmp_path / "f" / "out"), "--to", "yolo", "--json"])
+    assert "parent" in _json_error(result, ExitCode.OUTPUT)["message"]
+
+
+def test_dangling_symlink_destination_refused_and_no_temp_left(tmp_path: Path, detection: Path) -> None:
+    (tmp_path / "out").symlink_to(tmp_path / "nowhere")
+    for extra in ([], ["--overwrite"]):
+        result = runner.invoke(
+            app, ["convert", str(detection), str(tmp_path / "out"), "--to", "yolo", "--json", *extra]
+        )
+        _json_error(result, ExitCode.OUTPUT)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_image_symlink_loop(tmp_path: Path) -> None:
+    (tmp_path / "loop.png").symlink_to(tmp_path / "loop.png")
+    path = _coco(tmp_path, [{"id": 1, "file_name": "loop.png"}], [])
+    for command in ("info", "convert"):
+        extra = [str(tmp_path / "o"), "--to", "yolo"] if command == "convert" else []
+        result = runner.invoke(app, [command, str(path), *extra, "--json"])
+        assert result.exit_code in (0, ExitCode.INPUT), result.output
+        assert "Traceback" not in result.output
+        json.loads(result.stdout)
+
+
+def test_nul_in_file_name(tmp_path: Path) -> None:
+    path = _coco(tmp_path, [{"id": 1, "file_name": "a\u0000.png", "width": 8, "height": 8}], [])
+    result = runner.invoke(app, ["convert", str(path), str(tmp_path / "o"), "--to", "yolo", "--json"])
+    assert "unsafe" in _json_error(result, ExitCode.INPUT)["message"]
+
+
+@pytest.mark.parametrize("width", [1e30, 1e308, float("inf"), -5, 0])
+def test_huge_or_bad_coco_width_refused(tmp_path: Path, width: float) -> None:
+    _image(tmp_path)
+    image = {"id": 1, "file_name": "a.png", "width": width, "height": 8}
+    path = _coco(tmp_path, [image], [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2]}])
+    path.write_text(path.read_text().replace("Infinity", "1e999"))
+    for command in ("info", "convert"):
+        extra = [str(tmp_path / "o"), "--to", "yolo"] if command == "convert" else []
+        result = runner.invoke(app, [command, str(path), *extra, "--json"])
+        assert "images[0].width" in _json_error(result, ExitCode.INPUT)["message"]
+    # collecting skips the image; with nothing left, convert still fails (never an empty success)
+    result = runner.invoke(app, ["convert", str(path), str(tmp_path / "o"), "--to", "yolo", "--on-error", "collect"])
+    assert result.exit_code == ExitCode.INPUT and "every record was skipped" in result.stderr
+
+
+@pytest.mark.parametrize("bbox", [[1, 1, 1e308, 2], [1, 1, 2, "Infinity"], [-1e300, 1, 2, 2]])
+def test_non_finite_or_overflowing_box_never_written(tmp_path: Path, bbox: list) -> None:
+    _image(tmp_path)
+    anns = [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2]},
+            {"id": 2, "image_id": 1, "category_id": 1, "bbox": bbox}]  # fmt: skip
+    path = _coco(tmp_path, [{"id": 1, "file_name": "a.png", "width": 8, "height": 8}], anns)
+    path.write_text(path.read_text().replace('"Infinity"', "1e999"))
+    for to in ("yolo", "coco", "voc"):
+        result = runner.invoke(app, ["convert", str(path), str(tmp_path / to), "--to", to, "--json"])
+        assert "annotation 2" in _json_error(result, ExitCode.INPUT)["message"]
+        args = ["convert", str(path), str(tmp_path / to), "--to", to, "--json", "--on-error", "collect"]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        data = json.loads(result.stdout)
+        assert data["written"]["annotations"] == 1 and data["findings"][0]["record"].startswith("annotation 2")
+        text = " ".join(p.read_text() for p in (tmp_path / to).rglob("*") if p.suffix in (".txt", ".json", ".xml"))
+        assert "inf" not in text and "null" not in text.replace('"segmentation": null', "")
+
+
+def test_huge_voc_width(tmp_path: Path) -> None:
+    root = tmp_path / "voc"
+    (root / "Annotations").mkdir(parents=True)
+    (root / "JPEGImages").mkdir()
+    _image(root / "JPEGImages", "a.jpg")
+    (root / "Annotations" / "a.xml").write_text(
+        "<annotation><filename>a.jpg</filename><size><width>1e23</width><height>8</height><depth>3</depth></size>"
+        "<object><name>x</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>3</xmax><ymax>3</ymax></bndbox></object>"
+        "</annotation>"
+    )
+    for command in ("info", "convert"):
+        extra = [str(tmp_path / "o"), "--to", "coco"] if command == "convert" else []
+        result = runner.invoke(app, [command, str(root), *extra, "--json"])
+        assert "1e23" in _json_error(result, ExitCode.INPUT)["message"]
+
+
+@pytest.mark.parametrize("to", ["yolo", "voc", "coco", "csv"])
+def test_lone_surrogate_in_category_name(tmp_path: Path, to: str) -> None:
+    _image(tmp_path)
+    path = tmp_path / "c.json"
+    path.write_text(
+        '{"images": [{"id": 1, "file_name": "a.png", "width": 8, "height": 8}], '
+        '"annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2]}], '
+        '"categories": [{"id": 1, "name": "bad\\ud800"}]}'
+    )
+    result = runner.invoke(app, ["info", str(path), "--json"])
+    assert result.exit_code in (0, ExitCode.INPUT) and "Traceback" not in result.output
+    json.loads(result.stdout)
+    result = runner.invoke(app, ["convert", str(path), str(tmp_path / "o"), "--to", to, "--json"])
+    assert result.exit_code in (0, ExitCode.INPUT), result.output
+    json.loads(result.stdout)
+    result = runner.invoke(app, ["validate", str(path), "--json"])
+    assert result.exit_code in (0, 1, ExitCode.INPUT), result.output
+    json.loads(result.stdout)
+
+
+def test_report_into_missing_folder_refused_before_writing(tmp_path: Path, detection: Path) -> None:
+    report = tmp_path / "missing" / "r.json"
+    result = runner.invoke(
+        app, ["convert", str(detection), str(tmp_path / "o"), "--to", "yolo", "--report", str(report)]
+    )
+    assert result.exit_code == ExitCode.OUTPUT and not (tmp_path / "o").exists()
+    result = runner.invoke(app, ["validate", str(detection), "--junit", str(report), "--json"])
+    _json_error(result, ExitCode.OUTPUT)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_coco_from_a_fifo_or_device(tmp_path: Path, kind: str) -> None:
+    if kind == "fifo":
+        path = tmp_path / "f.json"
+        os.mkfifo(path)
+    else:
+        path = Path("/dev/zero")
+    for command in ("info", "validate"):
+        result = runner.invoke(app, [command, str(path), "--from", "coco", "--json"])
+        _json_error(result, ExitCode.INPUT)
+
+
+def test_internal_error_is_exit_3_and_traceback_only_with_debug(tmp_path: Path, monkeypatch) -> None:
+    import dataprep.formats as formats
+
+    def boom(*args, **kwargs):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(formats, "load", boom)  # stands for any future bug
+    result = runner.invoke(app, ["info", str(tmp_path), "--json"])
+    error = _json_error(result, ExitCode.INPUT)
+    assert "internal error" in error["message"] and "please report" in error["message"]
+    result = runner.invoke(app, ["--debug", "info", str(tmp_path)])
+    assert result.exit_code == ExitCode.INPUT and "Traceback" in result.stderr
+
+
+def test_usage_error_under_json(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["info", str(tmp_path), "--no-such-flag", "--json"])
+    assert "no-such-flag" in _json_error(result, ExitCode.USAGE)["message"]
+
+
+def test_two_runs_to_one_new_destination_second_refused(tmp_path: Path, detection: Path) -> None:
+    from dataprep.files import atomic_output_dir
+
+    dest = tmp_path / "o"
+    with pytest.raises(dataprep.errors.OutputError, match="appeared"), atomic_output_dir(dest) as tmp:
+        (tmp / "mine").write_text("1")
+        dest.mkdir()  # the other run finished first
+        (dest / "theirs").write_text("2")
+    assert sorted(p.name for p in dest.iterdir()) == ["theirs"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dataprep.errors import Finding, InputError
+from dataprep.formats._numbers import MAX_IMAGE_SIDE
 from dataprep.formats.base import OnError
 
 EXTRA_KEY = "__coco__"  # annotations.attributes key holding annotation keys outside the COCO schema
@@ -164,22 +165,22 @@ def float_column(recs: Records, key: str) -> npt.NDArray[np.float64]:
 
 
 def size_column(recs: Records, key: str) -> npt.NDArray[np.float64]:
-    """``(N,)`` float64 image width or height in whole pixels (absent or null -> NaN)."""
+    """``(N,)`` float64 image width or height in whole pixels (absent or null -> NaN; 0, < 0, huge: failed)."""
     values = recs.get(key)
     if values is None:
         return np.full(len(recs), np.nan)
     arr = _try_array(values, np.int64)
-    if arr is not None and arr.ndim == 1 and arr.dtype.kind == "i":
+    if arr is not None and arr.ndim == 1 and arr.dtype.kind == "i" and ((arr >= 1) & (arr <= MAX_IMAGE_SIDE)).all():
         return arr.astype(np.float64)
     out = np.full(len(values), np.nan)
     for i, v in enumerate(values):
-        if type(v) is int or (type(v) is float and v.is_integer()):
+        if (type(v) is int or (type(v) is float and v.is_integer())) and 1 <= v <= MAX_IMAGE_SIDE:
             out[i] = v
         elif v is not None and v is not MISSING and i not in recs.bad:
             recs.fail(
                 i,
                 key,
-                f"'{key}' must be a whole number of pixels, got {describe(v)}",
+                f"'{key}' must be a whole number of pixels from 1 to {MAX_IMAGE_SIDE:,}, got {describe(v)}",
                 f"Fix '{key}' or remove it (it is then read from the image)",
             )
     return out

@@ -14,6 +14,7 @@ from collections import Counter
 from typing import Any
 
 from dataprep.errors import InputError
+from dataprep.formats._numbers import MAX_IMAGE_SIDE
 from dataprep.formats.voc.layout import Collector
 
 FLAGS = ("truncated", "difficult", "occluded")
@@ -147,14 +148,14 @@ def _read_bndbox(el: Any, xml_path: str, data: bytes, steps: list[tuple[str, int
 
 def _size_field(text: str | None, name: str, xml_path: str, data: bytes, collector: Collector) -> int | None:
     """Width/height from ``<size>``: a positive whole number, else None (unknown)."""
-    if text is not None and text.isascii() and text.isdigit():  # fast path
+    if text is not None and text.isascii() and text.isdigit() and len(text) < 10:  # fast path
         value = int(text)
         return value if value > 0 else None
     if text is None or not text.strip():
         return None
     try:
         value = float(text)
-        if not value.is_integer():
+        if not value.is_integer() or value > MAX_IMAGE_SIDE:  # 1e23 or 20 digits: not a size (issue 7)
             raise ValueError
     except ValueError:
         collector.report(
@@ -162,7 +163,7 @@ def _size_field(text: str | None, name: str, xml_path: str, data: bytes, collect
                 xml_path,
                 data,
                 [("size", 1), (name, 1)],
-                f"<{name}> is {text!r}, not a whole number of pixels",
+                f"<{name}> is {text!r}, not a whole number of pixels (at most {MAX_IMAGE_SIDE:,})",
                 "Fix the value or remove <size> to have it read from the image",
             ),
             "invalid-record",

@@ -395,8 +395,8 @@ def _label_rows(
     xyxy = anns[["x_min", "y_min", "x_max", "y_max"]].to_numpy(dtype=np.float64)
     cls = ds.class_index().reindex(anns["category_id"].to_numpy()).to_numpy(dtype=np.float64, na_value=np.nan)
     ok = ~np.isnan(xyxy).any(axis=1) & (img_pos >= 0) & ~np.isnan(cls)
-    w = np.where(img_pos >= 0, width[img_pos], np.nan)
-    h = np.where(img_pos >= 0, height[img_pos], np.nan)
+    # a NaN sentinel at position -1, so annotations of unknown images index safely (even with no images)
+    w, h = np.append(width, np.nan)[img_pos], np.append(height, np.nan)[img_pos]
     no_size = ok & (np.isnan(w) | np.isnan(h))
     losses = []
     if no_size.any():
