@@ -24,9 +24,10 @@ N entries as above, ``category_ids`` ``(N,)``. A pipeline with a ``mosaic`` also
 ``partners=``: three more `Sample`\\ s (or a function returning them, called only when the
 mosaic fires); `Pipeline.partners_needed` says so.
 
-Geometry is numpy + Pillow + shapely: consecutive geometric transforms (scale, rotate, shear,
+Geometry is numpy + OpenCV + shapely: consecutive geometric transforms (scale, rotate, shear,
 translate, flips, crops) are composed into one ``3x3`` matrix and the image is resampled once
-(Pillow's affine transform, through the inverse matrix). Boxes come from the transformed
+(``cv2.warpAffine`` through the inverse matrix, OpenCV on one thread; ``backend: pillow`` uses
+Pillow's affine transform instead). Boxes come from the transformed
 polygon (or RLE mask) when the object has one, else from the four transformed corners.
 Randomness for image ``image_id``, copy ``k`` comes only from
 ``np.random.default_rng([seed, image_id, k])``, so results do not depend on order or workers.
@@ -160,8 +161,8 @@ def augment(
         to: output format; default the input's (``"coco"`` for an in-memory `Dataset`).
         originals: also write the selected images themselves.
         preview: write a PNG grid of originals and copies with boxes and class names here.
-        backend: override the pipeline's image kernels: ``"pillow"`` or ``"opencv"`` (faster
-            warps and blurs; needs opencv-python-headless).
+        backend: override the pipeline's image kernels: ``"opencv"`` (the pipeline default)
+            or ``"pillow"``.
         images: how unchanged originals reach `dst`: ``"copy"`` or ``"link"``.
         overwrite: replace an existing `dst`.
 

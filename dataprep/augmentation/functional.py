@@ -4,9 +4,18 @@ Geometry is expressed as ``(3, 3)`` float64 affine matrices mapping *input* cont
 coordinates to *output* ones (COCO convention: pixel ``(i, j)`` covers ``[j, j+1) x [i, i+1)``,
 a full W x H image is the box ``(0, 0, W, H)``). Composing the matrices of consecutive
 geometric transforms and resampling once keeps one interpolation per image, however many
-geometric steps a pipeline has. Images are resampled by Pillow's affine transform (C code),
-which samples output pixel centres through the inverse matrix in the same continuous
-convention, so a flip matrix ``x' = W - x`` reproduces ``image[:, ::-1]`` exactly.
+geometric steps a pipeline has. Images are resampled by OpenCV's ``warpAffine`` (the default
+``backend="opencv"``; its pixel centres sit at integers, so the matrix is shifted by half a
+pixel) or Pillow's affine transform (``backend="pillow"``), both sampling output pixel
+centres through the inverse matrix; flips, quarter turns and integer shifts are exact pixel
+moves on either backend, so a flip matrix ``x' = W - x`` reproduces ``image[:, ::-1]`` exactly.
+
+OpenCV runs single-threaded here: `cv2_module` calls ``cv2.setNumThreads(0)`` once, when the
+opencv backend is first used in a process. Training runs the pipeline online next to torch's
+intra-op threads (and in DataLoader workers), where OpenCV's own pool would oversubscribe the
+cores (and a pool created before a fork has hung forked workers, pytorch/pytorch#1838);
+parallelism comes from the workers instead. Call ``cv2.setNumThreads(n)`` after building a
+pipeline to choose otherwise.
 
 Images are ``(H, W, C)`` uint8 arrays, C = 1 or 3. Boxes are ``(N, 4)`` float64 absolute xyxy.
 Polygons are lists of ``(K, 2)`` float64 arrays (one per part), absolute x, y. Nothing here
@@ -17,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from typing import Any
 
 import numpy as np
@@ -25,6 +35,9 @@ import numpy.typing as npt
 FloatArray = npt.NDArray[np.float64]
 ImageArray = npt.NDArray[np.uint8]
 Polygon = npt.NDArray[np.float64]
+
+BACKENDS = ("pillow", "opencv")
+DEFAULT_BACKEND = "opencv"  # ~3x Pillow on warps and blurs (README "Augment"); pillow stays selectable
 
 # -- matrices -------------------------------------------------------------------------------------
 
@@ -113,7 +126,7 @@ def affine_image(
     *,
     fill: tuple[int, ...] | int = 0,
     interpolation: str = "bilinear",
-    backend: str = "pillow",
+    backend: str = DEFAULT_BACKEND,
 ) -> ImageArray:
     """Resample `image` through the affine `matrix` into an output of `size_wh` (width, height).
 
@@ -123,8 +136,8 @@ def affine_image(
         size_wh: output (width, height) in pixels.
         fill: value of output pixels that map outside the input (one per channel or a scalar).
         interpolation: ``"nearest"``, ``"bilinear"`` or ``"bicubic"``.
-        backend: ``"pillow"``, or ``"opencv"`` (``cv2.warpAffine``: ~4x faster, needs
-            opencv-python-headless; pixel values differ slightly from Pillow's).
+        backend: ``"opencv"`` (``cv2.warpAffine``, the default: ~4x faster) or ``"pillow"``
+            (pixel values differ slightly between the two; boxes do not).
 
     Returns:
         ``(height, width, C)`` uint8.
@@ -194,8 +207,17 @@ def _permute(image: ImageArray, matrix: FloatArray, size_wh: tuple[int, int], fi
 _CV2_FLAGS = {"nearest": 0, "bilinear": 1, "bicubic": 2}  # cv2.INTER_NEAREST, INTER_LINEAR, INTER_CUBIC
 
 
+_CV2_SETUP = threading.Lock()  # OpenCV's setNumThreads is not thread-safe: two first uses at once
+
+
+@functools.cache  # set up once per process (a forked worker inherits the setting)
 def cv2_module() -> Any:
-    """The ``cv2`` module, for ``backend="opencv"``.
+    """The ``cv2`` module, for ``backend="opencv"``, set to one thread on first use.
+
+    ``cv2.setNumThreads(0)`` runs OpenCV's kernels sequentially in the calling thread. By
+    default OpenCV spreads a warp or blur over a pool of one thread per core; next to torch's
+    intra-op threads and DataLoader workers that oversubscribes small machines (2 cores in
+    CI), and a pool created before a fork has hung forked workers (pytorch/pytorch#1838).
 
     Raises:
         UsageError: OpenCV is not installed.
@@ -208,6 +230,8 @@ def cv2_module() -> Any:
         raise UsageError(
             "backend 'opencv' needs OpenCV: pip install opencv-python-headless, or use backend: pillow"
         ) from None
+    with _CV2_SETUP:
+        cv2.setNumThreads(0)
     return cv2
 
 
@@ -326,12 +350,19 @@ def color_matrix(brightness: float, contrast: float, saturation: float, hue: flo
 
 
 def adjust_color(
-    image: ImageArray, brightness: float, contrast: float, saturation: float, hue: float, *, backend: str = "pillow"
+    image: ImageArray,
+    brightness: float,
+    contrast: float,
+    saturation: float,
+    hue: float,
+    *,
+    backend: str = DEFAULT_BACKEND,
 ) -> ImageArray:
     """Brightness, contrast, saturation and hue in one pass (see `color_matrix`).
 
-    RGB images go through Pillow's matrix conversion (one C loop, values rounded and clipped
-    once, not after each step); one-channel images take brightness and contrast only.
+    RGB images go through one 3x4 colour matrix (``cv2.transform``, or Pillow's matrix
+    conversion: one C loop, values rounded and clipped once, not after each step);
+    one-channel images take brightness and contrast only.
     """
     if image.shape[2] == 1:
         return adjust_brightness_contrast(image, brightness, contrast)
@@ -347,7 +378,7 @@ def adjust_color(
     return np.asarray(im.convert("RGB", tuple(matrix.ravel())))
 
 
-def gaussian_blur_image(image: ImageArray, sigma: float, *, backend: str = "pillow") -> ImageArray:
+def gaussian_blur_image(image: ImageArray, sigma: float, *, backend: str = DEFAULT_BACKEND) -> ImageArray:
     """Gaussian blur with standard deviation `sigma` pixels.
 
     Pillow approximates the Gaussian by three box blurs; OpenCV convolves with a sampled

@@ -126,7 +126,7 @@ def warp_sample(
     *,
     fill: tuple[int, ...] | int,
     interpolation: str,
-    backend: str = "pillow",
+    backend: str = F.DEFAULT_BACKEND,
     min_visibility: float,
     min_size: float,
     clip_rect: tuple[float, float, float, float] | None = None,

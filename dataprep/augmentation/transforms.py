@@ -157,7 +157,12 @@ class PixelTransform(Transform):
     """A transform of pixel values only: objects do not move."""
 
     def apply_image(
-        self, image: F.ImageArray, params: dict[str, Any], *, fill: tuple[int, ...] | int, backend: str = "pillow"
+        self,
+        image: F.ImageArray,
+        params: dict[str, Any],
+        *,
+        fill: tuple[int, ...] | int,
+        backend: str = F.DEFAULT_BACKEND,
     ) -> F.ImageArray:
         """The transformed ``(H, W, C)`` uint8 image."""
         raise NotImplementedError
@@ -304,7 +309,12 @@ class ColorJitter(PixelTransform):
         return {name: _uniform(rng, self.options[name]) for name in ("brightness", "contrast", "saturation", "hue")}
 
     def apply_image(
-        self, image: F.ImageArray, params: dict[str, Any], *, fill: tuple[int, ...] | int, backend: str = "pillow"
+        self,
+        image: F.ImageArray,
+        params: dict[str, Any],
+        *,
+        fill: tuple[int, ...] | int,
+        backend: str = F.DEFAULT_BACKEND,
     ) -> F.ImageArray:
         b, c, s, h = (params[k] for k in ("brightness", "contrast", "saturation", "hue"))
         return F.adjust_color(image, b, c, s, h, backend=backend)
@@ -320,7 +330,12 @@ class GaussianBlur(PixelTransform):
         return {"sigma": _uniform(rng, self.sigma)}
 
     def apply_image(
-        self, image: F.ImageArray, params: dict[str, Any], *, fill: tuple[int, ...] | int, backend: str = "pillow"
+        self,
+        image: F.ImageArray,
+        params: dict[str, Any],
+        *,
+        fill: tuple[int, ...] | int,
+        backend: str = F.DEFAULT_BACKEND,
     ) -> F.ImageArray:
         return F.gaussian_blur_image(image, params["sigma"], backend=backend)
 
@@ -335,7 +350,12 @@ class GaussianNoise(PixelTransform):
         return {"sigma": _uniform(rng, self.sigma), "seed": int(rng.integers(2**63))}
 
     def apply_image(
-        self, image: F.ImageArray, params: dict[str, Any], *, fill: tuple[int, ...] | int, backend: str = "pillow"
+        self,
+        image: F.ImageArray,
+        params: dict[str, Any],
+        *,
+        fill: tuple[int, ...] | int,
+        backend: str = F.DEFAULT_BACKEND,
     ) -> F.ImageArray:
         return F.gaussian_noise_image(image, params["sigma"], params["seed"])
 
@@ -357,7 +377,12 @@ class Cutout(PixelTransform):
         return {"xyxy": xyxy}
 
     def apply_image(
-        self, image: F.ImageArray, params: dict[str, Any], *, fill: tuple[int, ...] | int, backend: str = "pillow"
+        self,
+        image: F.ImageArray,
+        params: dict[str, Any],
+        *,
+        fill: tuple[int, ...] | int,
+        backend: str = F.DEFAULT_BACKEND,
     ) -> F.ImageArray:
         return F.cutout_image(image, params["xyxy"], fill)
 
@@ -413,7 +438,7 @@ class Mosaic(Transform):
                     (x1 - x0, y1 - y0),
                     fill=fill,
                     interpolation=warp["interpolation"],
-                    backend=warp.get("backend", "pillow"),
+                    backend=warp.get("backend", F.DEFAULT_BACKEND),
                 )
                 canvas[y0:y1, x0:x1] = pixels
             parts.append(warp_sample(tile, matrix, (w, h), clip_rect=quadrant, with_image=False, **warp))

@@ -42,7 +42,7 @@ def command(
         bool, typer.Option("--no-originals", help="Leave out the augmented images' originals.")
     ] = False,
     preview: Annotated[Path | None, typer.Option(help="Also write a PNG grid of originals and copies.")] = None,
-    backend: Annotated[str | None, typer.Option(help="Image kernels: pillow, or opencv (faster).")] = None,
+    backend: Annotated[str | None, typer.Option(help="Image kernels: opencv (default, one thread) or pillow.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace DST if it exists.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:

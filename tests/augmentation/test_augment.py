@@ -53,10 +53,11 @@ def test_augments_train_only_and_keeps_val_untouched(coco_src: Path, tmp_path: P
     assert result.objects_in == result.objects_out + result.dropped_outside + result.dropped_degenerate
 
 
-def test_same_seed_gives_byte_identical_output(coco_src: Path, tmp_path: Path) -> None:
-    augment(coco_src, tmp_path / "a", pipeline="detection", copies=2, seed=7)
-    augment(coco_src, tmp_path / "b", pipeline="detection", copies=2, seed=7)
-    augment(coco_src, tmp_path / "c", pipeline="detection", copies=2, seed=8)
+@pytest.mark.parametrize("backend", ["opencv", "pillow"])
+def test_same_seed_gives_byte_identical_output(coco_src: Path, tmp_path: Path, backend: str) -> None:
+    augment(coco_src, tmp_path / "a", pipeline="detection", copies=2, seed=7, backend=backend)
+    augment(coco_src, tmp_path / "b", pipeline="detection", copies=2, seed=7, backend=backend)
+    augment(coco_src, tmp_path / "c", pipeline="detection", copies=2, seed=8, backend=backend)
     a, b, c = tree_bytes(tmp_path / "a"), tree_bytes(tmp_path / "b"), tree_bytes(tmp_path / "c")
     assert a == b
     assert a != c

@@ -6,6 +6,8 @@ tells where the transform actually moved things, and the boxes must follow.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import shapely
@@ -176,25 +178,27 @@ def test_clip_polygons_reports_areas() -> None:
     assert shapely.Polygon(parts[0]).bounds == (0.0, 0.0, 10.0, 10.0)
 
 
-def test_colour_matches_numpy_references() -> None:
+@pytest.mark.parametrize("backend", ["opencv", "pillow"])
+def test_colour_matches_numpy_references(backend: str) -> None:
+    adjust_color = functools.partial(F.adjust_color, backend=backend)
     image = np.random.default_rng(1).integers(0, 256, (8, 8, 3), dtype=np.uint8)
     rgb = image.astype(float)
     luma = rgb @ [0.299, 0.587, 0.114]
-    assert F.adjust_color(image, 1.0, 1.0, 1.0, 0.0) is image
+    assert adjust_color(image, 1.0, 1.0, 1.0, 0.0) is image
 
     def close(a: np.ndarray, b: np.ndarray) -> None:
         np.testing.assert_allclose(a.astype(float), np.clip(b, 0, 255), atol=1.0)
 
-    close(F.adjust_color(image, 1.5, 1.0, 1.0, 0.0), rgb * 1.5)
-    close(F.adjust_color(image, 1.0, 0.0, 1.0, 0.0), np.full_like(rgb, luma.mean()))
-    close(F.adjust_color(image, 1.0, 1.0, 0.0, 0.0), np.repeat(luma[:, :, None], 3, axis=2))
-    close(F.adjust_color(image, 1.0, 1.0, 1.0, 1.0), rgb)  # a full turn of hue
+    close(adjust_color(image, 1.5, 1.0, 1.0, 0.0), rgb * 1.5)
+    close(adjust_color(image, 1.0, 0.0, 1.0, 0.0), np.full_like(rgb, luma.mean()))
+    close(adjust_color(image, 1.0, 1.0, 0.0, 0.0), np.repeat(luma[:, :, None], 3, axis=2))
+    close(adjust_color(image, 1.0, 1.0, 1.0, 1.0), rgb)  # a full turn of hue
     greys = np.repeat(image[:, :, :1], 3, axis=2)
-    close(F.adjust_color(greys, 1.0, 1.0, 1.0, 0.3), greys.astype(float))  # hue keeps greys grey
-    shifted = F.adjust_color(image, 1.0, 1.0, 1.0, 0.25).astype(float)
+    close(adjust_color(greys, 1.0, 1.0, 1.0, 0.3), greys.astype(float))  # hue keeps greys grey
+    shifted = adjust_color(image, 1.0, 1.0, 1.0, 0.25).astype(float)
     assert np.abs(shifted - rgb).max() > 20
     one = image[:, :, :1]
-    np.testing.assert_array_equal(F.adjust_color(one, 1.0, 1.0, 0.0, 0.4), one)  # grey: no saturation/hue
+    np.testing.assert_array_equal(adjust_color(one, 1.0, 1.0, 0.0, 0.4), one)  # grey: no saturation/hue
     np.testing.assert_array_equal(F.adjust_brightness_contrast(one, 2.0, 1.0), np.clip(one * 2.0, 0, 255))
 
 
@@ -215,7 +219,7 @@ def test_resize_fast_path_matches_the_general_affine_inside_the_image() -> None:
         F.hflip_matrix(W) @ F.scale_matrix(0.9, 1.1, 32, 24),
         F.translation_matrix(3.5, 2.25),
     ):
-        fast = F.affine_image(image, m, (W, H)).astype(int)
+        fast = F.affine_image(image, m, (W, H), backend="pillow").astype(int)  # the Pillow resize fast path
         inverse = tuple(np.linalg.inv(m)[:2].ravel())
         general = np.asarray(Image.fromarray(image).transform((W, H), Image.Transform.AFFINE, inverse, resample=2))
         np.testing.assert_allclose(fast[6:-6, 6:-6], general[6:-6, 6:-6].astype(int), atol=1)
@@ -235,22 +239,23 @@ def test_opencv_backend_agrees_with_pillow() -> None:
     pipe = {"transforms": [{"type": "rotate", "p": 1}, {"type": "blur", "p": 1}], "min_visibility": 0}
     from dataprep.augmentation import load_pipeline
 
-    a = load_pipeline(pipe)(image, BOXES, None, [0, 1, 2], rng=np.random.default_rng(4))
+    a = load_pipeline({**pipe, "backend": "pillow"})(image, BOXES, None, [0, 1, 2], rng=np.random.default_rng(4))
     b = load_pipeline({**pipe, "backend": "opencv"})(image, BOXES, None, [0, 1, 2], rng=np.random.default_rng(4))
     np.testing.assert_array_equal(a.boxes_xyxy, b.boxes_xyxy)  # labels do not depend on the backend
     assert a.image.shape == b.image.shape
 
 
+@pytest.mark.parametrize("backend", ["opencv", "pillow"])
 @pytest.mark.parametrize("degrees", [0, 90, 180, 270])
 @pytest.mark.parametrize("flip", [False, True])
-def test_quarter_turns_flips_and_shifts_match_pillow_exactly(degrees: int, flip: bool) -> None:
+def test_quarter_turns_flips_and_shifts_match_pillow_exactly(degrees: int, flip: bool, backend: str) -> None:
     from PIL import Image
 
     image = np.random.default_rng(degrees).integers(0, 256, (H, W, 3), dtype=np.uint8)
     m = F.translation_matrix(7, -3) @ F.rotation_matrix(degrees, 20, 20)
     if flip:
         m = F.hflip_matrix(50) @ m
-    ours = F.affine_image(image, m, (50, 40), fill=(1, 2, 3))
+    ours = F.affine_image(image, m, (50, 40), fill=(1, 2, 3), backend=backend)
     inverse = tuple(np.linalg.inv(m)[:2].ravel())
     ref = Image.fromarray(image).transform((50, 40), Image.Transform.AFFINE, inverse, resample=0, fillcolor=(1, 2, 3))
     np.testing.assert_array_equal(ours, np.asarray(ref))

@@ -89,8 +89,9 @@ def test_to_dict_round_trips() -> None:
     assert again.to_dict() == pipe.to_dict()
 
 
-def test_same_seed_same_bytes_different_seed_different() -> None:
-    pipe = load_pipeline("detection")
+@pytest.mark.parametrize("backend", ["opencv", "pillow"])
+def test_same_seed_same_bytes_different_seed_different(backend: str) -> None:
+    pipe = load_pipeline({**PRESETS["detection"], "backend": backend})
     a = pipe(IMAGE, BOXES, None, [1, 2], rng=np.random.default_rng([0, 5, 1]))
     b = pipe(IMAGE, BOXES, None, [1, 2], rng=np.random.default_rng([0, 5, 1]))
     c = pipe(IMAGE, BOXES, None, [1, 2], rng=np.random.default_rng([1, 5, 1]))
@@ -167,11 +168,33 @@ def test_grey_images_keep_one_channel() -> None:
     assert out.image.shape == (48, 64, 1)
 
 
-def test_pipelines_pickle_for_data_loader_workers() -> None:
+@pytest.mark.parametrize("backend", ["opencv", "pillow"])
+def test_pipelines_pickle_for_data_loader_workers(backend: str) -> None:
     import pickle
 
-    pipe = load_pipeline("detection")
+    pipe = load_pipeline({**PRESETS["detection"], "backend": backend})
     again = pickle.loads(pickle.dumps(pipe))
     a = pipe(IMAGE, BOXES, None, [1, 2], rng=np.random.default_rng(9))
     b = again(IMAGE, BOXES, None, [1, 2], rng=np.random.default_rng(9))
     assert a.image.tobytes() == b.image.tobytes()
+
+
+def test_opencv_is_the_default_backend_and_runs_on_one_thread() -> None:
+    import cv2
+
+    from dataprep.augmentation import functional as F
+
+    assert Pipeline([]).backend == "opencv"
+    assert all(load_pipeline(name).backend == "opencv" for name in PRESETS)
+    assert pipeline_schema()["properties"]["backend"]["default"] == "opencv"
+    assert load_pipeline({**PRESETS["light"], "backend": "pillow"}).backend == "pillow"  # still selectable
+    before = cv2.getNumThreads()
+    F.cv2_module.cache_clear()  # as in a fresh process: the next use sets OpenCV up
+    cv2.setNumThreads(4)
+    try:
+        load_pipeline("detection")(IMAGE, BOXES, None, [1, 2], rng=np.random.default_rng(0))
+        assert cv2.getNumThreads() == 1  # sequential: no pool next to torch's threads
+    finally:
+        F.cv2_module.cache_clear()
+        cv2.setNumThreads(before)
+        F.cv2_module()
