@@ -296,6 +296,38 @@ def member_paths(root: str | Path, names: Iterable[str]) -> list[str]:
     return [f"{base}/{c}" for c in clean.tolist()]
 
 
+def outside_root(root: str | Path, names: Iterable[str]) -> npt.NDArray[np.bool_]:
+    """True where the file `root`/name really lives outside `root` (followed symlinks leave it).
+
+    ``images/val/etc -> /etc`` with a name ``val/etc/passwd``, or an image that is a symlink to a
+    file elsewhere: both are outside. Symlinks that stay inside `root` are fine; missing files
+    are not outside (validation reports them). Folders are resolved once each; a file costs one
+    lstat, and a realpath only when it is a symlink.
+
+    Args:
+        root: the dataset root.
+        names: N clean relative names (`clean_members`).
+
+    Returns:
+        (N,) bool mask.
+    """
+    base = os.path.realpath(root)
+    inside = base.rstrip(os.sep) + os.sep
+    folders: dict[str, bool] = {}
+    out = []
+    for name in names:
+        path = os.path.join(root, name)
+        folder = os.path.dirname(path)
+        if folder not in folders:
+            real = os.path.realpath(folder)
+            folders[folder] = not (real == base or real.startswith(inside))
+        away = folders[folder]
+        if not away and os.path.islink(path):
+            away = not os.path.realpath(path).startswith(inside)
+        out.append(away)
+    return np.asarray(out, dtype=bool)
+
+
 @dataclass(frozen=True)
 class ImageHeader:
     """What an image file's header says, without decoding pixels.
@@ -374,8 +406,9 @@ def file_digest(path: str | Path, *, chunk_size: int = 1 << 20) -> str:
 def transfer_files(pairs: Iterable[tuple[Path, Path]], mode: str) -> int:
     """Copy or link each ``(source, destination)`` pair; return how many were placed.
 
-    `mode` is ``"copy"``, ``"link"`` (hard link, falling back to a copy across devices) or
-    ``"none"``. Missing sources are skipped (validation reports them); parent folders are made.
+    `mode` is ``"copy"``, ``"link"`` (hard link to the resolved file, falling back to a copy
+    across devices) or ``"none"``. Missing sources are skipped (validation reports them);
+    parent folders are made.
 
     Raises:
         UsageError: unknown `mode`.
@@ -393,8 +426,8 @@ def transfer_files(pairs: Iterable[tuple[Path, Path]], mode: str) -> int:
             made.add(parent)
         try:
             if mode == "link":
-                try:
-                    os.link(src, dst)
+                try:  # the resolved file: a hard link to a relative symlink would dangle in the output
+                    os.link(os.path.realpath(src), dst)
                 except OSError:
                     shutil.copyfile(src, dst)
             else:

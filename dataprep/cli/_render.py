@@ -327,6 +327,16 @@ def dry_run_data(source: Any, losses: list[Any]) -> dict[str, Any]:
     }
 
 
+# losses that mean "your data was not all converted": convert exits 1 after writing the rest
+REFUSED_LOSSES = frozenset({"image-outside-dataset"})
+
+
+def conversion_exit_code(data: dict[str, Any]) -> ExitCode:
+    """1 when a convert report lists refused images (`REFUSED_LOSSES`), else 0."""
+    losses = data["losses"] if data.get("dry_run") else data["written"]["losses"]
+    return ExitCode.FINDINGS if any(loss["code"] in REFUSED_LOSSES for loss in losses) else ExitCode.OK
+
+
 def print_conversion(src: Path, dst: Path, to: str, data: dict[str, Any]) -> None:
     """Render a ``convert`` report (`ConvertResult.to_dict` or `dry_run_data`) for people."""
     out = console()

@@ -28,7 +28,9 @@ layout) and classification layouts (class folders, CSV).
 Lossless where the target can hold it; everything it cannot hold (masks to boxes, crowd flags,
 scores, attributes, rounded VOC coordinates, renumbered class ids) is listed with counts and
 example ids. The output folder is written atomically (temporary folder, then rename), an
-existing DST is refused unless --overwrite, and the input is never modified.
+existing DST is refused unless --overwrite, and the input is never modified. Image files whose
+real path leaves SRC (symlinks to /etc, ...) are left out and make the exit code 1 unless
+--follow-symlinks.
 {_render.EXIT_CODES_HELP}"""
 
 
@@ -47,6 +49,9 @@ def command(
         OnError, typer.Option("--on-error", help="Stop at the first unreadable record, or skip and list it.")
     ] = OnError.raise_,
     overwrite: Annotated[bool, typer.Option(help="Replace DST if it exists.")] = False,
+    follow_symlinks: Annotated[
+        bool, typer.Option("--follow-symlinks", help="Also copy images whose real path leaves SRC (symlinks).")
+    ] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Read and report what would be dropped; write nothing.")
     ] = False,
@@ -77,6 +82,7 @@ def command(
                     images=images.value,
                     overwrite=overwrite,
                     on_error=on_error.value,
+                    follow_symlinks=follow_symlinks,
                     write_options=options,
                 )
             data = result.to_dict()
@@ -87,3 +93,4 @@ def command(
         _render.print_json(data)
     else:
         _render.print_conversion(src, dst, to.value, data)
+    _render.exit_with(_render.conversion_exit_code(data))

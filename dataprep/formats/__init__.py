@@ -13,10 +13,19 @@ from typing import Any
 
 from dataprep.dataset import Dataset
 from dataprep.errors import InputError, OutputError, UsageError
-from dataprep.files import IMAGE_MODES, atomic_output_dir, output_refused, unsafe_member_mask
+from dataprep.files import IMAGE_MODES, atomic_output_dir, output_refused, outside_root, unsafe_member_mask
 from dataprep.formats import coco, cvat, folders, label_studio, labelme, labels_csv, voc, yolo
 from dataprep.formats._numbers import drop_unwritable, unwritable
-from dataprep.formats.base import Capabilities, FormatSpec, Loss, OnError, ReadResult, WriteReport, plan_losses
+from dataprep.formats.base import (
+    MAX_EXAMPLES,
+    Capabilities,
+    FormatSpec,
+    Loss,
+    OnError,
+    ReadResult,
+    WriteReport,
+    plan_losses,
+)
 
 FORMATS: dict[str, FormatSpec] = {
     "coco": coco.FORMAT,
@@ -164,6 +173,7 @@ def write(
     *,
     images: str = "copy",
     overwrite: bool = False,
+    follow_symlinks: bool = False,
     **options: Any,
 ) -> WriteReport:
     """Write `ds` as `format` into the folder `path`, atomically.
@@ -174,6 +184,8 @@ def write(
     Args:
         images: ``"copy"``, ``"link"`` (hard link, copy across devices) or ``"none"``.
         overwrite: replace an existing `path`.
+        follow_symlinks: also copy image files whose real path leaves ``ds.root`` (symlinks);
+            by default they are left out, with their annotations, as an ``image-outside-dataset`` loss.
         **options: format-specific writer options (e.g. ``layout="darknet"`` for YOLO).
 
     Raises:
@@ -195,12 +207,36 @@ def write(
     bad = unwritable(ds)[2]
     if bad:
         raise bad[0]
+    ds, outside = (ds, None) if follow_symlinks or images == "none" else _skip_outside_images(ds)
     losses = plan(ds, format, **options)
     with atomic_output_dir(out, overwrite=overwrite) as tmp:
         report = spec.write(ds, tmp, images=images, **options)
     report.path = str(out)
-    report.losses = losses + report.losses
+    report.losses = losses + report.losses + ([outside] if outside else [])
     return report
+
+
+def _skip_outside_images(ds: Dataset) -> tuple[Dataset, Loss | None]:
+    """`ds` without the images whose files really live outside `ds.root`, and the loss saying so.
+
+    Issue 7, item 1: ``images/val/etc -> /etc`` with ``file_name: etc/passwd`` copied the system
+    file into the output. The image and its annotations are left out, counted and listed.
+    """
+    if ds.root is None or not len(ds.images):
+        return ds, None
+    away = outside_root(ds.root, ds.images["file_name"].tolist())
+    if not away.any():
+        return ds, None
+    ids = ds.images.index[away]
+    loss = Loss(
+        code="image-outside-dataset",
+        message=f"image files whose real path leaves {ds.root} (symlinks) were left out with their annotations; "
+        "pass --follow-symlinks to copy them",
+        count=len(ids),
+        examples=[int(i) for i in ids[:MAX_EXAMPLES]],
+        unit="image",
+    )
+    return ds.select_images(~away), loss
 
 
 @dataclass
@@ -230,6 +266,7 @@ def convert(
     images: str = "copy",
     overwrite: bool = False,
     on_error: OnError = "raise",
+    follow_symlinks: bool = False,
     read_options: dict[str, Any] | None = None,
     write_options: dict[str, Any] | None = None,
 ) -> ConvertResult:
@@ -250,7 +287,15 @@ def convert(
             f"every record was skipped ({len(source.findings):,} problems; the first: {source.findings[0].message})",
             hint="Run `dataprep validate` on it to list them all",
         )
-    written = write(source.dataset, dst, to, images=images, overwrite=overwrite, **(write_options or {}))
+    written = write(
+        source.dataset,
+        dst,
+        to,
+        images=images,
+        overwrite=overwrite,
+        follow_symlinks=follow_symlinks,
+        **(write_options or {}),
+    )
     return ConvertResult(source, written)
 
 

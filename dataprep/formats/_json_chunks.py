@@ -14,7 +14,9 @@ huge files instead of reading them, and look at the first non-space byte before 
 from __future__ import annotations
 
 import itertools
+import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,19 +122,39 @@ class BracketIndex:
 def read_document(path: Path) -> bytes:
     """The bytes of a JSON file, without a UTF-8 byte-order mark.
 
+    The first non-space byte is checked before the rest is read: a 2 GB file of NUL bytes is
+    refused at once instead of after reading it whole (issue 7, item 5). FIFOs and devices are
+    refused before they are opened (opening a FIFO waits for a writer).
+
     Raises:
-        InputError: the file cannot be read, or holds only white space.
+        InputError: not a regular file, unreadable, only white space, or not starting like JSON.
     """
     try:
-        data = path.read_bytes()
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise InputError(path, "not a regular file (a device, FIFO or socket)", hint="Pass a .json file")
+        with open(path, "rb") as f:
+            head = f.read(_HEAD).removeprefix(BOM)
+            start = head.lstrip()
+            while not start and len(head):  # white space so far: read on, a block at a time
+                head = f.read(_HEAD)
+                start = head.lstrip()
+            if start and start[:1] not in b"{[":
+                raise InputError(
+                    path,
+                    f"not JSON: the first non-space byte is {start[:1]!r}",
+                    hint="Pass a COCO .json file (this one may be binary, compressed or truncated)",
+                )
+            data = head + f.read()  # the leading white space kept: line numbers stay right
     except OSError as err:
         raise InputError(
             path, f"cannot read the file ({err.strerror or err})", hint="Check the path and permissions"
         ) from None
-    data = data.removeprefix(BOM)
     if not data.strip():
         raise InputError(path, "the file is empty", hint="Re-export the annotations")
     return data
+
+
+_HEAD = 1 << 16  # bytes read to find the first non-space byte
 
 
 def loads_whole(buf: bytes, path: Path, notes: list[str]) -> Any:

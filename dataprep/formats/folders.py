@@ -143,9 +143,13 @@ def _walk_images(root: str, rel: str, out: list[str], skipped: list[str]) -> Non
     """Append the POSIX paths (relative to `root`) of every image below `root/rel` to `out`.
 
     Follows symlinked folders (datasets are often assembled with ``ln -s``) but never the same
-    folder twice, so link cycles end. Non-image files go to `skipped`.
+    folder twice, and never one that points at or above the class folder or out of `root`
+    (``ln -s .. train/0/up`` labelled every other class as class 0: issue 7, item 2). Non-image
+    files go to `skipped`; folder links not followed too, as ``name/``.
     """
     seen: set[tuple[int, int]] = set()
+    base = os.path.realpath(root)
+    start = os.path.realpath(os.path.join(root, rel))
     stack = [rel]
     while stack:
         current = stack.pop()
@@ -168,11 +172,20 @@ def _walk_images(root: str, rel: str, out: list[str], skipped: list[str]) -> Non
                 continue
             child = f"{current}/{entry.name}" if current else entry.name
             if _safe_is_dir(entry):
+                if entry.is_symlink() and not _link_inside(os.path.realpath(entry.path), base, start):
+                    skipped.append(child + "/")
+                    continue
                 stack.append(child)
             elif _is_image(entry.name):
                 out.append(child)
             else:
                 skipped.append(child)
+
+
+def _link_inside(real: str, base: str, start: str) -> bool:
+    """True when a folder link's target `real` lies inside `base` and below (not above) `start`."""
+    below = real.startswith(base.rstrip(os.sep) + os.sep) or real == base
+    return below and not (start == real or start.startswith(real.rstrip(os.sep) + os.sep))
 
 
 def _check_names(paths: list[str], root: Path, on_error: OnError, findings: list) -> list[str]:
@@ -361,8 +374,15 @@ def _note_scan(frame: pd.DataFrame, names: list[str], skipped: list[str], notes:
         notes.append(
             f"{unlabeled} image(s) outside any class folder read as images without a label (e.g. {', '.join(examples)})"
         )
-    if skipped:
-        notes.append(f"ignored {len(skipped)} non-image file(s) (e.g. {', '.join(sorted(skipped)[:3])})")
+    links = sorted(s for s in skipped if s.endswith("/"))
+    files = sorted(s for s in skipped if not s.endswith("/"))
+    if files:
+        notes.append(f"ignored {len(files)} non-image file(s) (e.g. {', '.join(files[:3])})")
+    if links:
+        notes.append(
+            f"did not follow {len(links)} folder symlink(s) pointing at or above their class folder or out of "
+            f"the dataset (e.g. {', '.join(links[:3])})"
+        )
     empty = sorted(set(names) - set(frame["class"].dropna()))
     if empty:
         notes.append(f"{len(empty)} class folder(s) without images kept as categories: {', '.join(empty[:5])}")
