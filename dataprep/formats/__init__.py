@@ -13,7 +13,14 @@ from typing import Any
 
 from dataprep.dataset import Dataset
 from dataprep.errors import InputError, OutputError, UsageError
-from dataprep.files import IMAGE_MODES, atomic_output_dir, output_refused, outside_root, unsafe_member_mask
+from dataprep.files import (
+    IMAGE_MODES,
+    atomic_output_dir,
+    clean_members,
+    output_refused,
+    outside_root,
+    unsafe_member_mask,
+)
 from dataprep.formats import coco, cvat, folders, label_studio, labelme, labels_csv, voc, yolo
 from dataprep.formats._numbers import drop_unwritable, unwritable
 from dataprep.formats.base import (
@@ -224,7 +231,8 @@ def _skip_outside_images(ds: Dataset) -> tuple[Dataset, Loss | None]:
     """
     if ds.root is None or not len(ds.images):
         return ds, None
-    away = outside_root(ds.root, ds.images["file_name"].tolist())
+    clean, unsafe = clean_members(ds.images["file_name"])  # unsafe names: the writer refuses them itself
+    away = outside_root(ds.root, clean.tolist()) & ~unsafe
     if not away.any():
         return ds, None
     ids = ds.images.index[away]
