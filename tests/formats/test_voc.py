@@ -832,3 +832,14 @@ def test_size_elements_of_images_sharing_a_size(tmp_path: Path) -> None:
     xml = {n: (tmp_path / f"out/Annotations/{n}.xml").read_text() for n in "abc"}
     assert "<depth>1</depth>" in xml["a"] and "<depth>True</depth>" in xml["b"]
     assert "<width>20</width>" in xml["c"] and "<height>" not in xml["c"] and "<depth>3</depth>" in xml["c"]
+
+
+def test_split_list_comments_and_blank_lines_are_skipped(tmp_path: Path) -> None:
+    """Issue 7, item 16: a '# comment' line in ImageSets/Main/*.txt is not an image name."""
+    for name in ("a", "b"):
+        write_xml(tmp_path / "Annotations" / f"{name}.xml", voc_file(f"{name}.jpg", voc_object("cat", 1, 1, 5, 5)))
+    (tmp_path / "ImageSets" / "Main").mkdir(parents=True)
+    (tmp_path / "ImageSets" / "Main" / "train.txt").write_text("# made by a script\n\na\n  # another\nb\n")
+    result = formats.load(tmp_path, "voc", on_error="collect")
+    assert not result.findings
+    assert sorted(result.dataset.images["split"].astype(str)) == ["train", "train"]

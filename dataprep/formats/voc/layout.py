@@ -288,7 +288,11 @@ def _read_split_ids(path: Path, collector: Collector) -> list[str]:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as err:
         raise InputError(path, f"not UTF-8 text ({err.reason} at byte {err.start})", hint="Save it as UTF-8") from None
-    numbered = [(number, line) for number, raw in enumerate(text.splitlines(), 1) if (line := raw.strip())]
+    numbered = [  # blank lines and '# comments' are not ids (as in VOC tools; issue 7, item 16)
+        (number, line)
+        for number, raw in enumerate(text.splitlines(), 1)
+        if (line := raw.strip()) and not line.startswith("#")
+    ]
     clean, bad = clean_members([line for _, line in numbered])
     for k in np.flatnonzero(bad).tolist():
         number, line = numbered[k]
