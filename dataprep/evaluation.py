@@ -6,17 +6,14 @@ the best-F1 confidence, PR curves, the IoU of matched pairs, a confusion matrix 
 an error breakdown. Classification (image-level labels): accuracy, top-k, per-class P/R/F1,
 averages, confusion matrices and the most confused pairs (`dataprep.metrics.classification`).
 
-Inputs are datasets or paths. Predictions may be a COCO results list, a COCO dataset with scores,
-a folder of YOLO label files with a confidence column (Ultralytics ``save_conf``, no images
-needed: sizes come from the ground truth), a classification csv (``file_name,label[,score]`` or
-``file_name`` plus one score column per class) or any dataset dataprep reads. Images and classes
-are matched by id when the ids agree with the ground truth's file and class names, else by file
-name and class name; the result says which (`DetectionResult.matched_by`).
+Inputs are datasets or paths: a COCO results list, a COCO dataset with scores, a folder of YOLO
+label files with a confidence column, a classification csv, or any dataset dataprep reads.
+`dataprep.matching` reads them and matches predictions to the ground truth's images and classes,
+by id or by file and class name; the result says which (`DetectionResult.matched_by`).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +23,16 @@ import numpy.typing as npt
 import pandas as pd
 
 from dataprep.dataset import BOX_COLUMNS, Dataset
-from dataprep.errors import Finding, InputError, Severity, UsageError
+from dataprep.errors import Finding, InputError, UsageError
+from dataprep.matching import (
+    clean_predictions,
+    count_finding,
+    is_csv,
+    load_dataset,
+    load_predictions,
+    predicted_classes,
+    select_split,
+)
 from dataprep.metrics import classification as cls_metrics
 from dataprep.metrics import detection as det_metrics
 
@@ -252,7 +258,7 @@ def evaluate(
 
     Args:
         gt: a Dataset, a dataset folder, or a COCO json file.
-        pred: a Dataset whose annotations carry ``score``, or a path (see the module docstring).
+        pred: a Dataset whose annotations carry ``score``, or a path (see `dataprep.matching`).
         iou_type: ``"bbox"`` or ``"segm"`` (masks: polygons or RLE on both sides).
         iou: the IoU threshold of the single-threshold metrics (VOC AP, best F1, PR curves,
             confusion, errors); the COCO stats always use 0.50:0.95.
@@ -274,257 +280,14 @@ def evaluate(
         raise UsageError(f"iou must be in (0, 1], got {iou}")
     notes: list[str] = []
     findings: list[Finding] = []
-    gt_ds = _load_dataset(gt, gt_format, "ground truth", notes, findings)
+    gt_ds = load_dataset(gt, gt_format, "ground truth", notes, findings)
     if split is not None:
-        gt_ds = _select_split(gt_ds, split)
-    detection = gt_ds.has_boxes or (len(gt_ds.annotations) == 0 and not _is_csv(pred))
+        gt_ds = select_split(gt_ds, split)
+    detection = gt_ds.has_boxes or (len(gt_ds.annotations) == 0 and not is_csv(pred))
     if not detection:
         return _evaluate_classification(gt_ds, pred, pred_format, notes, findings)
-    pred_ds, matched_by, mask_area = _load_predictions(gt_ds, pred, pred_format, notes, findings)
+    pred_ds, matched_by, mask_area = load_predictions(gt_ds, pred, pred_format, notes, findings)
     return _evaluate_detection(gt_ds, pred_ds, matched_by, iou_type, iou, conf, notes, findings, mask_area=mask_area)
-
-
-def _is_csv(src: Any) -> bool:
-    return not isinstance(src, Dataset) and Path(src).suffix.lower() == ".csv"
-
-
-def _load_dataset(src: Dataset | str | Path, fmt: str, what: str, notes: list[str], findings: list[Finding]) -> Dataset:
-    if isinstance(src, Dataset):
-        return src
-    from dataprep.formats import load
-
-    result = load(src, fmt)
-    notes.extend(f"{what}: {n}" for n in result.notes)
-    findings.extend(result.findings)
-    return result.dataset
-
-
-def _select_split(ds: Dataset, split: str) -> Dataset:
-    mask = (ds.images["split"] == split).fillna(False).to_numpy(dtype=bool)
-    if not mask.any():
-        have = ", ".join(ds.splits) or "none"
-        raise UsageError(f"the ground truth has no images in split {split!r} (splits: {have}); pass one of those")
-    return ds.select_images(mask)
-
-
-def _finding(code: str, count: int, message: str, hint: str, severity: Severity = Severity.WARNING) -> Finding:
-    return Finding(code=code, severity=severity, message=f"{count} {message}", hint=hint)
-
-
-# ---------------------------------------------------------------------------------------
-# reading predictions
-
-
-def _load_predictions(
-    gt: Dataset, src: Dataset | str | Path, fmt: str, notes: list[str], findings: list[Finding]
-) -> tuple[Dataset, dict[str, str], bool]:
-    """Predictions in the ground truth's image and category ids (unknown ones dropped, counted).
-
-    The flag is True for a results file without any ``bbox``: the reader derived the boxes from
-    the masks, and pycocotools' ``loadRes`` takes such results' areas from the masks.
-    """
-    if isinstance(src, Dataset):
-        return (*_align(gt, src, findings), False)
-    path = Path(src)
-    if not path.exists():
-        raise InputError(path, "no such file or directory", hint="Check the predictions path")
-    if fmt == "auto" and path.is_file() and path.suffix.lower() == ".json" and _is_results_file(path):
-        from dataprep.formats import coco
-
-        notes.append("predictions: COCO results list, matched to the ground truth by image and category id")
-        return (*_align(gt, coco.read_results(path, gt), findings), not _mentions(path, b'"bbox"'))
-    if fmt == "auto" and path.is_dir() and _is_label_folder(path):
-        return _read_yolo_predictions(path, gt, notes, findings), {"images": "file name", "classes": "index"}, False
-    ds = _load_dataset(path, fmt, "predictions", notes, findings)
-    return (*_align(gt, ds, findings), False)
-
-
-def _mentions(path: Path, token: bytes) -> bool:
-    import mmap
-
-    with open(path, "rb") as fh:
-        if path.stat().st_size == 0:
-            return False
-        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            return mm.find(token) >= 0
-
-
-def _is_results_file(path: Path) -> bool:
-    """A json list, or a dict without ``images`` (annotations only): what ``loadRes`` takes."""
-    with open(path, "rb") as fh:
-        head = fh.read(1 << 20)
-    text = head.lstrip()
-    if text.startswith(b"["):
-        return True
-    return text.startswith(b"{") and re.search(rb'"images"\s*:', head) is None
-
-
-_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
-
-
-def _is_label_folder(path: Path) -> bool:
-    """A folder of YOLO ``.txt`` label files and no images (Ultralytics ``predict`` ``labels/``)."""
-    names = [p.name.lower() for p in path.rglob("*") if p.is_file()]
-    return any(n.endswith(".txt") for n in names) and not any(n.endswith(_IMAGE_SUFFIXES) for n in names)
-
-
-def _read_yolo_predictions(folder: Path, gt: Dataset, notes: list[str], findings: list[Finding]) -> Dataset:
-    """``class cx cy w h conf`` (or a polygon then conf) per line; the stem names the ground-truth image."""
-    from dataprep.boxes import cxcywh_norm_to_xyxy
-
-    stems = pd.Series(gt.images.index.to_numpy(), index=[Path(f).stem for f in gt.images["file_name"]])
-    stems = stems[~stems.index.duplicated(keep=False)]
-    class_ids = gt.categories.index.to_numpy()
-    rows: list[tuple[int, int, float, float, float, float, float]] = []
-    unknown_files = unknown_class = no_conf = 0
-    for label in sorted(folder.rglob("*.txt")):
-        image_id = stems.get(label.stem)
-        if image_id is None:
-            unknown_files += 1
-            continue
-        for line_no, line in enumerate(label.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
-            parts = line.split()
-            if not parts:
-                continue
-            try:
-                values = [float(v) for v in parts]
-            except ValueError:
-                raise InputError(
-                    label, f"not a number in {line.strip()!r}", line=line_no, hint="Write 'class cx cy w h conf'"
-                ) from None
-            if len(values) == 5 or (len(values) > 6 and len(values) % 2 == 1):
-                no_conf += 1
-                continue
-            if len(values) < 5:
-                raise InputError(label, f"{len(values)} numbers", line=line_no, hint="Write 'class cx cy w h conf'")
-            index = int(values[0])
-            if not (values[0] == index and 0 <= index < len(class_ids)):
-                unknown_class += 1
-                continue
-            if len(values) == 6:
-                cx, cy, w, h = values[1:5]
-            else:  # polygon then conf: its bounds
-                pts = np.asarray(values[1:-1]).reshape(-1, 2)
-                lo, hi = pts.min(axis=0), pts.max(axis=0)
-                cx, cy, w, h = (lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, hi[0] - lo[0], hi[1] - lo[1]
-            rows.append((int(image_id), int(class_ids[index]), cx, cy, w, h, values[-1]))
-    arr = np.array([r[2:] for r in rows], dtype=np.float64).reshape(-1, 5)
-    image_ids = np.array([r[0] for r in rows], dtype=np.int64)
-    sizes = gt.images.loc[image_ids, ["width", "height"]].to_numpy(dtype=np.float64, na_value=np.nan)
-    xyxy = cxcywh_norm_to_xyxy(arr[:, :4], sizes[:, 0], sizes[:, 1])
-    notes.append(
-        "predictions: YOLO label files matched to ground-truth images by file stem; class index i is the "
-        "i-th ground-truth category in id order"
-    )
-    if unknown_files:
-        findings.append(
-            _finding(
-                "prediction-unknown-image",
-                unknown_files,
-                "label files name no ground-truth image: skipped",
-                "Name each label file after its image",
-            )
-        )
-    if unknown_class:
-        findings.append(
-            _finding(
-                "prediction-unknown-class",
-                unknown_class,
-                "predictions with a class index outside the ground truth's classes: dropped",
-                "Check the class order",
-            )
-        )
-    if no_conf:
-        findings.append(
-            _finding(
-                "prediction-without-score",
-                no_conf,
-                "label lines without a confidence column: dropped",
-                "Save predictions with Ultralytics' save_conf=True",
-            )
-        )
-    annotations = {
-        "annotation_id": np.arange(1, len(rows) + 1),
-        "image_id": image_ids,
-        "category_id": np.array([r[1] for r in rows], dtype=np.int64),
-        **{c: xyxy[:, k] for k, c in enumerate(BOX_COLUMNS)},
-        "score": arr[:, 4],
-    }
-    return Dataset.from_frames(gt.images, annotations, gt.categories, root=gt.root)
-
-
-def _align(gt: Dataset, pred: Dataset, findings: list[Finding]) -> tuple[Dataset, dict[str, str]]:
-    """Re-key `pred`'s images and categories to the ground truth's ids; drop and count what has no match."""
-    anns = pred.annotations
-    by = {}
-    # images: same ids naming the same files -> by id; else by file name (path, then base name, then stem)
-    p_names = pred.images["file_name"]
-    same_ids = pred.images.index.isin(gt.images.index)
-    g_names = gt.images["file_name"].reindex(pred.images.index)
-    if pred.images is gt.images or (same_ids.all() and (p_names.isna() | (p_names == g_names)).all()):
-        by["images"] = "id"
-        image_map = pd.Series(pred.images.index.to_numpy(), index=pred.images.index)
-    else:
-        by["images"] = "file name"
-        image_map = _map_by_name(p_names, gt.images["file_name"])
-    # classes: same ids with the same names -> by id; else by name
-    p_cats = pred.categories["name"]
-    g_cat_names = gt.categories["name"].reindex(p_cats.index)
-    if pred.categories is gt.categories or (p_cats == g_cat_names).all():
-        by["classes"] = "id"
-        cat_map = pd.Series(p_cats.index.to_numpy(), index=p_cats.index)
-        cat_map = cat_map[cat_map.isin(gt.categories.index)]
-    else:
-        by["classes"] = "name"
-        lookup = pd.Series(gt.categories.index.to_numpy(), index=gt.categories["name"].str.strip().str.lower())
-        lookup = lookup[~lookup.index.duplicated()]
-        cat_map = pd.Series(lookup.reindex(p_cats.str.strip().str.lower()).to_numpy(), index=p_cats.index).dropna()
-    new_img = anns["image_id"].map(image_map)
-    new_cat = anns["category_id"].map(cat_map)
-    bad_img = new_img.isna().to_numpy()
-    bad_cat = new_cat.isna().to_numpy() & ~bad_img
-    if bad_img.any():
-        findings.append(
-            _finding(
-                "prediction-unknown-image",
-                int(bad_img.sum()),
-                "predictions on images the ground truth does not "
-                "have: dropped (pycocotools refuses such results files)",
-                "Evaluate against the matching ground truth",
-            )
-        )
-    if bad_cat.any():
-        findings.append(
-            _finding(
-                "prediction-unknown-class",
-                int(bad_cat.sum()),
-                "predictions of classes the ground truth does not have: dropped (pycocotools ignores them)",
-                "Check the class names or ids",
-            )
-        )
-    keep = ~(bad_img | bad_cat)
-    out = anns.loc[keep].copy()
-    out["image_id"] = new_img[keep].astype(np.int64).to_numpy()
-    out["category_id"] = new_cat[keep].astype(np.int64).to_numpy()
-    ds = Dataset.from_frames(gt.images, out, gt.categories, root=gt.root)
-    return ds, by
-
-
-def _map_by_name(pred_names: pd.Series, gt_names: pd.Series) -> pd.Series:
-    """pred image_id -> gt image_id by relative path, then base name, then stem (unique ones only)."""
-    out = pd.Series(np.nan, index=pred_names.index, dtype=float)
-    for key in (
-        lambda s: s,
-        lambda s: s.map(lambda n: Path(str(n)).name),
-        lambda s: s.map(lambda n: Path(str(n)).stem),
-    ):
-        g = pd.Series(gt_names.index.to_numpy(), index=key(gt_names).to_numpy())
-        g = g[~g.index.duplicated(keep=False)]
-        todo = out.isna()
-        if not todo.any():
-            break
-        out[todo] = g.reindex(key(pred_names[todo]).to_numpy()).to_numpy()
-    return out.dropna()
 
 
 # ---------------------------------------------------------------------------------------
@@ -612,87 +375,46 @@ def _evaluate_detection(
     mask_area: bool = False,
 ) -> DetectionResult:
     n_pred_read = len(pred.annotations)
-    pred = _clean_predictions(gt, pred, findings)
+    pred = clean_predictions(gt, pred, findings)
     if iou_type == "segm" and len(gt.annotations) and not gt.has_segmentation:
         raise UsageError("segm evaluation needs ground-truth masks (polygons or RLE); this ground truth has none")
     img_ids = gt.images.index.to_numpy(dtype=np.int64)
     cat_ids = gt.categories.index.to_numpy(dtype=np.int64)
-    # ground truth of classes or images that are not listed is not evaluated (pycocotools: getAnnIds filter)
-    gt_anns = gt.annotations
-    listed = gt_anns["category_id"].isin(cat_ids).to_numpy() & gt_anns["image_id"].isin(img_ids).to_numpy()
-    if not listed.all():
-        findings.append(
-            _finding(
-                "gt-dangling",
-                int((~listed).sum()),
-                "ground-truth annotations of an unlisted image or class: not evaluated",
-                "Run dataprep validate on the ground truth",
-            )
-        )
-        gt = gt.replace(annotations=gt_anns.loc[listed])
+    gt = _listed_gt(gt, img_ids, cat_ids, findings)
     g = _objects(gt, is_gt=True, iou_type=iou_type)
     d = _objects(pred, is_gt=False, iou_type=iou_type, mask_area=mask_area)
     coco = det_metrics.coco_evaluate(g, d, img_ids, cat_ids, iou_type=iou_type)
-    stats = dict(zip(det_metrics.STAT_NAMES, coco.stats.tolist(), strict=True))
+    all_areas = [det_metrics.AREA_RANGES["all"]]  # one threshold, all areas: what the other metrics use
     m1 = det_metrics.match(
-        g,
-        d,
-        img_ids,
-        cat_ids,
-        iou_type=iou_type,
-        iou_thresholds=np.array([iou]),
-        area_ranges=[det_metrics.AREA_RANGES["all"]],
+        g, d, img_ids, cat_ids, iou_type=iou_type, iou_thresholds=np.array([iou]), area_ranges=all_areas
     )
     curves = det_metrics.class_curves(g, d, m1, img_ids, cat_ids)
     f1 = det_metrics.best_f1(g, d, m1, cat_ids)
     voc = det_metrics.voc_evaluate(g, d, img_ids, cat_ids, iou=iou, iou_type=iou_type)
     errors = det_metrics.error_breakdown(g, d, m1, img_ids, cat_ids, fg=iou)
-    confusion = det_metrics.confusion_matrix(g, d, cat_ids, iou=iou, conf=conf)
-    class_ap = coco.class_ap()
-    names = gt.categories["name"].astype(str).tolist()
-    gk = np.searchsorted(cat_ids, g.category_id)
-    per_class = pd.DataFrame(
-        {
-            "name": names,
-            "gt": np.bincount(gk[~g.iscrowd], minlength=len(cat_ids)),
-            "predictions": np.bincount(np.searchsorted(cat_ids, d.category_id), minlength=len(cat_ids)),
-            "AP": class_ap["AP"],
-            "AP50": class_ap["AP50"],
-            "AP75": class_ap["AP75"],
-            "AP_iou": curves.ap,
-            "voc_ap": voc.ap,
-            "voc07_ap": voc.ap07,
-            "precision": f1.class_precision,
-            "recall": f1.class_recall,
-            "f1": f1.class_f1,
-        },
-        index=pd.Index(cat_ids, name="category_id"),
-    )
-    labels = [*names, "background"]
-    pr = pd.DataFrame(curves.precision.T, index=pd.Index(det_metrics.RECALL_THRESHOLDS, name="recall"), columns=names)
-    tp, ign = m1.tp[0, 0], m1.ignored[0, 0]
-    status_codes = np.where(tp, 0, np.where(ign, 2, 1))
-    prediction_status = pd.Series(np.nan, index=pred.annotations.index, dtype=object)
-    prediction_status.iloc[m1.det] = np.array(_STATUS, dtype=object)[status_codes]
-    gt_state = np.full(len(g), "missed", dtype=object)
-    gt_state[m1.gt_ignored[0]] = "ignored"
-    gt_state[m1.gt_match[0, 0][tp]] = "matched"
-    matched_iou = _matched_iou(m1, tp)
+    per_class = _per_class(gt, g, d, cat_ids, coco.class_ap(), curves, voc, f1)
+    names = per_class["name"].tolist()
+    labels = pd.Index([*names, "background"])
     has_gt = per_class["gt"].to_numpy() > 0
+    prediction_status, gt_status, matched_iou = _statuses(gt, pred, len(g), m1)
     return DetectionResult(
         iou_type=iou_type,
         iou=float(iou),
-        stats=stats,
+        stats=dict(zip(det_metrics.STAT_NAMES, coco.stats.tolist(), strict=True)),
         per_class=per_class,
         voc={
             "mAP": float(voc.ap[has_gt].mean()) if has_gt.any() else -1.0,
             "mAP07": float(voc.ap07[has_gt].mean()) if has_gt.any() else -1.0,
         },
         best_f1={"confidence": f1.confidence, "precision": f1.precision, "recall": f1.recall, "f1": f1.f1},
-        pr_curves=pr,
+        pr_curves=pd.DataFrame(
+            curves.precision.T, index=pd.Index(det_metrics.RECALL_THRESHOLDS, name="recall"), columns=names
+        ),
         matched_iou=matched_iou,
         confusion=pd.DataFrame(
-            confusion, index=pd.Index(labels, name="predicted"), columns=pd.Index(labels, name="true")
+            det_metrics.confusion_matrix(g, d, cat_ids, iou=iou, conf=conf),
+            index=labels.rename("predicted"),
+            columns=labels.rename("true"),
         ),
         errors=pd.DataFrame(
             {"count": errors.counts, "delta_ap": errors.delta_ap}, index=pd.Index(det_metrics.ERROR_KINDS, name="kind")
@@ -711,8 +433,78 @@ def _evaluate_detection(
         gt=gt,
         predictions=pred,
         prediction_status=prediction_status,
-        gt_status=pd.Series(gt_state, index=gt.annotations.index),
+        gt_status=gt_status,
     )
+
+
+def _listed_gt(
+    gt: Dataset, img_ids: npt.NDArray[np.int64], cat_ids: npt.NDArray[np.int64], findings: list[Finding]
+) -> Dataset:
+    """`gt` without annotations of unlisted images or classes (pycocotools' getAnnIds filter), counted."""
+    gt_anns = gt.annotations
+    listed = gt_anns["category_id"].isin(cat_ids).to_numpy() & gt_anns["image_id"].isin(img_ids).to_numpy()
+    if listed.all():
+        return gt
+    findings.append(
+        count_finding(
+            "gt-dangling",
+            int((~listed).sum()),
+            "ground-truth annotations of an unlisted image or class: not evaluated",
+            "Run dataprep validate on the ground truth",
+        )
+    )
+    return gt.replace(annotations=gt_anns.loc[listed])
+
+
+def _per_class(
+    gt: Dataset,
+    g: det_metrics.Objects,
+    d: det_metrics.Objects,
+    cat_ids: npt.NDArray[np.int64],
+    class_ap: dict[str, npt.NDArray[np.float64]],
+    curves: det_metrics.ClassCurves,
+    voc: det_metrics.VocResult,
+    f1: det_metrics.BestF1,
+) -> pd.DataFrame:
+    """The per-class table of `DetectionResult` (index ``category_id``)."""
+    gk = np.searchsorted(cat_ids, g.category_id)
+    return pd.DataFrame(
+        {
+            "name": gt.categories["name"].astype(str).tolist(),
+            "gt": np.bincount(gk[~g.iscrowd], minlength=len(cat_ids)),
+            "predictions": np.bincount(np.searchsorted(cat_ids, d.category_id), minlength=len(cat_ids)),
+            "AP": class_ap["AP"],
+            "AP50": class_ap["AP50"],
+            "AP75": class_ap["AP75"],
+            "AP_iou": curves.ap,
+            "voc_ap": voc.ap,
+            "voc07_ap": voc.ap07,
+            "precision": f1.class_precision,
+            "recall": f1.class_recall,
+            "f1": f1.class_f1,
+        },
+        index=pd.Index(cat_ids, name="category_id"),
+    )
+
+
+def _statuses(
+    gt: Dataset, pred: Dataset, n_gt: int, m: det_metrics.Matches
+) -> tuple[pd.Series, pd.Series, npt.NDArray[np.float64]]:
+    """What each prediction and ground truth became at the single IoU threshold of `m`.
+
+    Returns:
+        per prediction ``tp``, ``fp`` or ``ignored`` (NaN outside its image's 100 best of its
+        class); per ground truth ``matched``, ``missed`` or ``ignored``; ``(N,)`` IoU of each
+        true-positive pair.
+    """
+    tp, ign = m.tp[0, 0], m.ignored[0, 0]
+    status_codes = np.where(tp, 0, np.where(ign, 2, 1))
+    prediction_status = pd.Series(np.nan, index=pred.annotations.index, dtype=object)
+    prediction_status.iloc[m.det] = np.array(_STATUS, dtype=object)[status_codes]
+    gt_state = np.full(n_gt, "missed", dtype=object)
+    gt_state[m.gt_ignored[0]] = "ignored"
+    gt_state[m.gt_match[0, 0][tp]] = "matched"
+    return prediction_status, pd.Series(gt_state, index=gt.annotations.index), _matched_iou(m, tp)
 
 
 def _matched_iou(m: det_metrics.Matches, tp: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
@@ -723,62 +515,6 @@ def _matched_iou(m: det_metrics.Matches, tp: npt.NDArray[np.bool_]) -> npt.NDArr
     gt_rows = m.gt_match[0, 0][det_pos]
     pair = pd.Series(m.pair_iou, index=pd.MultiIndex.from_arrays([m.pair_det, m.pair_gt]))
     return pair.reindex(pd.MultiIndex.from_arrays([det_pos, gt_rows])).to_numpy(dtype=np.float64)
-
-
-def _clean_predictions(gt: Dataset, pred: Dataset, findings: list[Finding]) -> Dataset:
-    """Drop predictions that cannot be ranked (NaN score) or placed (no box); count the odd ones kept."""
-    anns = pred.annotations
-    if len(anns) == 0:
-        return pred
-    score = anns["score"].to_numpy(dtype=np.float64)
-    xyxy = anns[BOX_COLUMNS].to_numpy(dtype=np.float64)
-    if np.isnan(score).all():
-        findings.append(
-            _finding(
-                "prediction-without-score",
-                len(anns),
-                "predictions have no score: all ranked equal (score 1)",
-                "Give each prediction its confidence",
-            )
-        )
-        anns = anns.assign(score=1.0)
-        score = np.ones(len(anns))
-    no_score = np.isnan(score)
-    no_box = ~np.isfinite(xyxy).all(axis=1) & anns["segmentation"].isna().to_numpy()
-    if no_score.any():
-        findings.append(
-            _finding(
-                "prediction-nan-score",
-                int(no_score.sum()),
-                "predictions with a NaN score: dropped",
-                "Write a finite score for every prediction",
-                Severity.ERROR,
-            )
-        )
-    if no_box.any():
-        findings.append(
-            _finding(
-                "prediction-without-box",
-                int(no_box.sum()),
-                "predictions without a box or mask: dropped",
-                "Give each detection a bbox",
-                Severity.ERROR,
-            )
-        )
-    negative = ((xyxy[:, 2] < xyxy[:, 0]) | (xyxy[:, 3] < xyxy[:, 1])) & ~no_box
-    if negative.any():
-        findings.append(
-            _finding(
-                "prediction-negative-size",
-                int(negative.sum()),
-                "predictions with a negative width or height: kept as pycocotools keeps them (they overlap nothing)",
-                "Check the box format (x, y, width, height)",
-            )
-        )
-    keep = ~(no_score | no_box)
-    if keep.all() and anns is pred.annotations:
-        return pred
-    return Dataset.from_frames(pred.images, anns.loc[keep], pred.categories, root=pred.root, info=pred.info)
 
 
 # ---------------------------------------------------------------------------------------
@@ -796,22 +532,12 @@ def _evaluate_classification(
         notes.append("ground truth: images with several labels are judged on their first label")
     truth = pd.Series(class_index.reindex(first["category_id"]).to_numpy(), index=first["image_id"].to_numpy())
     truth = truth.dropna().astype(np.int64)
-    if _is_csv(pred) and fmt == "auto":
-        predicted, scores, matched_by = _read_prediction_csv(Path(pred), gt, names, notes, findings)
-    else:
-        pred_ds = _load_dataset(pred, fmt, "predictions", notes, findings)
-        aligned, matched_by = _align(gt, pred_ds, findings)
-        anns = aligned.annotations
-        if anns["score"].notna().any():
-            anns = anns.sort_values("score", ascending=False, kind="stable")
-        top = anns[~anns["image_id"].duplicated()]
-        predicted = pd.Series(class_index.reindex(top["category_id"]).to_numpy(), index=top["image_id"].to_numpy())
-        scores = None
+    predicted, scores, matched_by = predicted_classes(gt, pred, fmt, notes, findings)
     common = truth.index.intersection(predicted.index)
     missing = len(truth) - len(common)
     if missing:
         findings.append(
-            _finding(
+            count_finding(
                 "image-without-prediction",
                 missing,
                 "labelled images have no prediction: left out of the metrics",
@@ -850,77 +576,3 @@ def _evaluate_classification(
         findings=findings,
         notes=notes,
     )
-
-
-_FILE_COLUMNS = ("file_name", "filename", "file", "image", "image_name", "image_path", "path", "img")
-_LABEL_COLUMNS = ("label", "class", "class_name", "category", "category_name", "prediction", "predicted")
-
-
-def _read_prediction_csv(
-    path: Path, gt: Dataset, names: pd.Series, notes: list[str], findings: list[Finding]
-) -> tuple[pd.Series, pd.DataFrame | None, dict[str, str]]:
-    """``file_name,label[,score]`` or ``file_name,<class>,<class>...`` (scores) -> per gt image_id."""
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except Exception as err:  # pandas raises several parser error types
-        raise InputError(path, f"not a readable csv ({err})", hint="Write 'file_name,label[,score]'") from None
-    lower = {c.strip().lower(): c for c in df.columns}
-    file_col = next((lower[c] for c in _FILE_COLUMNS if c in lower), None)
-    if file_col is None:
-        raise InputError(
-            path,
-            f"no file column in the header {list(df.columns)}",
-            record="line 1",
-            hint="Name the first column 'file_name'",
-        )
-    label_col = next((lower[c] for c in _LABEL_COLUMNS if c in lower), None)
-    name_to_index = {n: i for i, n in enumerate(names.tolist())}
-    class_cols = [c for c in df.columns if c in name_to_index]
-    image_map = _map_by_name(df[file_col], gt.images["file_name"])
-    scores = None
-    if class_cols:
-        values = df[class_cols].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
-        full = np.full((len(df), len(names)), -np.inf)
-        full[:, [name_to_index[c] for c in class_cols]] = np.nan_to_num(values, nan=-np.inf)
-        scores = pd.DataFrame(full)
-        pred_index = pd.Series(full.argmax(axis=1))
-        notes.append(f"predictions: class scores from {len(class_cols)} columns; the top score is the prediction")
-    elif label_col is not None:
-        lookup = {n.strip().lower(): i for n, i in name_to_index.items()}
-        pred_index = df[label_col].str.strip().str.lower().map(lookup)
-        unknown = int(pred_index.isna().sum())
-        if unknown:
-            findings.append(
-                _finding(
-                    "prediction-unknown-class",
-                    unknown,
-                    "rows predict a class the ground truth does not have: dropped",
-                    "Use the ground truth's class names",
-                )
-            )
-    else:
-        raise InputError(
-            path,
-            "no label column and no per-class score columns",
-            record="line 1",
-            hint="Add a 'label' column, or one score column per class name",
-        )
-    known = pred_index.notna() & pd.Series(df.index.isin(image_map.index), index=df.index)
-    unknown_img = int((~pd.Series(df.index.isin(image_map.index))).sum())
-    if unknown_img:
-        findings.append(
-            _finding(
-                "prediction-unknown-image",
-                unknown_img,
-                "rows name no ground-truth image: dropped",
-                "Use the ground truth's file names",
-            )
-        )
-    rows = df.index[known.to_numpy()]
-    image_ids = image_map.reindex(rows).astype(np.int64).to_numpy()
-    predicted = pd.Series(pred_index[rows].astype(np.int64).to_numpy(), index=image_ids)
-    dup = predicted.index.duplicated()
-    predicted = predicted[~dup]
-    if scores is not None:
-        scores = scores.iloc[rows].set_axis(image_ids)[~dup]
-    return predicted, scores, {"images": "file name", "classes": "name"}

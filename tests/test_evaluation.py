@@ -148,6 +148,23 @@ def test_yolo_label_folder_with_confidence(gt: Dataset, results: list[dict], tmp
     assert [f.code for f in r.findings] == ["prediction-unknown-image"]
 
 
+def test_yolo_label_lines_without_a_class_or_score_are_counted(gt: Dataset, tmp_path: Path) -> None:
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    stem = Path(gt.images["file_name"].iloc[0]).stem
+    lines = ["0 0.5 0.5 0.2 0.2 0.9", "nan 0.5 0.5 0.2 0.2 0.9", "1.5 0.5 0.5 0.2 0.2 0.8", "0 0.5 0.5 0.2 0.2", ""]
+    (labels / f"{stem}.txt").write_text("\n".join(lines))
+    r = evaluate(COCO_SAMPLE, labels)
+    assert r.counts["predictions"] == 1
+    codes = {f.code: f.message for f in r.findings}
+    assert codes["prediction-unknown-class"].startswith("2 ")  # nan and 1.5: not a class index (no traceback)
+    assert codes["prediction-without-score"].startswith("1 ")
+    (labels / f"{stem}.txt").write_text("0 0.5 x 0.2 0.2 0.9\n")
+    with pytest.raises(InputError, match="not a number") as err:
+        evaluate(COCO_SAMPLE, labels)
+    assert err.value.path == str(labels / f"{stem}.txt") and err.value.record == "line 1"
+
+
 def test_bad_predictions_are_counted_findings(gt: Dataset, results: list[dict], tmp_path: Path) -> None:
     bad = [dict(r) for r in results]
     bad[1]["image_id"] = 99999
