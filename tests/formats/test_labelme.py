@@ -286,8 +286,9 @@ def test_refuses_image_data_that_is_not_an_image(tmp_path: Path) -> None:
 def test_image_path_leaving_the_folder_falls_back_to_the_json_name(tmp_path: Path) -> None:
     labelme_file(tmp_path / "x" / "a.json", [], imagePath="../../../etc/passwd.jpg")
     labelme_file(tmp_path / "x" / "b.json", [], imagePath="C:\\data\\b.jpg")
+    labelme_file(tmp_path / "x" / "c.json", [], imagePath="..")
     result = labelme.read(tmp_path)
-    assert result.dataset.images["file_name"].tolist() == ["x/a.jpg", "x/b.jpg"]
+    assert result.dataset.images["file_name"].tolist() == ["x/a.jpg", "x/b.jpg", "x/c"]
     assert any("left the folder" in n for n in result.notes)
 
 

@@ -74,14 +74,16 @@ def read(path: Path, *, on_error: OnError = "raise", provenance: bool = False, *
     label_order = read_labels_file(layout.root, layout.notes)
     # 2. parse: every json -> rows
     rows = Rows()
+    base = str(layout.root)
     for rel in layout.files:
-        file = layout.root / rel
+        file = f"{base}/{rel}"  # plain strings: Path objects cost more than parsing on 100k small files
         try:
-            data = file.read_bytes()
+            with open(file, "rb") as f:
+                data = f.read()
         except OSError as err:
             collector.report(InputError(file, f"cannot read ({err.strerror})", hint="Check permissions"))
             continue
-        parse_file(data, rel, str(file), collector, rows)
+        parse_file(data, rel, file, collector, rows)
     _notes(layout, rows)
     # 3. tables
     images = _images_table(layout, rows)

@@ -25,6 +25,7 @@ import binascii
 import io
 import math
 import posixpath
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +50,7 @@ _LEAST_POINTS = {
     "point": 1,
     "points": 1,
 }
+_PLAIN_NAME = re.compile(r"(?!\.\.?\Z)[^/\\:\x00]+\Z")  # a bare file name: no folder, drive, NUL, "." or ".."
 _SHAPE_HINT = "Fix or remove the shape in LabelMe (a polygon needs 3 points, a rectangle/circle/line 2)"
 
 
@@ -123,13 +125,15 @@ def _image_name(json_rel: str, image_path: Any, rows: Rows) -> str:
     A path that leaves the root (``../x.jpg``), is absolute or missing falls back to the json's
     own stem with the image's suffix beside it (counted in a note).
     """
-    folder = posixpath.dirname(json_rel)
+    folder = json_rel.rpartition("/")[0]
+    if isinstance(image_path, str) and image_path and _PLAIN_NAME.match(image_path):  # the common case
+        return f"{folder}/{image_path}" if folder else image_path
     stem = posixpath.splitext(json_rel)[0]
     if isinstance(image_path, str) and image_path.strip():
         text = image_path.replace("\\", "/")
         local = not text.startswith("/") and not (len(text) > 1 and text[1] == ":")  # not absolute, no drive
         joined = posixpath.normpath(posixpath.join(folder, text)) if local else ""
-        if joined and not joined.startswith("../") and joined != ".." and ":" not in joined.split("/")[0]:
+        if joined not in ("", ".", "..") and not joined.startswith("../"):
             return joined
         rows.path_fallbacks += 1
         return stem + posixpath.splitext(text)[1]
