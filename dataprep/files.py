@@ -407,8 +407,8 @@ def transfer_files(pairs: Iterable[tuple[Path, Path]], mode: str) -> int:
     """Copy or link each ``(source, destination)`` pair; return how many were placed.
 
     `mode` is ``"copy"``, ``"link"`` (hard link to the resolved file, falling back to a copy
-    across devices) or ``"none"``. Missing sources are skipped (validation reports them);
-    parent folders are made.
+    across devices) or ``"none"``. Missing or unreadable sources (symlink loops) are skipped
+    (validation reports them); parent folders are made.
 
     Raises:
         UsageError: unknown `mode`.
@@ -433,6 +433,10 @@ def transfer_files(pairs: Iterable[tuple[Path, Path]], mode: str) -> int:
             else:
                 shutil.copyfile(src, dst)
         except FileNotFoundError:
+            continue
+        except OSError as err:  # a symlink loop, a folder, an unreadable file: not placed, like a missing one
+            if str(err.filename) != str(src) or err.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT):
+                raise
             continue
         placed += 1
     return placed

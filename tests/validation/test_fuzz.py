@@ -46,6 +46,12 @@ HOSTILE = [
     b"../../etc/passwd",
     b"\n",
     b" ",
+    # issue 7: non-finite and overflowing numbers, lone surrogates, deep nesting
+    b"Infinity",
+    b"1e308",
+    b'"\\ud800"',
+    b"[" * 3000,
+    b"{\"a\": " * 2000,
 ]
 TOKEN = re.compile(rb"-?\d+(\.\d+)?|\"[^\"]*\"|[A-Za-z_]+|[{}\[\]<>]")
 
@@ -145,3 +151,40 @@ def test_garbage_images_become_findings(datasets: dict[str, Path], garbage: byte
         report = validate(root, decode=True)
         assert report.exit_code == 1
         assert {"image-unreadable", "image-corrupt", "size-mismatch"} & set(report.codes())
+
+
+@FUZZ
+@given(
+    kind=st.sampled_from(["outside-file", "loop", "up-folder", "dangling", "outside-folder"]),
+    name=st.sampled_from(["a.jpg", "b.png", "d e.jpg"]),
+    to=st.sampled_from(["yolo", "voc", "coco"]),
+)
+def test_symlinked_images_never_bring_outside_files(datasets: dict[str, Path], kind: str, name: str, to: str) -> None:
+    """Issue 7: image symlinks (out of the root, loops, dangling) give dataprep errors or findings,
+    and the outside file's bytes never reach a convert output."""
+    with tempfile.TemporaryDirectory() as tmp:
+        secret = Path(tmp) / "secret"
+        secret.mkdir()
+        (secret / name).write_bytes(b"SECRET-BYTES")
+        root = Path(tmp) / "coco"
+        shutil.copytree(datasets["coco"], root)
+        split = "val" if name == "d e.jpg" else "train"
+        image = root / "images" / split / name
+        image.unlink()
+        target = {
+            "outside-file": secret / name,
+            "loop": image,
+            "up-folder": root,
+            "dangling": Path(tmp) / "nowhere",
+            "outside-folder": secret,
+        }[kind]
+        image.symlink_to(target)
+        if kind == "outside-folder":  # the whole split folder links out of the root
+            shutil.rmtree(root / "images" / "val")
+            (root / "images" / "val").symlink_to(secret)
+        _exercise(root, "coco")
+        out = Path(tmp) / "out"
+        with contextlib.suppress(DataprepError):
+            formats.convert(root, out, to=to, on_error="collect")
+        if out.exists():
+            assert not any(p.is_file() and p.read_bytes() == b"SECRET-BYTES" for p in out.rglob("*"))
