@@ -4,10 +4,11 @@
 class met its target; `split_files` reads a dataset folder, splits it and writes it in any
 format. How it works:
 
-1. **Units.** Images that must stay together are joined into one unit (connected components
-   over "same" pairs): the same ``--group-by`` value (an image field or a regex on the file
-   name), identical bytes (content digest), and optionally near-identical pixels (difference
-   hash within a Hamming distance). Everything below works on units, never on single images.
+1. **Units** (`dataprep.grouping`). Images that must stay together are joined into one unit
+   (connected components over "same" pairs): the same ``--group-by`` value (an image field or
+   a regex on the file name), identical bytes (content digest), and optionally near-identical
+   pixels (difference hash within a Hamming distance). Everything below works on units, never
+   on single images.
 2. **Stratification** (Sechidis, Tsoumakas & Vlahavas 2011, "On the stratification of
    multi-label data", iterative stratification): classes are taken rarest first (fewest units
    left); the units holding that class, in seeded random order, are shared between the splits
@@ -40,13 +41,13 @@ import pandas as pd
 
 from dataprep.dataset import Dataset
 from dataprep.errors import OutputError, UsageError
+from dataprep.grouping import check_leaks, find_units, parse_near_duplicates
 
 Stratify = Literal["auto", "class", "none"]
 STRATIFY_MODES = ("auto", "class", "none")
 DEFAULT_RATIOS: dict[str, float] = {"train": 0.7, "val": 0.2, "test": 0.1}
 _DEFAULT_NAMES = {2: ("train", "val"), 3: ("train", "val", "test")}
 _SPLIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_REGEX_CHARS = re.compile(r"[\\^$()\[\]{}*+?|]")
 
 __all__ = [
     "DEFAULT_RATIOS",
@@ -57,7 +58,6 @@ __all__ = [
     "split_files",
     "split_with_report",
 ]
-
 
 # -- ratios ----------------------------------------------------------------------------------
 
@@ -122,165 +122,6 @@ def parse_ratios(value: str | Sequence[float] | Mapping[str, float], *, option: 
     else:
         raise fail(f"the parts sum to {total:g}, not 100 (or 1)")
     return {name: number / scale for name, number in zip(names, numbers, strict=True)}
-
-
-# -- units: groups, identical and near-identical content --------------------------------------
-
-
-def _components(n: int, pairs: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Connected components of ``n`` nodes joined by ``(M, 2)`` pairs: labels 0..G-1 by first node."""
-    parent = np.arange(n, dtype=np.int64)
-    if len(pairs):
-        a, b = pairs[:, 0], pairs[:, 1]
-        while True:  # hook each edge's roots to the smaller one, then jump pointers to the roots
-            low = np.minimum(parent[a], parent[b])
-            np.minimum.at(parent, parent[a], low)
-            np.minimum.at(parent, parent[b], low)
-            while True:
-                grand = parent[parent]
-                if (grand == parent).all():
-                    break
-                parent = grand
-            if (parent[a] == parent[b]).all():
-                break
-    return np.unique(parent, return_inverse=True)[1].astype(np.int64)
-
-
-def _key_pairs(keys: pd.Series, pos: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], int]:
-    """Pairs of image positions `pos` sharing a non-null key, and how many keys span two or more images."""
-    codes, _ = pd.factorize(keys, use_na_sentinel=True)
-    has = codes >= 0
-    if not has.any():
-        return np.empty((0, 2), dtype=np.int64), 0
-    codes, pos = codes[has], np.asarray(pos, dtype=np.int64)[has]
-    head = np.full(codes.max() + 1, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(head, codes, pos)
-    first = head[codes]
-    dup = first != pos
-    spanning = np.unique(codes[dup])
-    return np.stack([first[dup], pos[dup]], axis=1), len(spanning)
-
-
-def _group_keys(ds: Dataset, group_by: str) -> tuple[pd.Series, npt.NDArray[np.int64], str]:
-    """Leak-group keys named by `group_by`, the image position of each key, and what they were.
-
-    Image fields give one key per image; an annotation attribute (a track or patient id on
-    each object) gives one per annotation, and images sharing any value are joined.
-
-    Raises:
-        UsageError: `group_by` is neither a known field nor a regex with a match.
-    """
-    images = ds.images
-    every = np.arange(len(images), dtype=np.int64)
-    if group_by == "group":
-        return images["group"].astype(object), every, "field 'group'"
-    attrs = images["attributes"]
-    fields = sorted({k for a in attrs if isinstance(a, dict) for k in a})
-    if group_by in fields:
-        keys = attrs.map(lambda a: a.get(group_by) if isinstance(a, dict) else None)
-        return keys.map(lambda v: None if v is None else str(v)).astype(object), every, f"image field {group_by!r}"
-    ann_attrs = ds.annotations["attributes"]
-    ann_fields = sorted({k for a in ann_attrs if isinstance(a, dict) for k in a})
-    if group_by in ann_fields:
-        keys = ann_attrs.map(lambda a: a.get(group_by) if isinstance(a, dict) else None)
-        keys = keys.map(lambda v: None if v is None else str(v)).astype(object)
-        pos = images.index.get_indexer(ds.annotations["image_id"].to_numpy())
-        keep = pos >= 0
-        return keys[keep], pos[keep], f"annotation field {group_by!r}"
-    known = ", ".join(["group", *fields, *(f"{f} (annotations)" for f in ann_fields)])
-    if not _REGEX_CHARS.search(group_by):
-        raise UsageError(
-            f"--group-by {group_by!r}: no image field of that name (fields: {known}) and not a regular expression. "
-            r"Pass a field, or a regex on the file name such as '^([^/]+)/' or '(video\d+)_'"
-        )
-    try:
-        rx = re.compile(group_by)
-    except re.error as err:
-        raise UsageError(f"--group-by {group_by!r}: not a valid regular expression ({err}). Fix the pattern") from None
-    index = 1 if rx.groups else 0
-    names = images["file_name"].astype(object).tolist()
-    found = [m.group(index) if (m := rx.search(n)) is not None else None for n in names]
-    if names and all(v is None for v in found):
-        raise UsageError(
-            f"--group-by {group_by!r}: the regex matches no file name (first: {names[0]!r}). "
-            "Fix the pattern; its first (...) group, or the whole match, is the group"
-        )
-    return pd.Series(found, index=images.index, dtype=object), every, f"regex {group_by!r} on file names"
-
-
-@dataclass
-class _Units:
-    labels: npt.NDArray[np.int64]  # (N_images,) unit of each image
-    content_pairs: npt.NDArray[np.int64]  # (M, 2) image positions with identical bytes
-    near_pairs: npt.NDArray[np.int64]  # (K, 2) image positions within the dHash threshold
-    groups: dict[str, Any]
-    content_checked: bool
-    notes: list[str]
-
-
-def _units(ds: Dataset, *, group_by: str | None, content: bool, near_duplicates: int | None) -> _Units:
-    n = len(ds.images)
-    notes: list[str] = []
-    groups: dict[str, Any] = {}
-    parts = []
-    own = ds.images["group"]
-    if group_by != "group" and own.notna().any():  # the model's leak groups always hold (validate checks them)
-        pairs, multi = _key_pairs(own.astype(object), np.arange(n, dtype=np.int64))
-        parts.append(pairs)
-        groups["dataset_groups"] = multi
-        notes.append(f"kept the dataset's own leak groups (images.group): {multi:,} span several images")
-    if group_by is not None:
-        keys, key_pos, described = _group_keys(ds, group_by)
-        pairs, multi = _key_pairs(keys, key_pos)
-        parts.append(pairs)
-        keyed = np.zeros(n, dtype=bool)
-        keyed[key_pos[keys.notna().to_numpy()]] = True
-        without = int(n - keyed.sum())
-        groups["by_field"] = {"source": described, "groups": multi, "images_without_key": without}
-        if without:
-            notes.append(f"{without:,} images have no {described} value: each is its own group")
-    content_pairs = np.empty((0, 2), dtype=np.int64)
-    near_pairs = np.empty((0, 2), dtype=np.int64)
-    checked = False
-    if not content:
-        near = " or near-identical" if near_duplicates is not None else ""
-        notes.append(f"content grouping skipped: labels only (images none), identical{near} images are not detected")
-    elif ds.root is None:
-        notes.append("content grouping skipped: the dataset has no image folder (root)")
-    elif n:
-        from dataprep import hashes
-
-        paths = [ds.resolve(name) for name in ds.images["file_name"].astype(object)]
-        sizes = hashes.file_sizes(paths)
-        present = sizes >= 0
-        if not present.any():
-            notes.append("content grouping skipped: no image file found (labels only)")
-        else:
-            checked = True
-            if not present.all():
-                notes.append(
-                    f"{int((~present).sum()):,} of {n:,} image files not found: they are grouped by labels only"
-                )
-            content_pairs = hashes.duplicate_pairs(paths, sizes)
-            parts.append(content_pairs)
-            if near_duplicates is not None:
-                where = np.flatnonzero(present)
-                values, ok = hashes.dhashes([paths[i] for i in where])
-                found = hashes.near_duplicate_pairs(values, near_duplicates, valid=ok)
-                near_pairs = where[found] if len(found) else found
-                parts.append(near_pairs)
-                if (~ok).any():
-                    notes.append(f"{int((~ok).sum()):,} images could not be decoded for near-duplicate hashing")
-    pairs = np.concatenate(parts) if parts else np.empty((0, 2), dtype=np.int64)
-    labels = _components(n, pairs)
-    if checked:
-        groups["identical_content"] = {  # pairs are (first copy, other copy)
-            "sets": len(np.unique(content_pairs[:, 0])),
-            "images": len(np.unique(content_pairs)),
-        }
-        if near_duplicates is not None:
-            groups["near_duplicates"] = {"threshold": near_duplicates, "pairs": len(near_pairs)}
-    return _Units(labels, content_pairs, near_pairs, groups, checked, notes)
 
 
 # -- assignment ------------------------------------------------------------------------------
@@ -461,19 +302,6 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
-def _threshold(value: int | str | None) -> int | None:
-    """`near_duplicates` as bits 0..64, or None for ``None``/``"off"``."""
-    if value is None or (isinstance(value, str) and value.strip().lower() == "off"):
-        return None
-    text = str(value).strip()
-    if not text.isdigit() or not 0 <= int(text) <= 64:
-        raise UsageError(
-            f"--near-duplicates {value!r}: 'off' or a Hamming distance 0..64 between 64-bit difference hashes. "
-            "Try 4 for resized or re-encoded copies"
-        )
-    return int(text)
-
-
 def _check_options(
     *,
     ratios: str | Sequence[float] | Mapping[str, float] = (0.7, 0.2, 0.1),
@@ -485,7 +313,7 @@ def _check_options(
     parts = parse_ratios(ratios)
     if stratify not in STRATIFY_MODES:
         raise UsageError(f"--stratify {stratify!r}: choose one of {', '.join(STRATIFY_MODES)}")
-    return parts, _threshold(near_duplicates)
+    return parts, parse_near_duplicates(near_duplicates)
 
 
 @dataclass
@@ -583,7 +411,7 @@ def split_with_report(
     parts, near_duplicates = _check_options(ratios=ratios, stratify=stratify, near_duplicates=near_duplicates)
     images = ds.images
     n = len(images)
-    units = _units(ds, group_by=group_by, content=content, near_duplicates=near_duplicates)
+    units = find_units(ds, group_by=group_by, content=content, near_duplicates=near_duplicates)
     notes = list(units.notes)
     names = list(parts)
     existing = images["split"].astype(object).where(images["split"].notna(), None).to_numpy()
@@ -624,7 +452,7 @@ def split_with_report(
             "images_in_groups": int(labels.n_images[labels.n_images > 1].sum()),
             **units.groups,
         },
-        leaks=_leaks(units, image_split_idx),
+        leaks=check_leaks(units, image_split_idx),
         rare_classes=_rare(classes_table, names),
         kept=int(kept_mask.sum()),
         notes=notes,
@@ -756,25 +584,6 @@ def _tables(
     )
     classes["deviation"] = (classes["annotation_share"] - classes["target"]).abs()
     return splits, classes
-
-
-def _leaks(units: _Units, image_split: npt.NDArray[np.int64]) -> dict[str, Any]:
-    """Check the result again: identical content and groups each in one split."""
-    out: dict[str, Any] = {"content_checked": units.content_checked}
-    pairs = units.content_pairs
-    crossing = int((image_split[pairs[:, 0]] != image_split[pairs[:, 1]]).sum()) if len(pairs) else 0
-    out["identical_images_across_splits"] = crossing if units.content_checked else None
-    if units.content_checked:
-        out["statement"] = (
-            "no image content appears in two splits"
-            if crossing == 0
-            else f"{crossing:,} identical images are in two splits (kept from their existing splits)"
-        )
-    else:
-        out["statement"] = "image content not checked (labels only)"
-    unit_splits = pd.Series(image_split).groupby(units.labels).nunique()
-    out["groups_across_splits"] = int((unit_splits > 1).sum())
-    return out
 
 
 def _rare(classes: pd.DataFrame, names: list[str]) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from PIL import Image
 import dataprep
 from dataprep.dataset import Dataset
 from dataprep.errors import UsageError
+from dataprep.grouping import components
 from dataprep.splits import parse_ratios, split, split_with_report
 
 
@@ -340,3 +341,26 @@ def test_the_datasets_own_groups_always_hold() -> None:
     assert (out.groupby("group")["split"].nunique() == 1).all()
     assert result.groups["dataset_groups"] == 9
     assert dataprep.validate(result.dataset, images=False).exit_code == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 40).flatmap(
+        lambda n: st.tuples(st.just(n), st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=60))
+    )
+)
+def test_components_match_a_union_find_reference(case: tuple[int, list[tuple[int, int]]]) -> None:
+    n, edges = case
+    parent = list(range(n))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for a, b in edges:
+        parent[root(a)] = root(b)
+    labels = components(n, np.array(edges, dtype=np.int64).reshape(-1, 2))
+    roots = [root(i) for i in range(n)]
+    assert all((labels[i] == labels[j]) == (roots[i] == roots[j]) for i in range(n) for j in range(n))
+    assert list(dict.fromkeys(labels)) == list(range(labels.max() + 1))  # labelled 0..G-1 by first node
