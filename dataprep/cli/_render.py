@@ -10,6 +10,7 @@ import contextlib
 import contextvars
 import errno
 import json
+import math
 import os
 import re
 import signal
@@ -302,15 +303,19 @@ def key_floats(items: list[str] | None, flag: str) -> dict[str, float] | None:
     """`key_values` with float values.
 
     Raises:
-        UsageError: as `key_values`, or a value that is not a number.
+        UsageError: as `key_values`, or a value that is not a finite number.
     """
     pairs = key_values(items, flag)
     if pairs is None:
         return None
     try:
-        return {k: float(v) for k, v in pairs.items()}
+        values = {k: float(v) for k, v in pairs.items()}
     except ValueError as err:
         raise UsageError(f"{flag}: {err}") from None
+    for key, value in values.items():
+        if not math.isfinite(value):  # nan compares false: min_box_side=nan silently disabled the check
+            raise UsageError(f"{flag} {key}={pairs[key]}: expected a finite number")
+    return values
 
 
 # -- convert --------------------------------------------------------------------------------------

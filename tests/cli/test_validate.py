@@ -172,3 +172,11 @@ def test_diff_against_a_git_revision(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert added == {"bird": 0, "cat": 0, "dog": 1}
     result = invoke(data, "--diff", "no-such-rev")
     assert result.exit_code == 3 and "no-such-rev" in result.output
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_non_finite_threshold_is_a_usage_error(tmp_path: Path, value: str) -> None:
+    """Issue 7, item 21: min_box_side=nan compared false everywhere and disabled the check."""
+    result = invoke(write_coco(tmp_path / "d"), "--threshold", f"min_box_side={value}", "--json")
+    assert result.exit_code == 2
+    assert "finite" in json.loads(result.stdout)["error"]["message"]
