@@ -180,7 +180,6 @@ def write(
     *,
     images: str = "copy",
     overwrite: bool = False,
-    follow_symlinks: bool = False,
     **options: Any,
 ) -> WriteReport:
     """Write `ds` as `format` into the folder `path`, atomically.
@@ -191,8 +190,6 @@ def write(
     Args:
         images: ``"copy"``, ``"link"`` (hard link, copy across devices) or ``"none"``.
         overwrite: replace an existing `path`.
-        follow_symlinks: also copy image files whose real path leaves ``ds.root`` (symlinks);
-            by default they are left out, with their annotations, as an ``image-outside-dataset`` loss.
         **options: format-specific writer options (e.g. ``layout="darknet"`` for YOLO).
 
     Raises:
@@ -214,12 +211,11 @@ def write(
     bad = unwritable(ds)[2]
     if bad:
         raise bad[0]
-    ds, outside = (ds, None) if follow_symlinks or images == "none" else _skip_outside_images(ds)
     losses = plan(ds, format, **options)
     with atomic_output_dir(out, overwrite=overwrite) as tmp:
         report = spec.write(ds, tmp, images=images, **options)
     report.path = str(out)
-    report.losses = losses + report.losses + ([outside] if outside else [])
+    report.losses = losses + report.losses
     return report
 
 
@@ -280,6 +276,9 @@ def convert(
 ) -> ConvertResult:
     """Read `src` and write it to `dst` as format `to`, reporting everything dropped.
 
+    Image files whose real path leaves the input root (symlinks) are left out with their
+    annotations, as an ``image-outside-dataset`` loss, unless `follow_symlinks`.
+
     Raises:
         InputError: `src` cannot be read.
         OutputError: `dst` exists without `overwrite`, is (or contains) `src`, or lies inside the
@@ -295,15 +294,11 @@ def convert(
             f"every record was skipped ({len(source.findings):,} problems; the first: {source.findings[0].message})",
             hint="Run `dataprep validate` on it to list them all",
         )
-    written = write(
-        source.dataset,
-        dst,
-        to,
-        images=images,
-        overwrite=overwrite,
-        follow_symlinks=follow_symlinks,
-        **(write_options or {}),
+    dataset, outside = (
+        (source.dataset, None) if follow_symlinks or images == "none" else _skip_outside_images(source.dataset)
     )
+    written = write(dataset, dst, to, images=images, overwrite=overwrite, **(write_options or {}))
+    written.losses += [outside] if outside else []
     return ConvertResult(source, written)
 
 
