@@ -231,32 +231,42 @@ def generate_tool_inputs(data: Path, dest: Path) -> None:
 
 def tool_cases(tools: Path, work: Path, python: str, others: bool) -> list[tuple[str, str, list[str], Path]]:
     """(case, tool, command, output): LabelMe/CVAT/Label Studio -> COCO/YOLO, dataprep and the tools' converters."""
-    exe = [sys.executable, "-m", "dataprep", "convert"]
+    exe = [sys.executable, "-m", "dataprep", "convert"]  # with --from: the tools are told their format too
     labelme, cvat, studio = tools / "labelme", tools / "cvat", tools / "label_studio"
     cases = [
         (
             "LabelMe->COCO",
             "dataprep",
-            [*exe, str(labelme), str(work / "lm_coco"), "--to", "coco", "--images", "none"],
+            [*exe, str(labelme), str(work / "lm_coco"), "--from", "labelme", "--to", "coco", "--images", "none"],
             work / "lm_coco",
         ),
         # labelme2yolo always copies the images: so does dataprep here
         (
             "LabelMe->YOLO",
             "dataprep",
-            [*exe, str(labelme), str(work / "lm_yolo"), "--to", "yolo", "--images", "copy"],
+            [*exe, str(labelme), str(work / "lm_yolo"), "--from", "labelme", "--to", "yolo", "--images", "copy"],
             work / "lm_yolo",
         ),
         (
             "CVAT->COCO",
             "dataprep",
-            [*exe, str(cvat), str(work / "cvat_coco"), "--to", "coco", "--images", "none"],
+            [*exe, str(cvat), str(work / "cvat_coco"), "--from", "cvat", "--to", "coco", "--images", "none"],
             work / "cvat_coco",
         ),
         (
             "LabelStudio->COCO",
             "dataprep",
-            [*exe, str(studio / "tasks.json"), str(work / "ls_coco"), "--to", "coco", "--images", "none"],
+            [
+                *exe,
+                str(studio / "tasks.json"),
+                str(work / "ls_coco"),
+                "--from",
+                "label-studio",
+                "--to",
+                "coco",
+                "--images",
+                "none",
+            ],
             work / "ls_coco",
         ),
     ]
