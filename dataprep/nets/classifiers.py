@@ -21,6 +21,11 @@ def _pools(img_size: int, max_pools: int, min_side: int = 2) -> int:
     return n
 
 
+def _pooled_side(side: int) -> int:
+    """2x2 average-pooled head when the map's side is even, else 1x1: ONNX exports only whole-factor pools."""
+    return 2 if side % 2 == 0 else 1
+
+
 def _pool_or_identity(use: bool) -> nn.Module:
     return nn.MaxPool2d(2) if use else nn.Identity()
 
@@ -63,8 +68,9 @@ class AlexNet(nn.Module):
             *conv(64, 192), _pool_or_identity(pools >= 2),
             *conv(192, 384), *conv(384, 256), *conv(256, 256), _pool_or_identity(pools >= 3),
         )  # fmt: skip
-        self.pool = nn.AdaptiveAvgPool2d(min(side, 2))
-        flat = 256 * min(side, 2) ** 2
+        out = _pooled_side(side)
+        self.pool = nn.AdaptiveAvgPool2d(out)
+        flat = 256 * out**2
         self.classifier = nn.Sequential(
             nn.Flatten(), nn.Dropout(dropout), nn.Linear(flat, 512), nn.ReLU(inplace=True),
             nn.Dropout(dropout), nn.Linear(512, num_classes),
@@ -89,9 +95,10 @@ class MiniVGGNet(nn.Module):
             ]  # fmt: skip
 
         self.features = nn.Sequential(*block(in_channels, 32, pools >= 1), *block(32, 64, pools >= 2))
-        self.pool = nn.AdaptiveAvgPool2d(2)
+        out = _pooled_side(img_size // 2**pools)
+        self.pool = nn.AdaptiveAvgPool2d(out)
         self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(64 * 4, 512), nn.ReLU(inplace=True), nn.BatchNorm1d(512),
+            nn.Flatten(), nn.Linear(64 * out**2, 512), nn.ReLU(inplace=True), nn.BatchNorm1d(512),
             nn.Dropout(2 * dropout), nn.Linear(512, num_classes),
         )  # fmt: skip
 
