@@ -64,59 +64,34 @@ def _prepare(ds: Dataset, **options: Any) -> tuple[Prepared, list[Loss]]:
     names = placed["name"].tolist()
     paths = [f"{IMAGES_DIR}/{s}/{n}" if s else f"{IMAGES_DIR}/{n}" for s, n in zip(subsets, names, strict=True)]
     member_paths("", paths)  # refuses unsafe names before anything is written
-    losses = plan_losses(ds, CAPABILITIES, format_name="cvat")
+    names_by_id = ds.categories["name"].astype(object)
+    losses = plan_losses(ds, CAPABILITIES, format_name="cvat") + _losses(ds, names_by_id)
+    return Prepared(paths, names, subsets, _label_specs(ds), names_by_id), losses
+
+
+def _losses(ds: Dataset, names_by_id: pd.Series) -> list[Loss]:
+    """What CVAT holds differently: nested attributes, multi-part polygons, unknown sizes and categories."""
     anns = ds.annotations
-    specs = _label_specs(ds)
-    bad_attr, multi, no_size = [], [], []
-    sized = ds.images["width"].notna() & ds.images["height"].notna()
+    bad_attr, multi = [], []
     for ann_id, attrs, seg in zip(anns.index, anns["attributes"], anns["segmentation"], strict=True):
         if isinstance(attrs, dict) and any(k not in _SHAPE_KEYS and not _scalar(v) for k, v in attrs.items()):
-            bad_attr.append(ann_id)
+            bad_attr.append(int(ann_id))
         if isinstance(seg, list) and len(seg) > 1:
-            multi.append(ann_id)
-    no_size = ds.images.index[~sized.to_numpy()].tolist()
-    if bad_attr:
-        losses.append(
-            Loss(
-                "attributes-dropped",
-                "cvat holds scalar attributes only: lists/dicts dropped",
-                len(bad_attr),
-                bad_attr[:MAX_EXAMPLES],
-            )
-        )
-    if multi:
-        losses.append(
-            Loss(
-                "polygon-parts-split",
-                "cvat polygons have one part: parts written as polygons "
-                "sharing a group_id (read back as separate objects)",
-                len(multi),
-                multi[:MAX_EXAMPLES],
-            )
-        )
-    if no_size:
-        losses.append(
-            Loss(
-                "image-size-unknown",
-                "cvat needs image sizes: written as 0 (CVAT reads the image)",
-                len(no_size),
-                no_size[:MAX_EXAMPLES],
-                unit="image",
-            )
-        )
-    names_by_id = ds.categories["name"].astype(object)
-    dangling = ~anns["category_id"].isin(names_by_id.index).to_numpy()
-    if dangling.any():
-        ids = anns.index[dangling]
-        losses.append(
-            Loss(
-                "dangling-category-dropped",
-                "objects of unknown categories dropped",
-                len(ids),
-                [int(i) for i in ids[:MAX_EXAMPLES]],
-            )
-        )
-    return Prepared(paths, names, subsets, specs, names_by_id), losses
+            multi.append(int(ann_id))
+    no_size = ds.images.index[(ds.images["width"].isna() | ds.images["height"].isna()).to_numpy()].tolist()
+    dangling = anns.index[~anns["category_id"].isin(names_by_id.index).to_numpy()].tolist()
+    found = [
+        ("attributes-dropped", "cvat holds scalar attributes only: lists/dicts dropped", bad_attr, "annotation"),
+        (
+            "polygon-parts-split",
+            "cvat polygons have one part: parts written as polygons sharing a group_id (read back as separate objects)",
+            multi,
+            "annotation",
+        ),
+        ("image-size-unknown", "cvat needs image sizes: written as 0 (CVAT reads the image)", no_size, "image"),
+        ("dangling-category-dropped", "objects of unknown categories dropped", dangling, "annotation"),
+    ]
+    return [Loss(code, message, len(ids), ids[:MAX_EXAMPLES], unit=unit) for code, message, ids, unit in found if ids]
 
 
 def _label_specs(ds: Dataset) -> dict[int, list[dict[str, Any]]]:

@@ -15,7 +15,6 @@ polygons -> ``polygonlabels`` (one result per part); an RLE -> ``brushlabels``; 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,71 +55,39 @@ def _ids(values: Any) -> list[int]:
     return [int(i) for i in list(values)[:MAX_EXAMPLES]]
 
 
+# object kinds Label Studio cannot hold as they are: code -> (test on (attributes, segmentation), message)
+_OBJECT_LOSSES: dict[str, tuple[Any, str]] = {
+    "attributes-dropped": (
+        lambda a, s: any(k not in _KEPT_KEYS for k in a),
+        "label-studio holds no per-object attributes (rotation kept)",
+    ),
+    "polyline-to-box": (
+        lambda a, s: s is None and a.get("shape_type") in ("polyline", "line", "linestrip"),
+        "label-studio has no polylines on images: their boxes written",
+    ),
+    "points-split": (
+        lambda a, s: s is None and a.get("shape_type") in ("points", "point") and len(a.get("points") or ()) > 1,
+        "label-studio keypoints hold one point: one result per point (read back as separate objects)",
+    ),
+    "polygon-parts-split": (
+        lambda a, s: isinstance(s, list) and len(s) > 1,
+        "label-studio polygons have one part: one result per part",
+    ),
+}
+
+
 def _prepare(ds: Dataset, *, url_prefix: str = LOCAL_FILES_PREFIX, **options: Any) -> tuple[Prepared, list[Loss]]:
     if options:
         raise UsageError(f"label-studio writer: unknown option(s) {', '.join(sorted(options))}; known: url_prefix")
     names = [str(n) for n in ds.images["file_name"].astype(object)]
     member_paths("", names)  # refuses unsafe names before anything is written
-    losses = plan_losses(ds, CAPABILITIES, format_name="label-studio")
+    losses = plan_losses(ds, CAPABILITIES, format_name="label-studio") + _object_losses(ds)
     anns = ds.annotations
-    lost_attrs, polylines, multi, points = [], [], [], []
-    for ann_id, attrs, seg in zip(anns.index, anns["attributes"], anns["segmentation"], strict=True):
-        if isinstance(attrs, dict):
-            if any(k not in _KEPT_KEYS for k in attrs):
-                lost_attrs.append(ann_id)
-            if seg is None and attrs.get("shape_type") in ("polyline", "line", "linestrip"):
-                polylines.append(ann_id)
-            if seg is None and attrs.get("shape_type") in ("points", "point") and len(attrs.get("points") or ()) > 1:
-                points.append(ann_id)
-        if isinstance(seg, list) and len(seg) > 1:
-            multi.append(ann_id)
-    if lost_attrs:
-        losses.append(
-            Loss(
-                "attributes-dropped",
-                "label-studio holds no per-object attributes (rotation kept)",
-                len(lost_attrs),
-                _ids(lost_attrs),
-            )
-        )
-    if polylines:
-        losses.append(
-            Loss(
-                "polyline-to-box",
-                "label-studio has no polylines on images: their boxes written",
-                len(polylines),
-                _ids(polylines),
-            )
-        )
-    if points:
-        losses.append(
-            Loss(
-                "points-split",
-                "label-studio keypoints hold one point: one result per point (read back as separate objects)",
-                len(points),
-                _ids(points),
-            )
-        )
-    if multi:
-        losses.append(
-            Loss(
-                "polygon-parts-split",
-                "label-studio polygons have one part: one result per part",
-                len(multi),
-                _ids(multi),
-            )
-        )
     unsized = ds.images.index[(ds.images["width"].isna() | ds.images["height"].isna()).to_numpy()]
     boxed = anns[anns["image_id"].isin(unsized).to_numpy() & anns["x_min"].notna().to_numpy()].index
     if len(boxed):
-        losses.append(
-            Loss(
-                "image-size-unknown",
-                "percent values need the image size: objects of unsized images dropped (probe the images first)",
-                len(boxed),
-                _ids(boxed),
-            )
-        )
+        message = "percent values need the image size: objects of unsized images dropped (probe the images first)"
+        losses.append(Loss("image-size-unknown", message, len(boxed), _ids(boxed)))
     split = ds.images.index[ds.images["split"].notna().to_numpy()]
     if len(split):
         losses.append(Loss("split-dropped", "label-studio tasks have no splits", len(split), _ids(split), unit="image"))
@@ -130,6 +97,20 @@ def _prepare(ds: Dataset, *, url_prefix: str = LOCAL_FILES_PREFIX, **options: An
         ids = anns.index[dangling]
         losses.append(Loss("dangling-category-dropped", "objects of unknown categories dropped", len(ids), _ids(ids)))
     return Prepared(names, cats, url_prefix), losses
+
+
+def _object_losses(ds: Dataset) -> list[Loss]:
+    """The `_OBJECT_LOSSES` met in `ds`, one pass over the objects with attributes or segmentations."""
+    anns = ds.annotations
+    found: dict[str, list[int]] = {code: [] for code in _OBJECT_LOSSES}
+    for ann_id, attrs, seg in zip(anns.index, anns["attributes"], anns["segmentation"], strict=True):
+        if attrs is None and seg is None:
+            continue
+        attrs = attrs if isinstance(attrs, dict) else {}
+        for code, (test, _) in _OBJECT_LOSSES.items():
+            if test(attrs, seg):
+                found[code].append(int(ann_id))
+    return [Loss(code, _OBJECT_LOSSES[code][1], len(ids), _ids(ids)) for code, ids in found.items() if ids]
 
 
 def plan(ds: Dataset, **options: Any) -> list[Loss]:
@@ -215,24 +196,16 @@ def _result(kind: str, value: dict[str, Any], size_wh: tuple[int, int], rid: str
 
 
 def _results(label: str, xyxy: np.ndarray, seg: Any, attrs: Any, size_wh: tuple[int, int], ann_id: int) -> list[dict]:
-    """The Label Studio results of one object (percent of the image)."""
+    """The Label Studio results of one object (percent of the image); ids ``a<annotation_id>[_<part>]``."""
     attrs = attrs if isinstance(attrs, dict) else {}
-    w, h = size_wh
     rid = f"a{ann_id}"
     if np.isnan(xyxy[0]):
         return [_result("choices", {"choices": [label]}, size_wh, rid)]
-    sx, sy = 100.0 / w, 100.0 / h
+    scale = np.array([100.0 / size_wh[0], 100.0 / size_wh[1]])
     if seg is None and attrs.get("shape_type") in ("points", "point") and attrs.get("points"):
-        pts = np.asarray(attrs["points"], dtype=np.float64).reshape(-1, 2)
-        return [
-            _result(
-                "keypointlabels",
-                {"x": x * sx, "y": y * sy, "width": 0.5, "keypointlabels": [label]},
-                size_wh,
-                f"{rid}_{i}" if len(pts) > 1 else rid,
-            )
-            for i, (x, y) in enumerate(pts.tolist())
-        ]
+        pts = (np.asarray(attrs["points"], dtype=np.float64).reshape(-1, 2) * scale).tolist()
+        values = [{"x": x, "y": y, "width": 0.5, "keypointlabels": [label]} for x, y in pts]
+        return _parts("keypointlabels", values, size_wh, rid)
     if isinstance(seg, dict):
         from dataprep.geometry import rle_decode
 
@@ -240,41 +213,26 @@ def _results(label: str, xyxy: np.ndarray, seg: Any, attrs: Any, size_wh: tuple[
         return [_result("brushlabels", value, size_wh, rid)]
     rotation = attrs.get("rotation")
     if isinstance(seg, list) and len(seg) == 1 and isinstance(rotation, int | float) and len(seg[0]) == 4:
-        corners = np.asarray(seg[0], dtype=np.float64)
-        bw = float(np.hypot(*(corners[1] - corners[0])))
-        bh = float(np.hypot(*(corners[2] - corners[1])))
-        value = {
-            "x": float(corners[0, 0]) * sx,
-            "y": float(corners[0, 1]) * sy,
-            "width": bw * sx,
-            "height": bh * sy,
-            "rotation": float(rotation),
-            "rectanglelabels": [label],
-        }
-        return [_result("rectanglelabels", value, size_wh, rid)]
+        corners = np.asarray(seg[0], dtype=np.float64)  # TL, TR, BR, BL: rotated about TL, Label Studio's pivot
+        size = [float(np.hypot(*(corners[1] - corners[0]))), float(np.hypot(*(corners[2] - corners[1])))]
+        return [_result("rectanglelabels", _rectangle(corners[0], size, scale, float(rotation), label), size_wh, rid)]
     if isinstance(seg, list) and seg:
-        return [
-            _result(
-                "polygonlabels",
-                {
-                    "points": (np.asarray(p, dtype=np.float64) * [sx, sy]).tolist(),
-                    "closed": True,
-                    "polygonlabels": [label],
-                },
-                size_wh,
-                f"{rid}_{i}" if len(seg) > 1 else rid,
-            )
-            for i, p in enumerate(seg)
+        values = [
+            {"points": (np.asarray(p, dtype=np.float64) * scale).tolist(), "closed": True, "polygonlabels": [label]}
+            for p in seg
         ]
-    x0, y0, x1, y1 = xyxy.tolist()
-    value = {
-        "x": x0 * sx,
-        "y": y0 * sy,
-        "width": (x1 - x0) * sx,
-        "height": (y1 - y0) * sy,
-        "rotation": 0,
-        "rectanglelabels": [label],
-    }
-    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
+        return _parts("polygonlabels", values, size_wh, rid)
+    if not np.isfinite(xyxy).all():
         return []
-    return [_result("rectanglelabels", value, size_wh, rid)]
+    return [_result("rectanglelabels", _rectangle(xyxy[:2], xyxy[2:] - xyxy[:2], scale, 0, label), size_wh, rid)]
+
+
+def _rectangle(top_left: Any, size: Any, scale: np.ndarray, rotation: float, label: str) -> dict[str, Any]:
+    x, y = (np.asarray(top_left, dtype=np.float64) * scale).tolist()
+    w, h = (np.asarray(size, dtype=np.float64) * scale).tolist()
+    return {"x": x, "y": y, "width": w, "height": h, "rotation": rotation, "rectanglelabels": [label]}
+
+
+def _parts(kind: str, values: list[dict[str, Any]], size_wh: tuple[int, int], rid: str) -> list[dict[str, Any]]:
+    """One result per value; ids get ``_<part>`` when there are several."""
+    return [_result(kind, v, size_wh, f"{rid}_{i}" if len(values) > 1 else rid) for i, v in enumerate(values)]

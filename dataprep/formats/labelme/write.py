@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import io
 import posixpath
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,27 @@ def write(
     json_paths = member_paths(out, prepared.json_names)
     anns = ds.annotations
     anns = anns[anns["category_id"].isin(prepared.class_names.index).to_numpy()]
+    not_embedded: list[int] = []
+    made: set[str] = set()
+    for k, doc in enumerate(_documents(ds, anns, prepared, not_embedded)):
+        parent = json_paths[k].rpartition("/")[0]
+        if parent not in made:
+            Path(parent).mkdir(parents=True, exist_ok=True)
+            made.add(parent)
+        Path(json_paths[k]).write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+    placed, missing = place_images(ds, member_paths(out, prepared.image_names), images)
+    report = WriteReport("labelme", str(out_dir), len(ds.images), len(anns), len(ds.categories), placed, missing)
+    report.options = {"embed_images": embed_images}
+    if not_embedded:
+        message = "image file not found: imageData left null"
+        report.losses.append(
+            Loss("image-not-embedded", message, len(not_embedded), not_embedded[:MAX_EXAMPLES], unit="image")
+        )
+    return report
+
+
+def _documents(ds: Dataset, anns: pd.DataFrame, prepared: Prepared, not_embedded: list[int]) -> Iterator[dict]:
+    """Each image's LabelMe document, in `ds.images` order; images that could not be embedded are appended."""
     image_ids = anns["image_id"].to_numpy()
     starts = np.searchsorted(image_ids, ds.images.index.to_numpy(), side="left")
     stops = np.searchsorted(image_ids, ds.images.index.to_numpy(), side="right")
@@ -118,23 +140,18 @@ def write(
     xyxy = anns[BOX_COLUMNS].to_numpy(dtype=np.float64)
     segs, attrs = anns["segmentation"].tolist(), anns["attributes"].tolist()
     widths, heights = ds.images["width"].tolist(), ds.images["height"].tolist()
-    not_embedded = []
-    made: set[str] = set()
     for k, image_id in enumerate(ds.images.index.tolist()):
-        shapes, flags = [], {}
-        group = 0
+        shapes, flags, group = [], {}, 0
         for r in range(starts[k], stops[k]):
             if np.isnan(xyxy[r, 0]):
                 flags[labels[r]] = True
                 continue
             new, group = _shapes(labels[r], xyxy[r], segs[r], attrs[r], group)
             shapes += new
-        data = None
-        if prepared.embed_images:
-            data = _embedded(ds, prepared.image_names[k])
-            if data is None:
-                not_embedded.append(image_id)
-        doc = {
+        data = _embedded(ds, prepared.image_names[k]) if prepared.embed_images else None
+        if prepared.embed_images and data is None:
+            not_embedded.append(int(image_id))
+        yield {
             "version": LABELME_VERSION,
             "flags": flags,
             "shapes": shapes,
@@ -143,33 +160,6 @@ def write(
             "imageHeight": None if pd.isna(heights[k]) else int(heights[k]),
             "imageWidth": None if pd.isna(widths[k]) else int(widths[k]),
         }
-        parent = json_paths[k].rpartition("/")[0]
-        if parent not in made:
-            Path(parent).mkdir(parents=True, exist_ok=True)
-            made.add(parent)
-        Path(json_paths[k]).write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
-    placed, missing = place_images(ds, member_paths(out, prepared.image_names), images)
-    report = WriteReport(
-        "labelme",
-        str(out_dir),
-        len(ds.images),
-        len(anns),
-        len(ds.categories),
-        placed,
-        missing,
-        options={"embed_images": embed_images},
-    )
-    if not_embedded:
-        report.losses.append(
-            Loss(
-                "image-not-embedded",
-                "image file not found: imageData left null",
-                len(not_embedded),
-                not_embedded[:MAX_EXAMPLES],
-                unit="image",
-            )
-        )
-    return report
 
 
 def _embedded(ds: Dataset, name: str) -> str | None:
