@@ -30,7 +30,7 @@ import dataprep
 from dataprep.dataset import Dataset
 from dataprep.training import TrainConfig, train
 
-console = Console()
+console = Console(width=150)  # tables are pasted into README and cards: never truncate a cell
 
 
 def digits_dataset(root: Path) -> tuple[Dataset, np.ndarray]:
