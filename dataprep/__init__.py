@@ -32,6 +32,8 @@ _EXPORTS = {
     "encode_dataset": "dataprep.encoding",
     "kmeans_anchors": "dataprep.encoding",
     "evaluate": "dataprep.evaluation",
+    "train": "dataprep.training",
+    "predict": "dataprep.prediction",
 }
 __all__ = sorted(_EXPORTS)
 
@@ -40,8 +42,10 @@ if TYPE_CHECKING:
     from dataprep.dataset import Dataset
     from dataprep.evaluation import evaluate
     from dataprep.formats import convert, detect, load, read, write
+    from dataprep.prediction import predict
     from dataprep.splits import split
     from dataprep.summary import summarize
+    from dataprep.training import train
     from dataprep.validation import validate
 
 
