@@ -389,3 +389,14 @@ def test_cli_converts_to_labelme_and_checks_embed_images(tmp_path: Path) -> None
     assert json.loads((tmp_path / "out" / "a.json").read_text())["imageData"]
     bad = runner.invoke(app, ["convert", str(tmp_path / "src"), str(tmp_path / "c"), "--to", "coco", "--embed-images"])
     assert bad.exit_code == 2 and "--embed-images" in bad.output
+
+
+def test_refuses_mask_larger_than_the_image(tmp_path: Path) -> None:
+    for mask, problem in (
+        (png_base64(60, 5), "larger than the 40x30 image"),
+        (png_base64(5, 90_000, real=False), "larger"),
+    ):
+        labelme_file(tmp_path / "a.json", [shape("cat", [[0, 0], [4, 4]], "mask", mask=mask)])
+        with pytest.raises(InputError, match=problem) as info:
+            labelme.read(tmp_path)
+        assert info.value.record == "shapes[0].mask"

@@ -378,16 +378,17 @@ def _mask(shape: dict[str, Any], pts: np.ndarray, k: int, size_wh: tuple[Any, An
         raise InputError(path, "mask must be a base64 PNG string", record=record, hint=_SHAPE_HINT)
     try:
         with Image.open(io.BytesIO(base64.b64decode(text))) as im:
-            if im.size[0] > width + 1 or im.size[1] > height + 1:
-                raise InputError(
-                    path,
-                    f"mask is {im.size[0]}x{im.size[1]}, larger than the {width}x{height} image",
-                    record=record,
-                    hint=_SHAPE_HINT,
-                )
-            crop = np.asarray(im.convert("L")) > 0
-    except (binascii.Error, ValueError, UnidentifiedImageError, OSError):
-        raise InputError(path, "mask is not a base64 PNG", record=record, hint=_SHAPE_HINT) from None
+            size_wh_mask = im.size
+            fits = size_wh_mask[0] <= width + 1 and size_wh_mask[1] <= height + 1
+            # the header is checked before any pixel is decoded: a small PNG may claim a huge crop
+            crop = np.asarray(im.convert("L")) > 0 if fits else None
+    except (binascii.Error, ValueError, UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        raise InputError(path, "mask is not a base64 PNG (or one too large)", record=record, hint=_SHAPE_HINT) from None
+    if crop is None:
+        mask_w, mask_h = size_wh_mask
+        raise InputError(
+            path, f"mask is {mask_w}x{mask_h}, larger than the {width}x{height} image", record=record, hint=_SHAPE_HINT
+        )
     x0, y0 = (int(v) for v in pts[0])  # LabelMe's shape_to_mask: the crop starts at the int corner
     full = np.zeros((height, width), dtype=np.uint8)
     cx, cy = max(0, -x0), max(0, -y0)  # a crop starting left of / above the image
