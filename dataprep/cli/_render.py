@@ -362,7 +362,8 @@ def print_conversion(src: Path, dst: Path, to: str, data: dict[str, Any]) -> Non
         out.print("lossless: the target holds everything in the source")
     for finding in data["findings"]:
         where = ": ".join(str(p) for p in (finding["file"], finding["record"]) if p)
-        out.print(f"[red]skipped[/] {where}: {finding['message']}")
+        label = "[red]skipped[/]" if finding["severity"] == "error" else f"[yellow]{finding['severity']}[/]"
+        out.print(f"{label} {where}: {finding['message']}")
     for note in data["notes"]:
         out.print(f"[dim]note: {note}[/]")
 

@@ -937,6 +937,7 @@ _RULES = [
     Check("dangling-image", E, "annotation of an image that does not exist", check_dangling_image),
     Check("dangling-category", E, "annotation of a class that does not exist", check_dangling_category),
     Check("duplicate-file-name", E, "two image records for one file", check_duplicate_file_name),
+    Check("coco-string-id", W, "COCO image ids written as strings, renumbered (reported by the reader)"),
     Check("coco-id-zero", W, "id 0 in COCO input (pycocotools, torchvision)", check_coco_id_zero, format_specific=True),
     Check("unused-category", W, "class without annotations", check_unused_category),
     Check("similar-category-names", W, "class names equal up to case or spacing", check_similar_category_names),

@@ -517,7 +517,8 @@ def test_reports_truncated_json_in_a_big_file(tmp_path: Path) -> None:
             "'bbox' must be 4 numbers [x_min, y_min, width, height], got [1, 2, 3]",
         ),
         (lambda d: d["annotations"][2].update(bbox=[1, "2", 3, 4]), "annotations[2].bbox", "got [1, '2', 3, 4]"),
-        (lambda d: d["images"][0].update(id="7"), "images[0].id", "'id' must be an integer, got '7'"),
+        # string ids are read and renumbered (issue 7 item 13, tests/formats/test_variants.py); JSON true is no id
+        (lambda d: d["images"][0].update(id=True), "images[0].id", "'id' must be an integer, got True"),
         (lambda d: d["images"][1].pop("file_name"), "images[1].file_name", "'file_name' is missing"),
         (lambda d: d["images"][1].update(id=1), "images[1].id", "image id 1 is used twice (images[0] and images[1])"),
         (lambda d: d["annotations"][2].update(id=1), "annotations[2].id", "annotation id 1 is used twice"),
@@ -545,7 +546,7 @@ def test_collect_mode_skips_bad_records_with_findings(tmp_path: Path) -> None:
         d["annotations"][1]["bbox"] = [1, 2, 3]
         d["annotations"][2]["id"] = 1
         d["images"].append({"id": 1, "file_name": "dup.jpg"})
-        d["images"].append({"id": "x", "file_name": "bad.jpg"})
+        d["images"].append({"id": None, "file_name": "bad.jpg"})  # a string id would be read (item 13)
 
     path = bad_file(tmp_path, edit)
     result = coco.read(tmp_path / "ds", on_error="collect")

@@ -28,6 +28,57 @@ TABLE_KEYS = ("images", "annotations", "categories")
 MISSING = object()  # a key absent from a record (None is JSON null)
 
 
+ORIGINAL_ID = "original_id"  # images.attributes key of an image id that was renumbered (a string in the file)
+
+
+def id_key(value: int | str) -> int | str:
+    """What identifies an image id: a string of digits is that integer (``"2299"`` is image 2299)."""
+    if type(value) is str:
+        text = value.strip()
+        digits = text[1:] if text[:1] == "-" else text
+        if digits.isascii() and digits.isdigit() and len(digits) < 19:
+            return int(text)
+    return value
+
+
+class StringIds:
+    """Image ids written as strings (``"BloodImage_00001"``: VOC-to-COCO scripts), mapped to integers.
+
+    When an image id of a file is a string, every image of the file is renumbered 1..K in file
+    order by distinct id (``"2299"`` and ``2299`` are one image; two records with one id share a
+    number, so the duplicate is still found), the original kept in
+    ``images.attributes["original_id"]``. Annotations' ``image_id`` follow the same map; an id no
+    image has gets a fresh number above the images' (validation reports it dangling).
+    """
+
+    def __init__(self) -> None:
+        self.images: dict[int, str] = {}  # image record (position in the file) -> its string id
+        self.map: dict[int | str, int] | None = None  # original id -> new id, once renumbered
+        self.unknown: dict[int | str, int] = {}  # annotation image_ids no image has -> fresh ids
+        self.next_free = 1
+        self.references = 0  # annotation image_ids that were strings
+
+    def fresh(self, key: int | str) -> int:
+        if key not in self.unknown:
+            self.unknown[key] = self.next_free
+            self.next_free += 1
+        return self.unknown[key]
+
+    def image_refs(self, ids: npt.NDArray[np.int64], strings: dict[int, str]) -> npt.NDArray[np.int64]:
+        """Annotation ``image_id`` values (`ids`, string ones in `strings` by row) as image ids."""
+        self.references += len(strings)
+        if self.map is None:
+            for i, text in strings.items():
+                key = id_key(text)
+                ids[i] = key if type(key) is int else self.fresh(key)
+            return ids
+        keys = ids.tolist()
+        for i, text in strings.items():
+            keys[i] = id_key(text)
+        lookup = self.map.get
+        return np.array([k if (k := lookup(key)) is not None else self.fresh(key) for key in keys], np.int64)
+
+
 class Context:
     """Where records come from, and what to do with a bad one (raise, or note and skip)."""
 
@@ -35,6 +86,7 @@ class Context:
         self.path = path
         self.on_error = on_error
         self.findings: list[Finding] = []
+        self.ids = StringIds()
 
     def fail(self, record: str, problem: str, hint: str, *, code: str = "invalid-record") -> None:
         err = InputError(self.path, problem, record=record, hint=hint)
@@ -127,12 +179,20 @@ class Records:
         return keep
 
 
-def int_column(recs: Records, key: str, *, what: str) -> npt.NDArray[np.int64]:
-    """``(N,)`` int64 ids; integral floats (``3.0``) are accepted, anything else is a bad record."""
+def int_column(
+    recs: Records, key: str, *, what: str, strings: dict[int, str] | None = None
+) -> npt.NDArray[np.int64]:
+    """``(N,)`` int64 ids; integral floats (``3.0``) are accepted, anything else is a bad record.
+
+    JSON ``true``/``false`` are not ids (numpy would read ``[1, true]`` as ``[1, 1]``). With
+    `strings`, a non-empty string id is accepted too: its row holds 0 and ``strings[row]`` the
+    string (`StringIds` maps it to an integer).
+    """
     values = recs.get(key)
-    arr = None if values is None else _try_array(values, np.int64)
-    if arr is not None and arr.ndim == 1 and arr.dtype.kind == "i":
-        return arr.astype(np.int64, copy=False)
+    if values is not None and set(map(type, values)) == {int}:
+        arr = _try_array(values, np.int64)
+        if arr is not None and arr.ndim == 1 and arr.dtype.kind == "i":
+            return arr.astype(np.int64, copy=False)
     if values is None:
         values = [MISSING] * len(recs)
     out = np.zeros(len(values), np.int64)
@@ -141,6 +201,8 @@ def int_column(recs: Records, key: str, *, what: str) -> npt.NDArray[np.int64]:
             out[i] = v
         elif type(v) is float and v.is_integer() and abs(v) < 2**63:
             out[i] = int(v)
+        elif strings is not None and type(v) is str and v.strip():
+            strings[i] = v
         elif i not in recs.bad:
             problem = f"'{key}' is missing" if v is MISSING else f"'{key}' must be an integer, got {describe(v)}"
             recs.fail(i, key, problem, f"Give every {what} an integer '{key}'")

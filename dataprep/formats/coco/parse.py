@@ -17,12 +17,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from dataprep.errors import InputError
+from dataprep.errors import Finding, InputError, Severity
 from dataprep.formats import _json_chunks
 from dataprep.formats._json_chunks import ChunkSizes, Document
 from dataprep.formats.coco.fields import (
     IMAGE_KEYS,
     MISSING,
+    ORIGINAL_ID,
     TABLE_KEYS,
     Context,
     Records,
@@ -32,6 +33,7 @@ from dataprep.formats.coco.fields import (
     crowd_column,
     describe,
     float_column,
+    id_key,
     int_column,
     segmentation_column,
     shape_xyxy,
@@ -105,7 +107,9 @@ def select(values: list[Any], keep: npt.NDArray[np.bool_]) -> list[Any]:
 
 def image_chunk(records: list[Any], base: int, ctx: Context, cols: Columns) -> None:
     recs = Records(records, "images", base, ctx)
-    ids = int_column(recs, "id", what="image")
+    strings: dict[int, str] = {}
+    ids = int_column(recs, "id", what="image", strings=strings)
+    ctx.ids.images.update((base + i, text) for i, text in strings.items())
     names = recs.get("file_name") or [MISSING] * len(recs)
     if not set(map(type, names)) <= {str} or "" in names:
         for i, n in enumerate(names):
@@ -138,7 +142,11 @@ def annotation_chunk(
         ann_ids = np.arange(base + 1, base + n + 1, dtype=np.int64)
     else:
         ann_ids = int_column(recs, "id", what="annotation")
-    image_ids = int_column(recs, "image_id", what="annotation")
+    if results:  # detections name images of a dataset already read: its integer ids
+        image_ids = int_column(recs, "image_id", what="annotation")
+    else:
+        strings: dict[int, str] = {}
+        image_ids = ctx.ids.image_refs(int_column(recs, "image_id", what="annotation", strings=strings), strings)
     category_ids = int_column(recs, "category_id", what="annotation")
     xyxy = box_column(recs)
     xyxy[:, 2:] += xyxy[:, :2]
@@ -169,6 +177,43 @@ def annotation_chunk(
         iscrowd=iscrowd[keep],
         segmentation=select(segmentation, keep),
         attributes=select(attributes, keep),
+    )
+
+
+def renumber_string_ids(images: Columns, ctx: Context, notes: list[str]) -> None:
+    """Renumber a file's images 1..K in file order when one of their ids is a string (`StringIds`).
+
+    The original id goes to ``attributes["original_id"]``; a note and a ``coco-string-id``
+    warning say so. Without string ids, only the first free id (for unknown references) is set.
+    """
+    ids, state = images.array("id", np.int64), ctx.ids
+    if not state.images:
+        state.next_free = int(ids.max()) + 1 if len(ids) else 1
+        return
+    records = images.array("record", np.int64).tolist()
+    originals = [state.images.get(r, i) for r, i in zip(records, ids.tolist(), strict=True)]
+    mapping: dict[int | str, int] = {}
+    new = np.array([mapping.setdefault(id_key(o), len(mapping) + 1) for o in originals], np.int64)
+    attrs = images.objects("attributes")
+    images.parts["id"] = [new]
+    images.parts["attributes"] = [[{**(a or {}), ORIGINAL_ID: o} for a, o in zip(attrs, originals, strict=True)]]
+    state.map, state.next_free = mapping, len(mapping) + 1
+    first = min(state.images)
+    message = (
+        f"{len(state.images):,} image ids are strings (images[{first}].id is {state.images[first]!r}): images "
+        f"renumbered 1..{len(mapping):,} in file order, the original id kept as the image attribute "
+        f"'{ORIGINAL_ID}'"
+    )
+    notes.append(f"{ctx.path.name}: {message}")
+    ctx.findings.append(
+        Finding(
+            "coco-string-id",
+            Severity.WARNING,
+            message,
+            file=str(ctx.path),
+            record=f"images[{first}].id",
+            hint="pycocotools and most trainers expect integer ids: convert to COCO to write integer ids",
+        )
     )
 
 
@@ -211,6 +256,13 @@ def read_file(source: Source, ctx: Context, notes: list[str], *, sizes: ChunkSiz
         for records in parsed.arrays.get(key, iter(())):
             build(records, base, ctx, cols)
             base += len(records)
+        if key == "images":
+            renumber_string_ids(images, ctx, notes)
+    if ctx.ids.references and ctx.ids.map is None:
+        notes.append(
+            f"{source.path.name}: {ctx.ids.references:,} annotation image_ids are strings; read as the image ids "
+            "they spell (others as images that do not exist)"
+        )
     categories = category_rows(head.get("categories", MISSING), ctx)
     info = {k: v for k, v in head.items() if k not in TABLE_KEYS}
     return FileTables(source, images, annotations, categories, info)

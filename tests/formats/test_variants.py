@@ -1,0 +1,93 @@
+"""Real-world format variants other tools write (issue 7, items 13-21): each read as what it is, or refused
+loudly, never silently wrong."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import dataprep
+from dataprep.cli import app
+from dataprep.errors import InputError
+from dataprep.formats import coco
+from dataprep.formats._json_chunks import ChunkSizes
+
+runner = CliRunner()
+
+
+def _string_id_coco(path: Path) -> Path:
+    """A VOC-to-COCO script's output: string image ids, and one numeric id written both ways."""
+    doc = {
+        "images": [
+            {"id": "BloodImage_00001", "file_name": "a.jpg", "width": 10, "height": 10},
+            {"id": "2299", "file_name": "b.jpg", "width": 10, "height": 10},
+            {"id": 7, "file_name": "c.jpg", "width": 10, "height": 10},
+        ],
+        "annotations": [
+            {"id": 1, "image_id": "BloodImage_00001", "category_id": 1, "bbox": [1, 1, 2, 2]},
+            {"id": 2, "image_id": 2299, "category_id": 1, "bbox": [1, 1, 3, 3]},
+            {"id": 3, "image_id": "7", "category_id": 1, "bbox": [1, 1, 4, 4]},
+            {"id": 4, "image_id": "BloodImage_09999", "category_id": 1, "bbox": [1, 1, 5, 5]},
+        ],
+        "categories": [{"id": 1, "name": "rbc"}],
+    }
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path
+
+
+# -- item 13: COCO string image ids ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_coco_string_image_ids_are_renumbered_in_file_order(tmp_path: Path, chunked: bool) -> None:
+    path = _string_id_coco(tmp_path / "instances.json")
+    sizes = ChunkSizes(min_bytes=0, records=2) if chunked else ChunkSizes()
+    result = coco.read(path, chunk_sizes=sizes)
+    ds = result.dataset
+    assert ds.images.index.tolist() == [1, 2, 3]
+    assert [a["original_id"] for a in ds.images["attributes"]] == ["BloodImage_00001", "2299", 7]
+    # "2299" and 2299 are one image; "7" is image 7; an id no image has stays dangling
+    assert ds.annotations["image_id"].tolist() == [1, 2, 3, 4]
+    assert 4 not in ds.images.index
+    (finding,) = result.findings
+    assert finding.code == "coco-string-id" and finding.severity == "warning"
+    assert finding.record == "images[0].id"
+    assert any("renumbered 1..3" in n for n in result.notes)
+
+
+def test_validate_warns_about_string_ids_and_does_not_crash(tmp_path: Path) -> None:
+    path = _string_id_coco(tmp_path / "instances.json")
+    report = dataprep.validate(path)
+    codes = set(report.findings["code"])
+    assert "coco-string-id" in codes and "dangling-image" in codes
+    assert "invalid-record" not in codes
+
+
+def test_string_ids_convert_to_integer_ids(tmp_path: Path) -> None:
+    path = _string_id_coco(tmp_path / "instances.json")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["convert", str(path), str(out), "--to", "coco", "--images", "none", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [f["code"] for f in data["findings"]] == ["coco-string-id"]
+    (written,) = (out / "annotations").glob("*.json")
+    doc = json.loads(written.read_text())
+    assert all(type(img["id"]) is int for img in doc["images"])
+    assert all(type(ann["image_id"]) is int for ann in doc["annotations"])
+
+
+@pytest.mark.parametrize("section", ["images", "annotations"])
+def test_json_true_is_not_an_id(tmp_path: Path, section: str) -> None:
+    doc = {
+        "images": [{"id": 1, "file_name": "a.jpg"}, {"id": 2, "file_name": "b.jpg"}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2]}],
+        "categories": [{"id": 1, "name": "a"}],
+    }
+    doc[section][-1]["id"] = True
+    path = tmp_path / "x.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(InputError, match="must be an integer, got True"):
+        coco.read(path)
