@@ -509,53 +509,26 @@ def fit(
         history = History(**state["history"])
         torch.set_rng_state(state["rng"]["torch"])
     started = time.perf_counter() - elapsed
+    clock = _Clock(started, total_steps, config, world)
     while epoch < config.epochs:
-        net.train()
+        t0 = time.perf_counter()
         loader.sampler.set_epoch(epoch)
         setup.train.set_epoch(epoch)
-        t0, total, seen = time.perf_counter(), 0.0, 0
-        for i, batch in enumerate(loader):
-            progress = step / total_steps
-            if config.time_limit is not None:
-                progress = _from_rank0(max(progress, (time.perf_counter() - started) / config.time_limit), world)
-            for group in optimizer.param_groups:
-                group["lr"] = lr_at(min(progress, 1.0), config)
-            loss = _batch_loss(model, batch, setup, device)
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(
-                    f"training diverged: loss {loss.item()} at epoch {epoch + 1}, step {i + 1}. "
-                    f"Lower --lr (now {config.lr:g}) or check the labels with `dataprep validate`"
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            step += 1
-            value = loss.item()
-            total, seen = total + value * len(batch["images"]), seen + len(batch["images"])
-            if on_step is not None:
-                on_step(i + 1, steps_per_epoch, value)
-            if config.time_limit is not None and progress >= 1.0:
-                break
+        train_loss, step = _train_epoch(model, loader, optimizer, setup, config, clock, epoch, step, on_step)
         epoch += 1
         if rank != 0:  # rank 0 validates, writes and decides; the others follow
             if _from_rank0(0.0, world):
                 break
             continue
         val_loss, val_metric = _validate(net, setup, config, device)
-        record = {
-            "epoch": epoch,
-            "step": step,
-            "lr": optimizer.param_groups[0]["lr"],
-            "train_loss": total / max(seen, 1),
-            "val_loss": val_loss,
-            "val_metric": val_metric,
-            "seconds": time.perf_counter() - t0,
-        }
+        lr = optimizer.param_groups[0]["lr"]
+        record = {"epoch": epoch, "step": step, "lr": lr, "train_loss": train_loss, "val_loss": val_loss,
+                  "val_metric": val_metric, "seconds": time.perf_counter() - t0}  # fmt: skip
         history.records.append(record)
         improved = val_metric >= history.best_metric  # ties go to the later, longer-trained epoch
         if improved:
             history.best_epoch, history.best_metric = epoch, val_metric
-        out_of_time = config.time_limit is not None and time.perf_counter() - started >= config.time_limit
+        out_of_time = clock.out_of_time()
         patience_out = config.patience is not None and epoch - history.best_epoch >= config.patience
         if out_of_time or patience_out:
             history.stopped = "time-limit" if out_of_time else "patience"
@@ -580,6 +553,64 @@ def fit(
         if _from_rank0(float(stop or out_of_time or patience_out), world):
             break
     return history
+
+
+@dataclass
+class _Clock:
+    """Where the run is in its schedule: steps done over all steps, or wall time over the budget."""
+
+    started: float
+    total_steps: int
+    config: TrainConfig
+    world: int
+
+    def progress(self, step: int) -> float:
+        """0..1 (more once the budget is spent); ranks of a distributed run take rank 0's value."""
+        value = step / self.total_steps
+        if self.config.time_limit is not None:
+            value = _from_rank0(max(value, (time.perf_counter() - self.started) / self.config.time_limit), self.world)
+        return value
+
+    def out_of_time(self) -> bool:
+        limit = self.config.time_limit
+        return limit is not None and time.perf_counter() - self.started >= limit
+
+
+def _train_epoch(
+    model: nn.Module,
+    loader: DataLoader,
+    optimizer: torch.optim.Optimizer,
+    setup: _Setup,
+    config: TrainConfig,
+    clock: _Clock,
+    epoch: int,
+    step: int,
+    on_step: StepCallback | None,
+) -> tuple[float, int]:
+    """One pass over the train loader (stopping early when the time budget is spent): mean loss, step."""
+    model.train()
+    total, seen = 0.0, 0
+    for i, batch in enumerate(loader):
+        progress = clock.progress(step)
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(min(progress, 1.0), config)
+        loss = _batch_loss(model, batch, setup, config.device)
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(
+                f"training diverged: loss {loss.item()} at epoch {epoch + 1}, step {i + 1}. "
+                f"Lower --lr (now {config.lr:g}) or check the labels with `dataprep validate`"
+            )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        step += 1
+        value = loss.item()
+        total, seen = total + value * len(batch["images"]), seen + len(batch["images"])
+        if on_step is not None:
+            on_step(i + 1, len(loader), value)
+        if config.time_limit is not None and progress >= 1.0:
+            break
+    return total / max(seen, 1), step
 
 
 def _write_metrics(path: Path, history: History) -> None:
