@@ -19,6 +19,7 @@ A format module exports ``FORMAT = FormatSpec(...)`` with:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -305,6 +306,8 @@ def plan_losses(ds: Dataset, caps: Capabilities, *, format_name: str) -> list[Lo
                 unit="dataset",
             )
         )
+    if caps.splits:
+        losses += _split_name_losses(ds, format_name)
     sup = ds.categories.index[ds.categories["supercategory"].notna().to_numpy()]
     if len(sup) and not caps.supercategories:
         losses.append(
@@ -317,6 +320,25 @@ def plan_losses(ds: Dataset, caps: Capabilities, *, format_name: str) -> list[Lo
             )
         )
     return losses
+
+
+def _split_name_losses(ds: Dataset, format_name: str) -> list[Loss]:
+    """A ``split-renamed`` loss for split names no file name can hold (`split_file_name`)."""
+    split = ds.images["split"].astype(object)
+    names = [s for s in split.dropna().unique().tolist() if split_file_name(str(s)) != s]
+    if not names:
+        return []
+    ids = ds.images.index[split.isin(names).to_numpy()]
+    pairs = ", ".join(f"{n!r} -> {split_file_name(str(n))!r}" for n in names[:3])
+    return [
+        Loss(
+            "split-renamed",
+            f"{format_name} writes split names into file names: renamed ({pairs})",
+            len(ids),
+            _examples(ids),
+            unit="image",
+        )
+    ]
 
 
 UNASSIGNED_SPLIT = "unassigned"
@@ -351,6 +373,22 @@ SPLIT_ALIASES: dict[str, str | None] = {
 }
 
 
+_SPLIT_UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
+
+
+def split_file_name(split: str) -> str:
+    """`split` as writers use it in file and folder names (``images/<split>/``, ``<split>.txt``).
+
+    A custom name (``v2``, ``val2014_100``, ``fold3``) is kept as it is; characters no file name can
+    hold (``/``, ``\\``, NUL, controls, Windows' reserved ``:*?"<>|``) become ``_``, and an empty,
+    ``.``/``..`` or hidden name gets a ``_`` prefix. `plan_losses` lists the splits this renames.
+    """
+    clean = _SPLIT_UNSAFE.sub("_", split).strip()
+    if not clean or clean.startswith("."):
+        clean = "_" + clean.lstrip(".")
+    return clean
+
+
 def image_layout(ds: Dataset) -> pd.DataFrame:
     """Where each image goes in a split-based output layout.
 
@@ -368,7 +406,8 @@ def image_layout(ds: Dataset) -> pd.DataFrame:
     if split.isna().all():
         keys = [""] * len(images)
     else:
-        keys = split.astype(object).where(split.notna(), UNASSIGNED_SPLIT).tolist()
+        safe = {str(s): split_file_name(str(s)) for s in split.dropna().unique()}
+        keys = [safe[s] if isinstance(s, str) else UNASSIGNED_SPLIT for s in split.astype(object).tolist()]
     names = images["file_name"].astype(object).tolist()
     # plain lists: ~5x faster than pandas string methods on 50k names
     dirs_by_key: dict[str, set[str]] = {}

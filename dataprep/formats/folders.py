@@ -256,13 +256,24 @@ def _add_class_tree(scan: _Scan, root: Path, prefix: str, split: str | None, ent
             scan.skipped.append(rel)
 
 
+def _split_folders(root: Path, top_dirs: list[str]) -> bool:
+    """Whether the top-level folders are splits: all known split names, or one known and every one a
+    folder of class folders (custom split names such as ``v2`` or ``fold3`` beside ``train``)."""
+    known = [d.lower() in SPLIT_ALIASES for d in top_dirs]
+    if not top_dirs or all(known):
+        return bool(top_dirs)
+    if not any(known):
+        return False
+    return all(any(_safe_is_dir(e) for e in _sorted_entries(root / d)) for d in top_dirs)
+
+
 def _scan(root: Path, splits: bool | None, notes: list[str]) -> _Scan:
     """Find every image below `root`: split folders of class folders, or class folders."""
     top = _sorted_entries(root)
     top_dirs = [e.name for e in top if _safe_is_dir(e)]
     top_images = [e.name for e in top if not _safe_is_dir(e) and _is_image(e.name)]
     if splits is None:
-        splits = bool(top_dirs) and all(d.lower() in SPLIT_ALIASES for d in top_dirs)
+        splits = _split_folders(root, top_dirs)
     scan = _Scan()
     if splits:
         renamed = sorted({d for d in top_dirs if SPLIT_ALIASES.get(d.lower(), d) not in (d, None)})

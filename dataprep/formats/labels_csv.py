@@ -183,10 +183,11 @@ def detect(path: Path) -> float | None:
 
 def _split_value(values: pd.Series) -> pd.Series:
     """Split names as stored: aliases (valid, validation...) unified, empty -> NaN."""
-    lowered = values.str.lower()
-    mapped = lowered.map(lambda s: SPLIT_ALIASES.get(s, "\0"))
-    out = values.where(mapped == "\0", mapped)
-    return out.where(values != "", np.nan).astype(object)
+    out = [
+        np.nan if not isinstance(v, str) or v == "" else SPLIT_ALIASES.get(v.lower(), v) or np.nan
+        for v in values.tolist()
+    ]
+    return pd.Series(out, index=values.index, dtype=object)
 
 
 def _order_names(names: list[str]) -> list[str]:
@@ -610,7 +611,9 @@ def _layout(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, list[Lo
 
 def plan(ds: Dataset, **options: Any) -> list[Loss]:
     """What writing `ds` as a labels csv would drop or change (generic + format-specific)."""
-    return plan_losses(ds, CAPABILITIES, format_name=NAME) + _layout(ds)[3]
+    generic = plan_losses(ds, CAPABILITIES, format_name=NAME)
+    # split names are csv text here, not file names: any name is kept as it is
+    return [loss for loss in generic if loss.code != "split-renamed"] + _layout(ds)[3]
 
 
 def write(ds: Dataset, out_dir: Path, *, images: str = "copy") -> WriteReport:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import make_image
 from typer.testing import CliRunner
 
 import dataprep
@@ -91,3 +92,45 @@ def test_json_true_is_not_an_id(tmp_path: Path, section: str) -> None:
     path.write_text(json.dumps(doc), encoding="utf-8")
     with pytest.raises(InputError, match="must be an integer, got True"):
         coco.read(path)
+
+
+# -- item 14: custom split names ------------------------------------------------------------------
+
+
+def _csv_with_splits(root: Path, splits: list[str]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    rows = ["file_name,label,split"]
+    for i, split in enumerate(splits):
+        make_image(root / f"{i}.png", 8, 8)
+        rows.append(f'{i}.png,{"cat" if i % 2 else "dog"},"{split}"')
+    (root / "labels.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return root
+
+
+CUSTOM = ["v2", "fold3", "train", "val2014_100", "valid"]
+
+
+def test_custom_split_names_are_read_as_they_are(tmp_path: Path) -> None:
+    ds = dataprep.read(_csv_with_splits(tmp_path / "src", CUSTOM))
+    assert ds.images["split"].tolist() == ["v2", "fold3", "train", "val2014_100", "val"]
+
+
+@pytest.mark.parametrize("fmt", ["coco", "yolo", "voc", "folders", "csv", "cvat"])
+def test_custom_split_names_survive_every_format_that_holds_splits(tmp_path: Path, fmt: str) -> None:
+    src = _csv_with_splits(tmp_path / "src", CUSTOM)
+    result = dataprep.convert(src, tmp_path / "out", to=fmt)
+    assert "split-renamed" not in {loss.code for loss in result.written.losses}
+    back = dataprep.read(tmp_path / "out")
+    assert sorted(back.images["split"].astype(str)) == sorted(["v2", "fold3", "train", "val2014_100", "val"])
+    assert not any("\0" in str(p) or p.name == "_" for p in (tmp_path / "out").rglob("*"))
+
+
+@pytest.mark.parametrize("fmt", ["coco", "yolo", "voc", "folders", "cvat"])
+def test_split_names_no_file_can_hold_are_renamed_and_reported(tmp_path: Path, fmt: str) -> None:
+    src = _csv_with_splits(tmp_path / "src", ["train", "../up", "a/b"])
+    result = dataprep.convert(src, tmp_path / "out", to=fmt)
+    (loss,) = [x for x in result.written.losses if x.code == "split-renamed"]
+    assert loss.count == 2 and loss.unit == "image"
+    back = dataprep.read(tmp_path / "out")
+    assert sorted(back.images["split"].astype(str)) == ["__up", "a_b", "train"]
+    assert not (tmp_path / "up").exists()

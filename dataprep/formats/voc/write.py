@@ -31,6 +31,7 @@ from dataprep.formats.base import (
     image_layout,
     place_images,
     plan_losses,
+    split_file_name,
 )
 from dataprep.formats.voc.attributes import XML_INVALID_RE, check_attributes, escape, extras_xml, plain
 from dataprep.formats.voc.layout import ANNOTATIONS_DIR, IMAGES_DIR, LABELMAP, NO_SPLIT, SPLITS_DIR
@@ -429,7 +430,7 @@ def _write_split_lists(ds: Dataset, voc_ids: list[str], split_dir: Path) -> None
     split_col = ds.images["split"].astype(object).where(ds.images["split"].notna(), None).tolist()
     members: dict[str, list[str]] = {}
     for voc_id, split in zip(voc_ids, split_col, strict=True):
-        members.setdefault(NO_SPLIT if split is None else str(split), []).append(voc_id)
+        members.setdefault(NO_SPLIT if split is None else split_file_name(str(split)), []).append(voc_id)
     if "train" in members and "val" in members and "trainval" not in members:
         # VOC's own convention (mmdetection and others train on trainval.txt); read back as train/val
         listed = set(members["train"]) | set(members["val"])
