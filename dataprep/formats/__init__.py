@@ -288,10 +288,14 @@ def convert(
     _check_destination(Path(src), Path(dst))
     source = load(src, from_format, on_error=on_error, **(read_options or {}))
     _skip_unwritable(source, on_error, Path(src))
-    if source.findings and not len(source.dataset.images) and on_error == "collect":
-        raise InputError(  # collect skips records; it never turns a dataset into an empty "success"
+    errors = [f for f in source.findings if f.severity == "error"]
+    if errors and on_error == "collect" and not (len(source.dataset.images) and len(source.dataset.annotations)):
+        # collect skips records; it never turns a dataset into an empty "success" (no images, or
+        # images whose every label was skipped: darknet labels whose images are missing)
+        what = "record" if not len(source.dataset.images) else "label"
+        raise InputError(
             src,
-            f"every record was skipped ({len(source.findings):,} problems; the first: {source.findings[0].message})",
+            f"every {what} was skipped ({len(errors):,} problems; the first: {errors[0].message})",
             hint="Run `dataprep validate` on it to list them all",
         )
     dataset, outside = (

@@ -101,6 +101,7 @@ def validate(
         decode=use_decode,
         manifest=manifest_doc or None,
         base=base,
+        reader_codes=frozenset(f.code for f in extra),
     )
     selected = settings["selected"]
     frames, skipped = [], {}

@@ -342,8 +342,14 @@ def check_coco_id_zero(arg: CheckContext | Dataset) -> pd.DataFrame:
 
 
 def check_unused_category(arg: CheckContext | Dataset) -> pd.DataFrame:
-    """``unused-category``: a class no annotation uses."""
+    """``unused-category``: a class no annotation uses.
+
+    Quiet when the reader skipped label files whose images are missing (``label-without-image``):
+    their classes are used there, only unreadable (issue 7, item 15).
+    """
     ctx = CheckContext.of(arg)
+    if "label-without-image" in ctx.reader_codes:
+        return empty_findings()
     cats = ctx.ds.categories
     mask = ~cats.index.isin(ctx.ds.annotations["category_id"].unique())
     names = cats["name"].astype(object).to_numpy()[mask]

@@ -73,6 +73,9 @@ class CheckContext:
     decode: bool = False
     manifest: dict[str, Any] | None = None
     base: Path | None = None  # folder finding paths are relative to (the input folder)
+    # codes of the reader's findings: a check whose answer they make unknowable stays quiet
+    # (labels skipped as label-without-image leave their classes looking unused)
+    reader_codes: frozenset[str] = frozenset()
     # Threads that open image files. Pillow's header parsing holds the GIL, so on a local disk
     # one thread is fastest (50k PNG headers: 3.7 s with 1, 5.4 s with 8 on 2 cores); more
     # help only where each open waits on the network.

@@ -134,3 +134,42 @@ def test_split_names_no_file_can_hold_are_renamed_and_reported(tmp_path: Path, f
     back = dataprep.read(tmp_path / "out")
     assert sorted(back.images["split"].astype(str)) == ["__up", "a_b", "train"]
     assert not (tmp_path / "up").exists()
+
+
+# -- item 15: labels without images ----------------------------------------------------------------
+
+
+def _darknet_without_images(root: Path) -> Path:
+    """CVAT's darknet export with its images left out: data/obj.data, a list, labels beside the images."""
+    (root / "data" / "obj").mkdir(parents=True)
+    (root / "data" / "obj.data").write_text("classes = 2\ntrain = data/train.txt\nnames = data/obj.names\n")
+    (root / "data" / "obj.names").write_text("a\nb\n")
+    lines = []
+    for i in range(3):
+        lines.append(f"data/obj/img{i}.jpg")
+        (root / "data" / "obj" / f"img{i}.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (root / "data" / "train.txt").write_text("\n".join(lines) + "\n")
+    return root / "data" / "obj.data"
+
+
+def _ultralytics_without_images(root: Path) -> Path:
+    for split in ("train", "val"):
+        (root / "labels" / split).mkdir(parents=True)
+        for i in range(2):
+            (root / "labels" / split / f"x{i}.txt").write_text("1 0.5 0.5 0.2 0.2\n")
+    (root / "data.yaml").write_text("path: .\ntrain: images/train\nval: images/val\nnames: [a, b]\n")
+    return root
+
+
+@pytest.mark.parametrize("build", [_darknet_without_images, _ultralytics_without_images])
+def test_labels_without_images_are_never_an_empty_success(tmp_path: Path, build) -> None:
+    src = build(tmp_path / "src")
+    for extra in ([], ["--on-error", "collect"]):
+        result = runner.invoke(app, ["convert", str(src), str(tmp_path / "out"), "--to", "voc", "--json", *extra])
+        assert result.exit_code == 3, result.output
+        assert "without an image" in json.loads(result.stdout)["error"]["message"] or "not found" in result.stdout
+        assert not (tmp_path / "out").exists()
+    report = dataprep.validate(src)
+    codes = set(report.findings["code"])
+    assert "label-without-image" in codes and "unused-category" not in codes
+    assert (report.findings["code"] == "label-without-image").sum() == (3 if build is _darknet_without_images else 4)

@@ -274,15 +274,22 @@ def _yaml_split_images(
             )
         how = _resolve(entry, bases)
         if how is None:
+            orphans = _labels_of_missing_folder(entry, bases, listing)
+            held = f"; its label folder holds {len(orphans):,} label files without images" if orphans else ""
             ctx.fail(
                 InputError(
                     config,
-                    f"{key}: {entry!r} not found (looked under {bases[0]})",
+                    f"{key}: {entry!r} not found (looked under {bases[0]}){held}",
                     record=record,
                     hint="Fix the path (relative to the data.yaml folder or its 'path') or remove the key",
                 ),
                 "missing-split",
             )
+            for label in orphans:
+                ctx.fail(
+                    InputError(label, "label file without an image: its boxes cannot be turned into pixels"),
+                    "label-without-image",
+                )
             continue
         target = _apply(entry, how)
         if os.path.isdir(target):
@@ -299,6 +306,19 @@ def _yaml_split_images(
                 hint="Point it at the folder of images or at a .txt list of image paths",
             )
     return paths
+
+
+def _labels_of_missing_folder(entry: str, bases: list[str], listing: Listing) -> list[str]:
+    """The label files in the label folder of an image folder that does not exist (sorted paths)."""
+    folder = _norm_parts(entry)
+    mirrors = label_dirs("/".join(folder), "/")[:-1]
+    for mirror in mirrors:
+        how = _resolve(mirror, bases, exists=os.path.isdir)
+        if how is not None:
+            target = _apply(mirror, how)
+            txt = sorted(n for n in listing.names(target) if n[-4:].lower() == ".txt" and n.lower() not in NOT_LABELS)
+            return [os.path.join(target, n) for n in txt]
+    return []
 
 
 def _names_images(entry: Any, bases: list[str]) -> bool:
@@ -506,7 +526,13 @@ def _list_file(list_path: str, bases: list[str], ctx: ReadContext, listing: List
                 out.append(candidate)
                 continue
         found = _resolve(line, bases, exists=listing.exists)
-        if found is None:
+        if found is None:  # the image is missing: its label file still says where the list points
+            found = _resolve(label_path_for(line), bases, exists=listing.exists) or _resolve(
+                label_name(line), bases, exists=listing.exists
+            )
+            if found is not None:
+                how = found
+        if found is None or not listing.exists(_apply(line, found)):
             unresolved += 1
             out.append(_apply(line, how or (bases[0], 0)))
             continue
