@@ -33,6 +33,9 @@ from dataprep.errors import Finding
 from dataprep.files import transfer_files
 
 OnError = Literal["raise", "collect"]
+# annotations.attributes key of COCO annotation keys outside its schema (``keypoints``,
+# ``num_keypoints``...): COCO writes them back at the annotation's top level
+EXTRA_KEY = "__coco__"
 MAX_EXAMPLES = 5
 
 
@@ -49,6 +52,7 @@ class Capabilities:
     image_attributes: bool = False  # per-image extras (COCO license, urls)
     image_level_labels: bool = False  # labels without a box (classification)
     float_coordinates: bool = True  # False: integer pixel coordinates only (VOC)
+    keypoints: bool = False  # COCO keypoints (attributes[EXTRA_KEY]["keypoints"], from COCO or YOLO pose)
     splits: bool = True
     groups: bool = False
     info: bool = False  # dataset-level info/licenses
@@ -181,6 +185,20 @@ def _examples(ids: pd.Index | np.ndarray) -> list[int]:
     return [int(i) for i in np.asarray(ids)[:MAX_EXAMPLES]]
 
 
+def _has_keypoints(attrs: Any) -> bool:
+    extra = attrs.get(EXTRA_KEY) if isinstance(attrs, dict) else None
+    return isinstance(extra, dict) and bool(extra.get("keypoints"))
+
+
+def _only_keypoints(attrs: dict[str, Any]) -> bool:
+    """True when the keypoints are all an annotation's attributes (so no attributes-dropped as well)."""
+    return (
+        isinstance(attrs, dict)
+        and set(attrs) == {EXTRA_KEY}
+        and set(attrs[EXTRA_KEY]) <= {"keypoints", "num_keypoints"}
+    )
+
+
 def plan_losses(ds: Dataset, caps: Capabilities, *, format_name: str) -> list[Loss]:
     """Everything `ds` holds that a format with `caps` cannot, as `Loss` records.
 
@@ -239,7 +257,16 @@ def plan_losses(ds: Dataset, caps: Capabilities, *, format_name: str) -> list[Lo
         losses.append(
             Loss("score-dropped", f"{format_name} holds no confidence scores", len(scored), _examples(scored))
         )
-    attrs = anns.index[anns["attributes"].map(bool, na_action="ignore").fillna(False).astype(bool).to_numpy()]
+    has_attrs = anns["attributes"].map(bool, na_action="ignore").fillna(False).astype(bool).to_numpy().copy()
+    if has_attrs.any() and not caps.keypoints:
+        rows = np.flatnonzero(has_attrs)
+        values = anns["attributes"].to_numpy()[rows]
+        kp = rows[[_has_keypoints(a) for a in values]]
+        if len(kp):
+            ids = anns.index[kp]
+            losses.append(Loss("keypoints-dropped", f"{format_name} holds no keypoints", len(ids), _examples(ids)))
+            has_attrs[[r for r, a in zip(rows, values, strict=True) if _only_keypoints(a)]] = False
+    attrs = anns.index[has_attrs]
     if len(attrs) and not caps.attributes:
         losses.append(
             Loss("attributes-dropped", f"{format_name} holds no per-object attributes", len(attrs), _examples(attrs))

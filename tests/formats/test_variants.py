@@ -173,3 +173,29 @@ def test_labels_without_images_are_never_an_empty_success(tmp_path: Path, build)
     codes = set(report.findings["code"])
     assert "label-without-image" in codes and "unused-category" not in codes
     assert (report.findings["code"] == "label-without-image").sum() == (3 if build is _darknet_without_images else 4)
+
+
+# -- item 19: YOLO pose keypoints ------------------------------------------------------------------
+
+
+def _pose(root: Path) -> Path:
+    make_image(root / "images" / "train" / "a.jpg", 100, 50)
+    (root / "labels" / "train").mkdir(parents=True)
+    # one visible point, one unlabelled (0 0 0)
+    (root / "labels" / "train" / "a.txt").write_text("0 0.5 0.5 0.2 0.2 0.5 0.5 2 0 0 0\n")
+    (root / "data.yaml").write_text("path: .\ntrain: images/train\nval: images/train\nkpt_shape: [2, 3]\nnames: [p]\n")
+    return root
+
+
+def test_pose_keypoints_are_kept_by_coco_and_listed_as_a_loss_elsewhere(tmp_path: Path) -> None:
+    src = _pose(tmp_path / "src")
+    ds = dataprep.read(src)
+    assert ds.annotations["x_min"].tolist() == [40.0]
+    result = dataprep.convert(src, tmp_path / "coco", to="coco")
+    assert result.written.lossless
+    doc = json.loads(next((tmp_path / "coco" / "annotations").glob("*.json")).read_text())
+    (ann,) = doc["annotations"]
+    assert ann["keypoints"] == [50.0, 25.0, 2, 0.0, 0.0, 0] and ann["num_keypoints"] == 1
+    for fmt in ("yolo", "voc"):
+        losses = {x.code: x.count for x in dataprep.convert(src, tmp_path / fmt, to=fmt).written.losses}
+        assert losses["keypoints-dropped"] == 1

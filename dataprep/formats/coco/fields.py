@@ -16,9 +16,8 @@ import numpy.typing as npt
 
 from dataprep.errors import Finding, InputError
 from dataprep.formats._numbers import MAX_IMAGE_SIDE
-from dataprep.formats.base import OnError
+from dataprep.formats.base import EXTRA_KEY, OnError
 
-EXTRA_KEY = "__coco__"  # annotations.attributes key holding annotation keys outside the COCO schema
 IMAGE_KEYS = frozenset({"id", "file_name", "width", "height"})
 ANNOTATION_KEYS = frozenset(
     {"id", "image_id", "category_id", "bbox", "segmentation", "area", "iscrowd", "score", "attributes"}

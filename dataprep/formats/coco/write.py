@@ -43,6 +43,7 @@ CAPABILITIES = Capabilities(
     image_attributes=True,
     image_level_labels=False,
     float_coordinates=True,
+    keypoints=True,
     splits=True,
     groups=False,
     info=True,

@@ -110,7 +110,9 @@ def _result(
     provenance: bool,
 ) -> ReadResult:
     """The Dataset (images, annotations, categories) and, with `provenance`, where each row came from."""
-    cols = parse.rows_to_annotations(rows, label_image, images.width, images.height, keypoints=found.keypoints)
+    cols = parse.rows_to_annotations(
+        rows, label_image, images.width, images.height, keypoints=found.keypoints, keypoint_dim=found.keypoint_dim
+    )
     class_names = names.complete(found.names, found.names_source, np.unique(cols["class_index"]).tolist(), ctx)
     n, m = len(images.paths), len(cols["class_index"])
     image_ids = np.arange(1, n + 1, dtype=np.int64)
@@ -127,7 +129,7 @@ def _result(
         "annotation_id": np.arange(1, m + 1, dtype=np.int64),
         "image_id": image_ids[cols["image_pos"]],
         "category_id": cols["class_index"] + 1,
-        **{k: cols[k] for k in ("x_min", "y_min", "x_max", "y_max", "segmentation", "score")},
+        **{k: cols[k] for k in ("x_min", "y_min", "x_max", "y_max", "segmentation", "score", "attributes")},
     }
     cat_ids = sorted(class_names)
     categories = {"category_id": np.asarray(cat_ids, dtype=np.int64) + 1, "name": [class_names[c] for c in cat_ids]}

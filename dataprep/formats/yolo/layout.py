@@ -66,6 +66,7 @@ class Layout:
     names_source: str | None
     listing: Listing = field(repr=False, compare=False)
     keypoints: int = 0  # numbers per row after the box in a pose dataset (kpt_shape)
+    keypoint_dim: int = 0  # numbers per keypoint: 2 (x y) or 3 (x y visibility); 0 when not a pose dataset
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,7 +212,10 @@ def ultralytics_layout(config: str, ctx: ReadContext, listing: Listing) -> Layou
     kpt = doc.get("kpt_shape")
     if isinstance(kpt, list) and kpt and all(isinstance(k, int) and k > 0 for k in kpt):
         keypoints = int(np.prod(kpt))
-        ctx.notes.append(f"pose dataset (kpt_shape {kpt}): keypoints are not read, their boxes are")
+        if len(kpt) == 2 and kpt[1] in (2, 3):
+            ctx.notes.append(f"pose dataset (kpt_shape {kpt}): keypoints kept as COCO keypoints [x, y, v, ...]")
+        else:
+            ctx.notes.append(f"pose dataset (kpt_shape {kpt}): not [K, 2] or [K, 3], keypoints not read")
     bases = _yaml_bases(doc, ydir, ctx)
     if "val" not in doc and "validation" in doc:
         doc["val"] = doc.pop("validation")
@@ -225,7 +229,10 @@ def ultralytics_layout(config: str, ctx: ReadContext, listing: Listing) -> Layou
             hint="Add train: images/train (a folder, a .txt list of images, or a list of those)",
         )
     paths, splits = _assign_splits(per_key, bases[0], ctx)
-    return Layout("ultralytics", bases[0], config, paths, splits, names, os.path.basename(config), listing, keypoints)
+    dim = int(kpt[1]) if keypoints and len(kpt) == 2 and kpt[1] in (2, 3) else 0
+    return Layout(
+        "ultralytics", bases[0], config, paths, splits, names, os.path.basename(config), listing, keypoints, dim
+    )
 
 
 def _yaml_bases(doc: dict[str, Any], ydir: str, ctx: ReadContext) -> list[str]:

@@ -19,6 +19,7 @@ import numpy.typing as npt
 from dataprep.boxes import cxcywh_norm_to_xyxy
 from dataprep.errors import InputError
 from dataprep.files import probe_image
+from dataprep.formats.base import EXTRA_KEY
 from dataprep.formats.yolo._common import ORPHAN_HINT, Listing, ReadContext
 
 _LINE_HINT = "Each line is 'class cx cy w h' (normalized; add a 6th 'conf' for predictions) or 'class x1 y1 x2 y2 ...'"
@@ -269,10 +270,14 @@ def rows_to_annotations(
     height: npt.NDArray[np.float64],
     *,
     keypoints: int = 0,
+    keypoint_dim: int = 0,
 ) -> dict[str, Any]:
-    """Annotation columns (absolute xyxy, polygons, scores) from parsed rows.
+    """Annotation columns (absolute xyxy, polygons, scores, pose keypoints) from parsed rows.
 
     `image_index` maps a label file to its image's position; `width`/`height` are per image.
+    Pose rows (``keypoints`` numbers after the box, ``keypoint_dim`` 2 or 3 per point) keep their
+    points as COCO keypoints: ``attributes[EXTRA_KEY] = {"keypoints": [x, y, v, ...] (absolute
+    pixels; v 0 unlabelled, 1 hidden, 2 visible; 2 for labelled points without v), "num_keypoints"}``.
     """
     n = len(rows.arity)
     img = image_index[rows.file]
@@ -290,6 +295,17 @@ def rows_to_annotations(
         xyxy[rb] = cxcywh_norm_to_xyxy(cxcywh, w[rb], h[rb])
         conf = rb[np.isin(arity[rb], box_arity[1::2])]
         score[conf] = values[start[conf] + arity[conf] - 1]
+    attributes = np.full(n, None, dtype=object)
+    pose = np.flatnonzero(np.isin(arity, (5 + keypoints, 6 + keypoints))) if keypoints and keypoint_dim else []
+    if len(pose):
+        pts = values[start[pose, None] + 5 + np.arange(keypoints)].reshape(len(pose), -1, keypoint_dim)
+        xy = pts[..., :2] * np.stack([w[pose], h[pose]], axis=1)[:, None, :]
+        labelled = (pts[..., :2] != 0).any(axis=2)
+        vis = pts[..., 2] if keypoint_dim == 3 else np.where(labelled, 2.0, 0.0)
+        flat = np.concatenate([xy, vis[..., None]], axis=2).reshape(len(pose), -1)
+        for r, row, count in zip(pose.tolist(), flat.tolist(), (vis > 0).sum(axis=1).tolist(), strict=True):
+            kp = [round(v, 6) if i % 3 < 2 else int(v) for i, v in enumerate(row)]
+            attributes[r] = {EXTRA_KEY: {"keypoints": kp, "num_keypoints": int(count)}}
     for a in np.unique(arity[~is_box]).tolist():
         rp = np.flatnonzero((arity == a) & ~is_box)
         k = (a - 1) // 2
@@ -310,4 +326,5 @@ def rows_to_annotations(
         "y_max": xyxy[:, 3],
         "segmentation": segmentation,
         "score": score,
+        "attributes": attributes,
     }
