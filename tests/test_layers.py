@@ -184,3 +184,11 @@ def test_the_static_checks_see_what_they_guard() -> None:
     assert targets == ["dataprep.formats.coco.layout", "dataprep.formats.voc.parse", "dataprep.formats.FORMATS"]
     assert [_format_unit(t) for t in targets] == ["coco", "voc", "FORMATS"]
     assert _py_files(PACKAGE / "formats") and _py_files(PACKAGE / "validation")
+
+
+def test_cli_format_names_match_the_registry() -> None:
+    # the CLI lists formats without importing them (start-up time); the registry is the truth
+    from dataprep.cli._render import FORMAT_NAMES
+    from dataprep.formats import FORMATS
+
+    assert list(FORMAT_NAMES) == list(FORMATS)

@@ -27,6 +27,11 @@ from typer.core import TyperGroup
 
 from dataprep.errors import DataprepError, ExitCode, OutputError, UsageError
 
+# The registry's names, kept here so the CLI can list them without importing the formats (a test keeps this
+# equal to dataprep.formats.FORMATS).
+FORMAT_NAMES = ("coco", "voc", "yolo", "folders", "csv", "labelme", "cvat", "label-studio")
+FORMAT_LIST = ", ".join(FORMAT_NAMES)
+
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 1 findings at error severity; 2 usage error; "
     "3 input missing or unreadable; 4 output refused (exists, unsafe path)."

@@ -12,11 +12,7 @@ from dataprep.cli import _render
 from dataprep.errors import UsageError
 
 # the choices of --to, --images, --layout, --task and --on-error
-Target = enum.Enum(
-    "Target",
-    {name: name for name in ("coco", "voc", "yolo", "folders", "csv", "labelme", "cvat", "label-studio")},
-    type=str,
-)
+Target = enum.Enum("Target", {name: name for name in _render.FORMAT_NAMES}, type=str)
 ImagesMode = enum.Enum("ImagesMode", {name: name for name in ("copy", "link", "none")}, type=str)
 Layout = enum.Enum("Layout", {name: name for name in ("ultralytics", "darknet")}, type=str)
 Task = enum.Enum("Task", {name: name for name in ("detect", "segment")}, type=str)

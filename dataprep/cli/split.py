@@ -37,7 +37,7 @@ def command(
     keep_existing: Annotated[
         bool, typer.Option("--keep-existing", help="Images with a split keep it; only new ones are assigned.")
     ] = False,
-    to: Annotated[str | None, typer.Option("--to", help="coco, voc, yolo, folders or csv (default: input's).")] = None,
+    to: Annotated[str | None, typer.Option("--to", help=f"{_render.FORMAT_LIST} (default: input's).")] = None,
     from_format: Annotated[str, typer.Option("--from", help="Input format or 'auto'.")] = "auto",
     images: Annotated[str, typer.Option(help="copy, link (hard links) or none (labels only).")] = "copy",
     overwrite: Annotated[bool, typer.Option(help="Replace DST if it exists.")] = False,

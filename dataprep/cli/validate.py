@@ -26,7 +26,7 @@ listed, never what is counted.
 def command(
     path: Annotated[Path, typer.Argument(help="Dataset folder or label file (COCO json).")],
     from_format: Annotated[
-        str, typer.Option("--from", help="Input format (coco, voc, yolo, folders, csv) or 'auto'.")
+        str, typer.Option("--from", help=f"Input format ({_render.FORMAT_LIST}) or 'auto'.")
     ] = "auto",
     select: Annotated[
         list[str] | None, typer.Option(help="Only these codes or prefixes (comma-separated, repeatable).")
