@@ -147,6 +147,7 @@ class GuardedGroup(TyperGroup):
         token = _MODE.set(mode)
         previous = _catch_sigterm()
         try:
+            _refuse_empty_arguments(args)
             return super().invoke(ctx)
         except DataprepError as err:
             raise _fail(err.exit_code, str(err), _error_path(err)) from None
@@ -165,6 +166,14 @@ class GuardedGroup(TyperGroup):
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
             _MODE.reset(token)
+
+
+def _refuse_empty_arguments(args: list[str]) -> None:
+    """An empty positional argument (``dataprep info ""``, an unset shell variable) is a usage error:
+    as a Path it would silently be the current folder (issue 7, item 20). Option values may be empty."""
+    for i, arg in enumerate(args[1:], 1):
+        if arg == "" and not args[i - 1].startswith("-"):
+            raise UsageError("an empty path argument; give a file or folder ('.' for the current folder)")
 
 
 def _catch_sigterm() -> Any:

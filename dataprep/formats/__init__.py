@@ -7,6 +7,7 @@ starts fast; Pillow, pycocotools and yaml are imported where they are needed.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from dataprep.formats import coco, cvat, folders, label_studio, labelme, labels_
 from dataprep.formats._numbers import drop_unwritable, unwritable
 from dataprep.formats.base import (
     MAX_EXAMPLES,
+    SPLIT_ALIASES,
     Capabilities,
     FormatSpec,
     Loss,
@@ -86,10 +88,55 @@ def detect(path: str | Path) -> list[tuple[str, float]]:
     return sorted(found, key=lambda item: -item[1])
 
 
+_MAX_SUBFOLDERS = 16  # folders with more sub-folders (class folders, images) are not looked into
+# folders that are parts of one dataset's layout, never datasets of their own
+_LAYOUT_FOLDERS = frozenset(
+    {"images", "labels", "annotations", "jpegimages", "imagesets", "segmentationclass", "segmentationobject", "data"}
+)
+
+
+def _refuse_non_datasets(path: Path) -> None:
+    """Say what a path is when it is not one dataset (issue 7, item 20).
+
+    Raises:
+        InputError: a COCO results file (a json list of detections: `dataprep evaluate` reads
+            it), or a folder whose sub-folders are datasets of different formats
+            (``samples/detection``): naming them.
+    """
+    if path.is_file() and path.suffix.lower() == ".json":
+        with open(path, "rb") as f:
+            head = f.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+        if head[:1] == b"[" and (b'"score"' in head or b'"image_id"' in head or head[1:].lstrip()[:1] == b"]"):
+            raise InputError(
+                path,
+                "a COCO results file (a list of detections), not a labelled dataset",
+                hint=f"Score it against its ground truth: dataprep evaluate GROUND_TRUTH {path}",
+            )
+        return
+    if not path.is_dir():
+        return
+    try:
+        subs = sorted(e.name for e in os.scandir(path) if e.is_dir() and not e.name.startswith("."))
+    except OSError:
+        return
+    subs = [d for d in subs if d.lower() not in SPLIT_ALIASES and d.lower() not in _LAYOUT_FOLDERS]
+    if not 2 <= len(subs) <= _MAX_SUBFOLDERS:
+        return
+    kinds = {d: found[0][0] for d in subs if (found := detect(path / d)) and found[0][1] >= 0.5}
+    if len(set(kinds.values())) >= 2:
+        listed = ", ".join(f"{d}/ ({k})" for d, k in kinds.items())
+        raise InputError(
+            path,
+            f"holds several datasets: {listed}",
+            hint=f"Pass one of them, e.g. {path / next(iter(kinds))}",
+        )
+
+
 def _resolve_format(path: Path, format: str) -> str:
     if format != "auto":
         get_format(format)
         return format
+    _refuse_non_datasets(path)
     found = detect(path)
     if not found:
         raise InputError(

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from dataprep.dataset import BOX_COLUMNS, Dataset
@@ -132,6 +133,10 @@ class FormatSpec:
     # What `write` would drop, given its options; None = `plan_losses` over `capabilities`.
     plan: Callable[..., list[Loss]] | None = None
     validation: ValidationHooks | None = None  # None: no documents, no derived locations
+    # Image files the format's label files can hold themselves (LabelMe's base64 ``imageData``):
+    # ``(root, file_name) -> bytes | None``, bounded like the reader; `place_images` and
+    # `image_bytes` ask it for images missing on disk. None: the format embeds no images.
+    image_source: Callable[[Path, str], bytes | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -183,6 +188,18 @@ class ValidationHooks:
 
 def _examples(ids: pd.Index | np.ndarray) -> list[int]:
     return [int(i) for i in np.asarray(ids)[:MAX_EXAMPLES]]
+
+
+def _rounding_tolerance(ds: Dataset) -> npt.NDArray[np.float64]:
+    """``(N,)`` pixels per annotation below which rounding to a whole pixel changes nothing.
+
+    Normalized sources (YOLO's 6 decimals) carry integer-pixel boxes as ``13.00032``: the
+    print precision, 1e-6 of the image side, times the few terms of cx +- w/2, is noise, not a
+    coordinate. Unknown sizes: 1e-9.
+    """
+    size = ds.images[["width", "height"]].astype("float64").max(axis=1)
+    side = size.reindex(ds.annotations["image_id"].to_numpy()).to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.where(np.isnan(side), 1e-9, np.maximum(1e-9, 2e-6 * side))
 
 
 def _has_keypoints(attrs: Any) -> bool:
@@ -295,7 +312,7 @@ def plan_losses(ds: Dataset, caps: Capabilities, *, format_name: str) -> list[Lo
     if not caps.float_coordinates and len(anns):
         xyxy = anns[BOX_COLUMNS].to_numpy(dtype=np.float64)
         with np.errstate(invalid="ignore"):
-            frac = (np.abs(xyxy - np.round(xyxy)) > 1e-9).any(axis=1)
+            frac = (np.abs(xyxy - np.round(xyxy)) > _rounding_tolerance(ds)[:, None]).any(axis=1)
         ids = anns.index[frac]
         if len(ids):
             losses.append(
@@ -376,13 +393,42 @@ def place_images(ds: Dataset, destinations: Iterable[str | Path], mode: str) -> 
 
     Returns ``(placed, missing)``: files copied/linked, and sources that were not found
     (counted, not fatal: validation reports missing images). ``mode="none"`` places nothing.
+    An image missing on disk that a label file embeds (`embedded_image`: LabelMe's
+    ``imageData``) is written from those bytes, for ``"copy"`` and ``"link"`` alike.
     """
     if mode == "none":
         return 0, 0
     names = ds.images["file_name"].tolist()
     pairs = [(ds.resolve(n), Path(d)) for n, d in zip(names, destinations, strict=True)]
     placed = transfer_files(pairs, mode)
+    if placed < len(pairs) and ds.root is not None:  # only then: the common case costs nothing more
+        for name, (_, dst) in zip(names, pairs, strict=True):
+            if not dst.exists() and (data := embedded_image(ds.root, name)) is not None:
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                dst.write_bytes(data)
+                placed += 1
     return placed, len(pairs) - placed
+
+
+def embedded_image(root: Path, file_name: str) -> bytes | None:
+    """The bytes of image `file_name` (relative to `root`) as a label file holds it, or None.
+
+    Asks each registered format's `FormatSpec.image_source` (LabelMe's base64 ``imageData``).
+    """
+    from dataprep.formats import FORMATS  # the registry imports every format module, each importing this one
+
+    for spec in FORMATS.values():
+        if spec.image_source is not None and (data := spec.image_source(root, file_name)) is not None:
+            return data
+    return None
+
+
+def image_bytes(ds: Dataset, file_name: str) -> bytes | None:
+    """The bytes of one image of `ds`: its file under `ds.root`, else what a label file embeds; None if neither."""
+    try:
+        return ds.resolve(file_name).read_bytes()
+    except OSError:
+        return None if ds.root is None else embedded_image(ds.root, file_name)
 
 
 # Split folder names recognised on reading (lower-cased) -> split value; "unassigned" is what

@@ -161,7 +161,9 @@ def detect(path: Path) -> float | None:
         return None
     rows = _first_lines(csv_path)
     if not rows or not rows[0]:
-        return None
+        # an empty labels.csv is still this format's file (the reader says what is wrong with
+        # it), never a reason to read the folder as class folders (issue 7, item 20)
+        return 0.3 if csv_path.name == CSV_NAME else None
     header = rows[0]
     file_col = _find_column(header, FILE_COLUMNS, None)[0]
     if file_col is None or any(h.strip().lower() in BOX_COLUMNS for h in header):

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import make_image
+from conftest import REPO, make_image
 from typer.testing import CliRunner
 
 import dataprep
@@ -199,3 +199,74 @@ def test_pose_keypoints_are_kept_by_coco_and_listed_as_a_loss_elsewhere(tmp_path
     for fmt in ("yolo", "voc"):
         losses = {x.code: x.count for x in dataprep.convert(src, tmp_path / fmt, to=fmt).written.losses}
         assert losses["keypoints-dropped"] == 1
+
+
+# -- item 20: reports that said something untrue ---------------------------------------------------
+
+
+def test_integer_pixel_yolo_to_voc_rounds_nothing(tmp_path: Path) -> None:
+    root = tmp_path / "src"
+    make_image(root / "images" / "train" / "a.jpg", 640, 480)
+    rows = []
+    for x0, y0, x1, y1 in [(13, 17, 101, 333), (211, 5, 377, 479)]:
+        cx, cy, w, h = (x0 + x1) / 2 / 640, (y0 + y1) / 2 / 480, (x1 - x0) / 640, (y1 - y0) / 480
+        rows.append(f"0 {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}")
+    (root / "labels" / "train").mkdir(parents=True)
+    (root / "labels" / "train" / "a.txt").write_text("\n".join(rows) + "\n")
+    (root / "data.yaml").write_text("path: .\ntrain: images/train\nval: images/train\nnames: [a]\n")
+    result = dataprep.convert(root, tmp_path / "voc", to="voc")
+    assert "coordinates-rounded" not in {x.code for x in result.written.losses}
+    back = dataprep.read(tmp_path / "voc").annotations
+    assert back[["x_min", "y_min", "x_max", "y_max"]].to_numpy().tolist() == [[13, 17, 101, 333], [211, 5, 377, 479]]
+    # a real fraction is still reported
+    ds = dataprep.read(root)
+    ds.annotations.loc[1, "x_min"] = 13.4
+    assert "coordinates-rounded" in {x.code for x in dataprep.formats.plan(ds, "voc")}
+
+
+def test_cvat_default_list_is_not_called_no_split(tmp_path: Path) -> None:
+    root = tmp_path / "voc"
+    (root / "Annotations").mkdir(parents=True)
+    (root / "ImageSets" / "Main").mkdir(parents=True)
+    make_image(root / "JPEGImages" / "a.jpg", 8, 8)
+    (root / "Annotations" / "a.xml").write_text(
+        "<annotation><filename>a.jpg</filename><size><width>8</width><height>8</height></size>"
+        "<object><name>x</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>3</xmax><ymax>3</ymax></bndbox></object>"
+        "</annotation>"
+    )
+    (root / "ImageSets" / "Main" / "default.txt").write_text("a\n")
+    result = dataprep.load(root)
+    assert not any("in no split list" in n for n in result.notes)
+    assert any("default.txt" in n for n in result.notes)
+    assert result.dataset.images["split"].isna().all()
+
+
+def test_a_results_file_is_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "detections.json"
+    path.write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.9}]))
+    result = runner.invoke(app, ["info", str(path), "--json"])
+    assert result.exit_code == 3
+    message = json.loads(result.stdout)["error"]["message"]
+    assert "results file" in message and "dataprep evaluate" in message
+
+
+def test_a_folder_of_several_datasets_is_an_error_naming_them(tmp_path: Path) -> None:
+    for fmt in ("coco", "voc", "yolo"):
+        dataprep.convert(REPO / "samples" / "detection" / "coco", tmp_path / "all" / fmt, to=fmt, images="none")
+    with pytest.raises(InputError, match=r"several datasets: coco/ \(coco\), voc/ \(voc\), yolo/ \(yolo\)"):
+        dataprep.load(tmp_path / "all")
+    assert dataprep.load(tmp_path / "all" / "coco").format == "coco"  # its annotations/ + images/ are one dataset
+
+
+def test_an_empty_path_argument_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["info", "", "--json"])
+    assert result.exit_code == 2
+    assert "empty path" in json.loads(result.stdout)["error"]["message"]
+
+
+def test_an_empty_labels_csv_is_not_read_as_class_folders(tmp_path: Path) -> None:
+    make_image(tmp_path / "images" / "a.png", 8, 8)
+    (tmp_path / "labels.csv").write_text("")
+    with pytest.raises(InputError, match="empty"):
+        dataprep.load(tmp_path)

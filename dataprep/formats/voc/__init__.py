@@ -144,10 +144,13 @@ def _images_table(layout: Layout, rows: Rows, split_of: dict[str, str]) -> pd.Da
         notes.append(f"ignored unknown nested object elements: {tags}")
     widths, heights = list(rows.width), list(rows.height)
     _fill_sizes(layout, file_names, widths, heights, image_files)
-    splits = [split_of.get(i) for i in rows.voc_id]
-    splits = [None if s == NO_SPLIT else s for s in splits]
-    if split_of and None in splits:
-        notes.append(f"{splits.count(None)} images are in no split list (split left empty)")
+    listed = [split_of.get(i) for i in rows.voc_id]
+    splits = [None if s == NO_SPLIT else s for s in listed]
+    unlisted, in_default = listed.count(None), listed.count(NO_SPLIT)
+    if split_of and unlisted:
+        notes.append(f"{unlisted} images are in no split list (split left empty)")
+    if in_default:
+        notes.append(f"{in_default} images listed in {NO_SPLIT}.txt (CVAT's and Datumaro's 'no subset'): no split")
     return pd.DataFrame(
         {
             "image_id": np.arange(1, len(file_names) + 1, dtype=np.int64),
