@@ -228,6 +228,70 @@ def test_embed_images_round_trip(tmp_path: Path) -> None:
     assert any("imageData" in n for n in result.notes)
 
 
+def image_file_bytes(kind: str, width: int, height: int, seed: int) -> bytes:
+    """A real PNG or JPEG with noisy pixels (so re-encoding it would change its bytes)."""
+    import io
+
+    from PIL import Image
+
+    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format=kind)
+    return buf.getvalue()
+
+
+def embedded_only_folder(root: Path) -> dict[str, bytes]:
+    """LabelMe files whose images exist only as base64 ``imageData``; returns image name -> bytes."""
+    images = {"a.png": image_file_bytes("PNG", 40, 30, 0), "sub/b.jpg": image_file_bytes("JPEG", 32, 24, 1)}
+    for name, data in images.items():
+        stem = Path(name).with_suffix("")
+        box = shape("cat", [[2, 3], [20, 18]], "rectangle")
+        size = None if name == "a.png" else (32, 24)  # a.png: the size is read from imageData too
+        text = base64.b64encode(data).decode()
+        labelme_file(root / f"{stem}.json", [box], size=size, imagePath=Path(name).name, imageData=text)
+    return images
+
+
+@pytest.mark.parametrize("target", ["coco", "voc", "yolo"])
+def test_images_copy_writes_embedded_images(tmp_path: Path, target: str) -> None:
+    images = embedded_only_folder(tmp_path / "src")
+    result = formats.convert(tmp_path / "src", tmp_path / "out", to=target, from_format="labelme", images="copy")
+    assert (result.written.images_transferred, result.written.images_missing) == (2, 0)
+    written = tree(tmp_path / "out")
+    for name, data in images.items():  # each writer's own layout: find the file by its base name
+        found = [v for k, v in written.items() if k.endswith("/" + Path(name).name) or k == Path(name).name]
+        assert found == [data], name
+    assert any("imageData" in n for n in result.source.notes)
+
+
+def test_embed_images_round_trips_embedded_only_images(tmp_path: Path) -> None:
+    images = embedded_only_folder(tmp_path / "src")
+    src = labelme.read(tmp_path / "src").dataset
+    report = formats.write(src, tmp_path / "out", "labelme", images="none", embed_images=True)
+    assert report.lossless, report.losses
+    for name, data in images.items():
+        doc = json.loads((tmp_path / "out" / Path(name).with_suffix(".json")).read_text())
+        assert base64.b64decode(doc["imageData"]) == data
+    back = labelme.read(tmp_path / "out").dataset
+    pd.testing.assert_frame_equal(back.images, src.images)
+    pd.testing.assert_frame_equal(back.annotations, src.annotations)
+    # and out again as files, from the re-embedded data
+    formats.write(back, tmp_path / "files", "labelme", images="copy")
+    assert {k: v for k, v in tree(tmp_path / "files").items() if not k.endswith(".json")} == images
+
+
+def test_embedded_bomb_is_not_written(tmp_path: Path) -> None:
+    # the size in the json spares the reader the header; the image source still checks it
+    labelme_file(tmp_path / "src" / "a.json", [], imageData=png_base64(100_000, 100_000, real=False))
+    labelme_file(tmp_path / "src" / "b.json", [], imagePath="other.png", imageData=png_base64(4, 4))
+    ds = labelme.read(tmp_path / "src").dataset
+    report = formats.write(ds, tmp_path / "out", "coco", images="copy")
+    # b.json names other.png: its data is not b's image under another name
+    assert (report.images_transferred, report.images_missing) == (0, 2)
+    assert labelme.embedded_image(tmp_path / "src", "a.jpg") is None
+    assert labelme.embedded_image(tmp_path / "src", "b.jpg") is None  # b.json's imagePath is other.png
+
+
 # -- round trips through the other formats -------------------------------------------------
 
 

@@ -6,7 +6,9 @@ against the json's folder (relative to the dataset folder, ``root``); a path lea
 falls back to the json's stem with the image suffix (noted). Sizes come from
 ``imageWidth``/``imageHeight``, else from the header of a base64 ``imageData`` (bounded: more
 than 128 MiB of base64, or a header claiming more pixels than Pillow's decompression-bomb limit,
-is refused), else from the image file's header. No splits.
+is refused), else from the image file's header. No splits. An image that exists only as
+``imageData`` is written out as a file by writers placing images (`embedded_image`, the
+format's ``image_source``), and embedded again by ``embed_images``.
 
 Categories: ``labels.txt`` beside the files fixes the order, ids as LabelMe's labelme2coco gives
 them (line number - 1, so the first class after ``__ignore__`` and ``_background_`` is 1); those
@@ -41,7 +43,7 @@ from dataprep.formats.labelme.layout import (
     read_labels_file,
     resolve_layout,
 )
-from dataprep.formats.labelme.parse import MAX_IMAGE_DATA_CHARS, Rows, parse_file
+from dataprep.formats.labelme.parse import MAX_IMAGE_DATA_CHARS, Rows, embedded_image, parse_file
 from dataprep.formats.labelme.write import CAPABILITIES, plan, write
 
 __all__ = [
@@ -52,6 +54,7 @@ __all__ = [
     "LABELS_FILE",
     "MAX_IMAGE_DATA_CHARS",
     "detect",
+    "embedded_image",
     "plan",
     "read",
     "write",
@@ -114,7 +117,8 @@ def _notes(layout: Layout, rows: Rows) -> None:
     if rows.sizes_from_data:
         notes.append(f"read {rows.sizes_from_data} image sizes from the embedded imageData")
     if any(rows.embedded):
-        notes.append(f"{sum(rows.embedded)} files embed their image (imageData); sizes and labels read, pixels not")
+        embedded = sum(rows.embedded)
+        notes.append(f"{embedded} files embed their image (imageData): --images copy writes it where no file is")
 
 
 def _images_table(layout: Layout, rows: Rows) -> pd.DataFrame:
@@ -184,4 +188,5 @@ FORMAT = FormatSpec(
     extensions=(".json",),
     plan=plan,
     validation=documents.HOOKS,
+    image_source=embedded_image,
 )

@@ -24,9 +24,11 @@ import base64
 import binascii
 import io
 import math
+import os
 import posixpath
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -117,6 +119,34 @@ def image_data_size(text: str, path: str) -> tuple[int, int]:
             hint=hint,
         )
     return int(w), int(h)
+
+
+def embedded_image(root: Path, file_name: str) -> bytes | None:
+    """The image file `file_name` as the LabelMe json beside it embeds it (base64 ``imageData``), or None.
+
+    The json is ``<stem of file_name>.json`` (where LabelMe saves it) and counts only when its
+    ``imagePath`` resolves to `file_name`, as on reading. Bounded as on reading: a json over the
+    ``imageData`` limit is not opened, and a decompression-bomb header gives None.
+    """
+    import orjson
+
+    json_rel = posixpath.splitext(file_name)[0] + ".json"
+    path = f"{root}/{json_rel}"
+    try:
+        if os.path.getsize(path) > MAX_IMAGE_DATA_CHARS + _HEAD_CHARS:
+            return None
+        with open(path, "rb") as f:
+            doc = orjson.loads(f.read())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    text = doc.get("imageData") if isinstance(doc, dict) else None
+    if not isinstance(text, str) or not text or _image_name(json_rel, doc.get("imagePath"), Rows()) != file_name:
+        return None
+    try:
+        image_data_size(text, path)
+    except InputError:
+        return None
+    return base64.b64decode(text)
 
 
 def _image_name(json_rel: str, image_path: Any, rows: Rows) -> str:

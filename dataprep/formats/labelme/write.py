@@ -25,7 +25,15 @@ import pandas as pd
 from dataprep.dataset import BOX_COLUMNS, Dataset
 from dataprep.errors import UsageError
 from dataprep.files import member_paths
-from dataprep.formats.base import MAX_EXAMPLES, Capabilities, Loss, WriteReport, place_images, plan_losses
+from dataprep.formats.base import (
+    MAX_EXAMPLES,
+    Capabilities,
+    Loss,
+    WriteReport,
+    image_bytes,
+    place_images,
+    plan_losses,
+)
 
 CAPABILITIES = Capabilities(boxes=True, polygons=True, rle=True, attributes=True, image_level_labels=True, splits=False)
 LABELME_VERSION = "5.5.0"
@@ -163,10 +171,8 @@ def _documents(ds: Dataset, anns: pd.DataFrame, prepared: Prepared, not_embedded
 
 
 def _embedded(ds: Dataset, name: str) -> str | None:
-    try:
-        return base64.b64encode(ds.resolve(name).read_bytes()).decode("ascii")
-    except OSError:
-        return None
+    data = image_bytes(ds, name)  # the file, else the imageData of a LabelMe source
+    return None if data is None else base64.b64encode(data).decode("ascii")
 
 
 def _shape(label: str, points: Any, kind: str, attrs: dict[str, Any], group_id: Any = None) -> dict[str, Any]:
