@@ -270,3 +270,54 @@ def test_an_empty_labels_csv_is_not_read_as_class_folders(tmp_path: Path) -> Non
     (tmp_path / "labels.csv").write_text("")
     with pytest.raises(InputError, match="empty"):
         dataprep.load(tmp_path)
+
+
+# -- items 17, 18, 21: VOC variants ----------------------------------------------------------------
+
+_XML = (
+    "<annotation><filename>{name}</filename><size><width>8</width><height>8</height><depth>3</depth></size>"
+    "<object><name>cat</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>4</xmax><ymax>4</ymax></bndbox></object>"
+    "</annotation>"
+)
+
+
+def test_voc_segmentation_only_export_is_recognised_and_refused(tmp_path: Path) -> None:
+    for folder in ("JPEGImages", "SegmentationClass", "SegmentationObject"):
+        make_image(tmp_path / folder / "a.png", 8, 8)
+    (tmp_path / "ImageSets" / "Segmentation").mkdir(parents=True)
+    (tmp_path / "ImageSets" / "Segmentation" / "train.txt").write_text("a\n")
+    assert dataprep.formats.detect(tmp_path)[0][0] == "voc"
+    with pytest.raises(InputError, match="segmentation export"):
+        dataprep.load(tmp_path)
+    report = runner.invoke(app, ["validate", str(tmp_path), "--json"])
+    assert report.exit_code == 3  # never "passed" as class folders SegmentationClass/...
+
+
+def test_roboflow_voc_split_folders_are_detected_with_their_splits(tmp_path: Path) -> None:
+    for split in ("train", "valid", "test"):
+        for i in range(2):
+            make_image(tmp_path / split / f"{split}{i}.jpg", 8, 8)
+            (tmp_path / split / f"{split}{i}.xml").write_text(_XML.format(name=f"{split}{i}.jpg"))
+    result = dataprep.load(tmp_path)
+    assert result.format == "voc"
+    ds = result.dataset
+    assert ds.images["split"].value_counts().to_dict() == {"test": 2, "train": 2, "val": 2}
+    assert len(ds.annotations) == 6 and ds.images["width"].notna().all()
+
+
+def test_voc_folder_with_a_utf16_file_or_an_odd_xml_is_detected(tmp_path: Path) -> None:
+    ann = tmp_path / "Annotations"
+    ann.mkdir()
+    make_image(tmp_path / "JPEGImages" / "a.jpg", 8, 8)
+    make_image(tmp_path / "JPEGImages" / "b.jpg", 8, 8)
+    text = '<?xml version="1.0" encoding="utf-16"?>\n' + _XML.format(name="a.jpg")
+    (ann / "a.xml").write_bytes(text.encode("utf-16"))  # with a BOM, as Windows tools write it
+    (ann / "b.xml").write_text(_XML.format(name="b.jpg"))
+    assert dataprep.formats.detect(tmp_path)[0] == ("voc", 0.9)
+    assert len(dataprep.read(tmp_path).annotations) == 2
+    # a bare folder whose first xml is something else
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / "0_config.xml").write_text("<config/>")
+    (bare / "b.xml").write_text(_XML.format(name="b.jpg"))
+    assert dataprep.formats.detect(bare)[0][0] == "voc"

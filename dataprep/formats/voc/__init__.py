@@ -44,7 +44,7 @@ from dataprep import boxes
 from dataprep.dataset import Dataset
 from dataprep.errors import InputError, UsageError
 from dataprep.files import probe_image
-from dataprep.formats.base import FormatSpec, OnError, ReadResult
+from dataprep.formats.base import SPLIT_ALIASES, FormatSpec, OnError, ReadResult
 from dataprep.formats.voc import documents
 from dataprep.formats.voc.layout import (
     ANNOTATIONS_DIR,
@@ -115,6 +115,8 @@ def read(path: Path, *, on_error: OnError = "raise", provenance: bool = False, *
         )
     # 2. parse: every xml file (and split-list id without one) in sorted VOC-id order -> rows
     source_dir = _relative_dir(layout.annotations, layout.root) if provenance else None
+    if layout.folder_splits:  # Roboflow: train/a.xml is in split train, valid/ in val
+        split_of = {i: SPLIT_ALIASES.get(i.split("/", 1)[0].lower()) or i.split("/", 1)[0] for i in xml_ids if "/" in i}
     voc_ids = sorted(xml_ids.keys() | split_of.keys())
     rows = parse_files(str(layout.annotations), xml_ids, voc_ids, collector, source_dir=source_dir)
     # 3. tables: images (files found, sizes probed where missing), categories, annotations

@@ -18,12 +18,13 @@ import pandas as pd
 
 from dataprep.errors import Finding, InputError
 from dataprep.files import IMAGE_SUFFIXES, check_member, clean_members
-from dataprep.formats.base import MAX_EXAMPLES, OnError
+from dataprep.formats.base import MAX_EXAMPLES, SPLIT_ALIASES, OnError
 
 ANNOTATIONS_DIR = "Annotations"
 IMAGES_DIR = "JPEGImages"
 SPLITS_DIR = "ImageSets/Main"
 LABELMAP = "labelmap.txt"
+SEGMENTATION_DIRS = ("SegmentationClass", "SegmentationObject")
 NO_SPLIT = "default"  # Datumaro's name for "no subset": read back as no split
 _STANDARD_SPLITS = ("train", "val", "test", "trainval")
 _CLASS_LIST_RE = re.compile(r"\S+\s+[+-]?\d+\s*\Z")  # "2007_000001  1": a per-class file line
@@ -52,6 +53,8 @@ def _root_tag(path: Path) -> str | None:
             head = f.read(4096)
     except OSError:
         return None
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 (Windows tools): look at it as text
+        head = head.decode("utf-16", "replace").encode("utf-8", "replace")
     head = re.sub(rb"<!--.*?-->", b"", head, flags=re.DOTALL)
     match = re.search(rb"<(?![?!])([A-Za-z_][\w.:-]*)", head)
     return match.group(1).decode("ascii", "replace") if match else None
@@ -71,14 +74,58 @@ def _first_xml(folder: Path, *, limit: int = 50) -> Path | None:
     return None
 
 
+def _xml_files(folder: Path, *, count: int = 5, limit: int = 200) -> list[Path]:
+    """Up to `count` xml files among the first `limit` entries of `folder` (sorted)."""
+    found: list[Path] = []
+    try:
+        with os.scandir(folder) as it:
+            for i, entry in enumerate(it):
+                if i >= limit or len(found) >= count:
+                    break
+                name = entry.name
+                if name.lower().endswith(".xml") and not name.startswith(".") and entry.is_file():
+                    found.append(Path(entry.path))
+    except OSError:
+        return []
+    return sorted(found)
+
+
+def _holds_voc_xml(folder: Path) -> bool | None:
+    """Whether a few of the folder's xml files are ``<annotation>`` (None: it has no xml file).
+
+    More than the first file is looked at: one odd xml (a UTF-16 file, a stray config) must not
+    make a whole folder undetectable (issue 7, item 21).
+    """
+    files = _xml_files(folder)
+    if not files:
+        return None
+    return any(_root_tag(f) == "annotation" for f in files)
+
+
 def _has_voc_annotations(folder: Path) -> bool:
     ann = folder / ANNOTATIONS_DIR
     if not ann.is_dir():
         return False
-    first = _first_xml(ann)
-    if first is None:  # labels in sub-folders, or an unlabelled dataset with split lists
+    holds = _holds_voc_xml(ann)
+    if holds is None:  # labels in sub-folders, or an unlabelled dataset with split lists
         return (folder / SPLITS_DIR).is_dir() or any(p.is_dir() for p in ann.iterdir())
-    return _root_tag(first) == "annotation"
+    return holds
+
+
+def _split_folders(path: Path) -> list[Path]:
+    """Split folders (``train/``, ``valid/``, ``test/``) holding VOC xml beside their images: Roboflow's layout."""
+    try:
+        subs = sorted(p for p in path.iterdir() if p.is_dir() and p.name.lower() in SPLIT_ALIASES)
+    except OSError:
+        return []
+    return [p for p in subs if _holds_voc_xml(p)]
+
+
+def _segmentation_only(path: Path) -> list[str]:
+    """The mask folders of a VOC segmentation export without ``Annotations/`` (empty when not one)."""
+    if (path / ANNOTATIONS_DIR).is_dir():
+        return []
+    return [d for d in SEGMENTATION_DIRS if (path / d).is_dir()]
 
 
 def _child_datasets(path: Path) -> list[Path]:
@@ -93,19 +140,24 @@ def _child_datasets(path: Path) -> list[Path]:
 def detect(path: Path) -> float | None:
     """Confidence that `path` is a Pascal VOC dataset folder.
 
-    0.9 for a folder with ``Annotations/`` holding ``<annotation>`` xml, 0.8 for a folder holding
-    one such dataset (``VOCdevkit/``), 0.6 for a bare folder of ``<annotation>`` xml files.
+    0.9 for a folder with ``Annotations/`` holding ``<annotation>`` xml, 0.85 for Roboflow's split
+    folders of xml and images, 0.8 for a folder holding one such dataset (``VOCdevkit/``), 0.7
+    for a segmentation-only export (refused by the reader), 0.6 for a bare folder of
+    ``<annotation>`` xml files.
     """
     path = Path(path)
     if not path.is_dir():
         return None
     if _has_voc_annotations(path):
         return 0.9
-    first = _first_xml(path)
-    if first is not None and _root_tag(first) == "annotation":
+    if _holds_voc_xml(path):
         return 0.6
     if _child_datasets(path):
         return 0.8
+    if _split_folders(path):
+        return 0.85
+    if _segmentation_only(path):
+        return 0.7  # beats class folders (0.5): the reader says what it is
     return None
 
 
@@ -122,6 +174,7 @@ class Layout:
     images_rel: str  # `images` relative to root ("" for a bare folder)
     split_dir: Path | None
     notes: list[str]
+    folder_splits: bool = False  # Roboflow: the first folder of a VOC id is its split
 
 
 def resolve_layout(path: Path) -> Layout:
@@ -138,7 +191,23 @@ def resolve_layout(path: Path) -> Layout:
     if not (path / ANNOTATIONS_DIR).is_dir() and path.name == ANNOTATIONS_DIR and (path.parent / IMAGES_DIR).is_dir():
         notes.append(f"read the dataset at {path.parent} (given its {ANNOTATIONS_DIR}/ folder)")
         path = path.parent
+    masks = _segmentation_only(path)
+    if masks and _first_xml(path) is None:
+        raise InputError(
+            path,
+            f"a VOC segmentation export ({', '.join(d + '/' for d in masks)} masks) without {ANNOTATIONS_DIR}/: "
+            "dataprep reads VOC objects from Annotations/*.xml and does not read masks",
+            hint="Export the objects too (CVAT, Datumaro: 'PASCAL VOC' with annotations), or read "
+            f"{IMAGES_DIR}/ as unlabelled images",
+        )
     if not (path / ANNOTATIONS_DIR).is_dir() and _first_xml(path) is None:
+        splits = _split_folders(path)
+        if splits:
+            notes.append(
+                "layout: split folders holding VOC xml beside the images (Roboflow): "
+                + ", ".join(p.name for p in splits)
+            )
+            return Layout(path, path, path, "", None, notes, folder_splits=True)
         children = _child_datasets(path)
         if len(children) > 1:
             names = ", ".join(c.name for c in children)
