@@ -369,6 +369,35 @@ def test_reports_bad_points_with_file_and_record(tmp_path: Path) -> None:
     assert len(result.dataset.annotations) == 1 and result.findings[0].record == "shapes[0].points"
 
 
+def test_plain_and_mixed_files_read_alike(tmp_path: Path) -> None:
+    # plain rectangle/polygon files take the one-numpy-pass route; a file with a group, a flag or a
+    # circle is parsed shape by shape; both give the points' extent as the box, in file order
+    rect, poly = [[4, 9], [1.5, 2]], [[0, 0], [10, 1], [3, 7.25]]
+    labelme_file(tmp_path / "a.json", [shape("cat", rect, "rectangle"), shape("dog", poly)])
+    labelme_file(tmp_path / "b.json", [shape("cat", rect, "rectangle"), shape("dog", poly, flags={"x": True})])
+    labelme_file(tmp_path / "c.json", [shape("dog", poly, shape_type=None), shape("cat", rect, "rectangle")])
+    ds = labelme.read(tmp_path).dataset
+    expected = [[1.5, 2, 4, 9], [0, 0, 10, 7.25]]
+    np.testing.assert_array_equal(ds.boxes_xyxy(), np.array(expected * 2 + expected[::-1]))
+    segs = ds.annotations["segmentation"].tolist()
+    assert segs[0] is None and segs[2] is None and segs[5] is None
+    for k in (1, 3, 4):
+        np.testing.assert_array_equal(segs[k][0], np.array(poly, dtype=np.float64))
+    assert ds.annotations["attributes"].tolist() == [None, None, None, {"x": True}, None, None]
+
+
+@pytest.mark.parametrize("bad", [[[1, 2], [3, "nan"]], [[1, 2, 3], [3, 4]], [[1, 2], "x"], [[1, 2], None]])
+def test_a_bad_point_among_plain_files_is_named(tmp_path: Path, bad: list) -> None:
+    for name in ("a", "c"):
+        labelme_file(tmp_path / f"{name}.json", [shape("cat", [[0, 0], [5, 5]], "rectangle")])
+    labelme_file(tmp_path / "b.json", [shape("cat", [[0, 0], [5, 5]], "rectangle"), shape("dog", bad, "rectangle")])
+    with pytest.raises(InputError) as info:
+        labelme.read(tmp_path)
+    assert info.value.record == "shapes[1].points" and "b.json" in str(info.value.path)
+    result = labelme.read(tmp_path, on_error="collect")
+    assert len(result.dataset.annotations) == 3 and [f.record for f in result.findings] == ["shapes[1].points"]
+
+
 def test_unknown_shape_type_is_reported(tmp_path: Path) -> None:
     labelme_file(tmp_path / "a.json", [shape("cat", [[1, 2], [3, 4]], "hexagon")])
     with pytest.raises(InputError, match="hexagon"):

@@ -43,7 +43,7 @@ from dataprep.formats.labelme.layout import (
     read_labels_file,
     resolve_layout,
 )
-from dataprep.formats.labelme.parse import MAX_IMAGE_DATA_CHARS, Rows, embedded_image, parse_file
+from dataprep.formats.labelme.parse import MAX_IMAGE_DATA_CHARS, Rows, embedded_image, parse_file, resolve_deferred
 from dataprep.formats.labelme.write import CAPABILITIES, plan, write
 
 __all__ = [
@@ -75,18 +75,11 @@ def read(path: Path, *, on_error: OnError = "raise", provenance: bool = False, *
     # 1. layout: the json files and labels.txt
     layout = resolve_layout(Path(path))
     label_order = read_labels_file(layout.root, layout.notes)
-    # 2. parse: every json -> rows
-    rows = Rows()
-    base = str(layout.root)
-    for rel in layout.files:
-        file = f"{base}/{rel}"  # plain strings: Path objects cost more than parsing on 100k small files
-        try:
-            with open(file, "rb") as f:
-                data = f.read()
-        except OSError as err:
-            collector.report(InputError(file, f"cannot read ({err.strerror})", hint="Check permissions"))
-            continue
-        parse_file(data, rel, file, collector, rows)
+    # 2. parse: every json -> rows; plain rectangles and polygons in one numpy pass at the end
+    rows = _parse_files(layout, collector, defer=True)
+    if not resolve_deferred(rows):  # a malformed shape among them: again, shape by shape, to name it
+        collector = Collector(on_error)
+        rows = _parse_files(layout, collector, defer=False)
     _notes(layout, rows)
     # 3. tables
     images = _images_table(layout, rows)
@@ -106,6 +99,21 @@ def read(path: Path, *, on_error: OnError = "raise", provenance: bool = False, *
             index=pd.Index(np.arange(1, len(rows.image) + 1, dtype=np.int64), name="annotation_id"),
         )
     return result
+
+
+def _parse_files(layout: Layout, collector: Collector, *, defer: bool) -> Rows:
+    rows = Rows()
+    base = str(layout.root)
+    for rel in layout.files:
+        file = f"{base}/{rel}"  # plain strings: Path objects cost more than parsing on 100k small files
+        try:
+            with open(file, "rb") as f:
+                data = f.read()
+        except OSError as err:
+            collector.report(InputError(file, f"cannot read ({err.strerror})", hint="Check permissions"))
+            continue
+        parse_file(data, rel, file, collector, rows, defer=defer)
+    return rows
 
 
 def _notes(layout: Layout, rows: Rows) -> None:
@@ -163,6 +171,8 @@ def _categories(labels: list[str], order: list[str] | None, notes: list[str]) ->
 def _annotations_table(rows: Rows, cat_index: pd.Series) -> pd.DataFrame:
     n = len(rows.image)
     xyxy = np.array(rows.xyxy, dtype=np.float64).reshape(n, 4)
+    if rows.deferred_xyxy is not None:
+        xyxy[rows.deferred_rows] = rows.deferred_xyxy
     return pd.DataFrame(
         {
             "annotation_id": np.arange(1, n + 1, dtype=np.int64),

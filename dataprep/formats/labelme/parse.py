@@ -74,6 +74,12 @@ class Rows:
     ignored: int = 0
     path_fallbacks: int = 0
     sizes_from_data: int = 0
+    # plain rectangles and polygons, deferred to one numpy pass (`resolve_deferred`): their rows,
+    # raw ``points`` lists, polygon or not; then their ``(N, 4)`` boxes
+    deferred_rows: list[int] = field(default_factory=list)
+    deferred_points: list[Any] = field(default_factory=list)
+    deferred_polygon: list[bool] = field(default_factory=list)
+    deferred_xyxy: np.ndarray | None = None
 
 
 def image_data_size(text: str, path: str) -> tuple[int, int]:
@@ -183,8 +189,12 @@ def _size(doc: dict[str, Any], path: str, rows: Rows) -> tuple[int | None, int |
     return (w, h) if ok else (None, None)
 
 
-def parse_file(data: bytes, json_rel: str, path: str, collector: Collector, rows: Rows) -> None:
-    """Parse one LabelMe json (`data`, at `json_rel` under the root) into `rows`; bad shapes go to `collector`."""
+def parse_file(data: bytes, json_rel: str, path: str, collector: Collector, rows: Rows, *, defer: bool = True) -> None:
+    """Parse one LabelMe json (`data`, at `json_rel` under the root) into `rows`; bad shapes go to `collector`.
+
+    With `defer`, a file of plain rectangles and polygons (no group, flags or description) only
+    queues its points for `resolve_deferred`; every other file is parsed shape by shape here.
+    """
     import orjson
 
     try:
@@ -206,12 +216,70 @@ def parse_file(data: bytes, json_rel: str, path: str, collector: Collector, rows
     rows.height.append(height)
     rows.source.append(json_rel)
     rows.embedded.append(isinstance(doc.get("imageData"), str) and bool(doc.get("imageData")))
-    _parse_shapes(doc["shapes"], image, (width, height), path, collector, rows)
+    if not (defer and _defer_shapes(doc["shapes"], image, rows)):
+        _parse_shapes(doc["shapes"], image, (width, height), path, collector, rows)
     flags = doc.get("flags")
     if isinstance(flags, dict):
         for name, on in flags.items():
             if on is True:
                 _add(rows, image, str(name), (math.nan,) * 4, None, None, f"flags.{name}")
+
+
+_NAN4 = (math.nan,) * 4
+_DEFERRED_LEAST = {"rectangle": 2, "polygon": 3}
+
+
+def _defer_shapes(shapes: list[Any], image: int, rows: Rows) -> bool:
+    """Queue the shapes of a file of plain rectangles and polygons; False (nothing queued) for any other file."""
+    for shape in shapes:
+        if not (
+            type(shape) is dict
+            and type(shape.get("label")) is str
+            and type(shape.get("points")) is list
+            and (shape.get("shape_type") or "polygon") in _DEFERRED_LEAST
+            and shape.get("group_id") is None
+            and not shape.get("flags")
+            and not shape.get("description")
+            and shape["label"] != IGNORE_LABEL
+        ):
+            return False
+    for k, shape in enumerate(shapes):
+        rows.deferred_rows.append(len(rows.image))
+        rows.deferred_points.append(shape["points"])
+        rows.deferred_polygon.append((shape.get("shape_type") or "polygon") == "polygon")
+        _add(rows, image, shape["label"], _NAN4, None, None, f"shapes[{k}]")
+    return True
+
+
+def resolve_deferred(rows: Rows) -> bool:
+    """Boxes (and polygons) of the queued shapes in one numpy pass over all their points.
+
+    Box = the points' extent, as `_shape_geometry` gives it; a polygon's segmentation is its
+    ``(K, 2)`` points. Returns False, changing nothing, when any queued shape is malformed
+    (not ``[x, y]`` numbers, non-finite, too few points): the caller parses again shape by
+    shape, which names the record.
+    """
+    n = len(rows.deferred_rows)
+    if not n:
+        return True
+    counts = np.fromiter(map(len, rows.deferred_points), np.int64, n)
+    polygon = np.array(rows.deferred_polygon, dtype=bool)
+    if (counts < np.where(polygon, 3, 2)).any():
+        return False
+    try:
+        coords = np.array([pt for pts in rows.deferred_points for pt in pts], dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        return False
+    if coords.shape != (int(counts.sum()), 2) or not np.isfinite(coords).all():
+        return False
+    starts = np.zeros(n, dtype=np.int64)
+    np.cumsum(counts[:-1], out=starts[1:])
+    rows.deferred_xyxy = np.hstack([np.minimum.reduceat(coords, starts), np.maximum.reduceat(coords, starts)])
+    targets = np.asarray(rows.deferred_rows)[polygon].tolist()
+    stops = (starts + counts)[polygon].tolist()
+    for r, start, stop in zip(targets, starts[polygon].tolist(), stops, strict=True):
+        rows.segmentation[r] = [coords[start:stop]]
+    return True
 
 
 def _add(rows: Rows, image: int, label: str, xyxy: Any, seg: Any, attrs: Any, record: str) -> None:
