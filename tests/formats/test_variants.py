@@ -321,3 +321,60 @@ def test_voc_folder_with_a_utf16_file_or_an_odd_xml_is_detected(tmp_path: Path) 
     (bare / "0_config.xml").write_text("<config/>")
     (bare / "b.xml").write_text(_XML.format(name="b.jpg"))
     assert dataprep.formats.detect(bare)[0][0] == "voc"
+
+
+# -- item 21: the rest -------------------------------------------------------------------------------
+
+
+def test_class_names_with_outer_spaces_survive_coco_yolo_coco(tmp_path: Path) -> None:
+    make_image(tmp_path / "src" / "images" / "a.png", 8, 8)
+    doc = {
+        "images": [{"id": 1, "file_name": "a.png", "width": 8, "height": 8}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2]},
+            {"id": 2, "image_id": 1, "category_id": 2, "bbox": [1, 1, 3, 3]},
+        ],
+        "categories": [{"id": 1, "name": " cat "}, {"id": 2, "name": "dog\t"}],
+    }
+    (tmp_path / "src" / "instances.json").write_text(json.dumps(doc))
+    first = dataprep.convert(tmp_path / "src" / "instances.json", tmp_path / "yolo", to="yolo")
+    second = dataprep.convert(tmp_path / "yolo", tmp_path / "coco", to="coco")
+    names = dataprep.read(tmp_path / "coco").categories["name"].tolist()
+    assert first.written.lossless and second.written.lossless
+    assert names == [" cat ", "dog\t"]
+    # darknet's obj.names cannot hold them: said, not silent
+    darknet = dataprep.convert(
+        tmp_path / "src" / "instances.json", tmp_path / "dk", to="yolo", write_options={"layout": "darknet"}
+    )
+    assert not darknet.written.lossless
+
+
+def _png_header(path: Path, width: int, height: int) -> None:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0")) + chunk(b"IEND", b"")
+    )
+
+
+def test_a_header_claiming_a_bomb_is_no_size_for_convert_either(tmp_path: Path) -> None:
+    root = tmp_path / "src"
+    _png_header(root / "images" / "a.png", 100_000, 100_000)
+    make_image(root / "images" / "b.png", 8, 8)
+    doc = {
+        "images": [{"id": 1, "file_name": "a.png"}, {"id": 2, "file_name": "b.png"}],
+        "annotations": [{"id": 1, "image_id": 2, "category_id": 1, "bbox": [1, 1, 2, 2]}],
+        "categories": [{"id": 1, "name": "a"}],
+    }
+    (root / "instances.json").write_text(json.dumps(doc))
+    assert "image-unreadable" in set(dataprep.validate(root / "instances.json").findings["code"])
+    dataprep.convert(root / "instances.json", tmp_path / "coco", to="coco")
+    written = json.loads(next((tmp_path / "coco" / "annotations").glob("*.json")).read_text())
+    sizes = {img["file_name"]: (img.get("width"), img.get("height")) for img in written["images"]}
+    assert sizes == {"a.png": (None, None), "b.png": (8, 8)}

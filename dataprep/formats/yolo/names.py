@@ -10,12 +10,18 @@ from dataprep.formats.base import MAX_EXAMPLES
 from dataprep.formats.yolo._common import ReadContext, read_text, short
 
 
-def from_list(values: list[Any], source: str, ctx: ReadContext) -> dict[int, str]:
-    """Names by position; empty ones become ``class_<index>`` (noted)."""
+def from_list(values: list[Any], source: str, ctx: ReadContext, *, trim: bool = True) -> dict[int, str]:
+    """Names by position; empty ones become ``class_<index>`` (noted).
+
+    `trim` strips surrounding whitespace (lines of a names file); YAML names are kept as written,
+    so a quoted ``" cat "`` survives COCO -> YOLO -> COCO (issue 7, item 21).
+    """
     names: dict[int, str] = {}
     blank = []
     for i, v in enumerate(values):
-        text = "" if v is None else str(v).strip()
+        text = "" if v is None else str(v)
+        if trim or not text.strip():
+            text = text.strip()
         if not text:
             blank.append(i)
             text = f"class_{i}"
@@ -55,7 +61,7 @@ def from_yaml(doc: dict[str, Any], config: str, ctx: ReadContext) -> dict[int, s
         ctx.notes.append(f"data.yaml has nc: {nc} but no names: classes named class_0..class_{max(nc - 1, 0)}")
         return {i: f"class_{i}" for i in range(nc)}
     if isinstance(names, list):
-        out = from_list(names, "data.yaml names", ctx)
+        out = from_list(names, "data.yaml names", ctx, trim=False)
     elif isinstance(names, dict):
         out = _from_mapping(names, config)
     else:
@@ -92,8 +98,8 @@ def _from_mapping(names: dict[Any, Any], config: str) -> dict[int, str]:
                 record=f"names.{key}",
                 hint="Write names as {0: cat, 1: dog} or as a list [cat, dog]",
             )
-        text = "" if value is None else str(value).strip()
-        out[index] = text or f"class_{index}"
+        text = "" if value is None else str(value)  # as written: YAML quotes outer spaces on purpose
+        out[index] = text if text.strip() else f"class_{index}"
     return out
 
 
