@@ -2,23 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 from dataprep.cli import _render
-from dataprep.errors import DataprepError
-
-
-@contextlib.contextmanager
-def json_errors(as_json: bool) -> Iterator[None]:
-    """With --json, print ``{"error", "exit_code"}`` on stdout before `_render.guard` handles the error."""
-    try:
-        yield
-    except DataprepError as err:
-        if as_json:
-            _render.print_json({"error": str(err), "exit_code": int(err.exit_code)})
-        raise
 
 
 def _anchor_rows(fit: dict[str, Any]) -> list[list[Any]]:

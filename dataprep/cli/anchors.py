@@ -35,11 +35,11 @@ def command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Compute k-means anchors for a dataset."""
-    from dataprep.cli._render_encode import json_errors, print_anchors
+    from dataprep.cli._render_encode import print_anchors
     from dataprep.encoding import parse_anchors
     from dataprep.encoding.tables import fit_anchors
 
-    with _render.guard(), json_errors(as_json):
+    with _render.guard():  # under --json, errors are the shared error object
         given_arr = parse_anchors(" ".join(given), source="--given") if given else None
         data = fit_anchors(
             src, k=k, img_size=img_size, scales=scales, given=given_arr, seed=seed, restarts=restarts,

@@ -58,10 +58,10 @@ def command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Encode YOLO targets for a dataset."""
-    from dataprep.cli._render_encode import json_errors, print_encode
+    from dataprep.cli._render_encode import print_encode
     from dataprep.encoding.tables import encode_folder
 
-    with _render.guard(), json_errors(as_json):
+    with _render.guard():  # under --json, errors are the shared error object
         data = encode_folder(
             src, out, from_format=from_format, grid=grid, anchors=anchors, img_size=img_size, predictors=predictors,
             scales=scales, k=k, assign=assign, keep=keep.value, seed=seed, wh_units=wh_units.value, dense=dense,

@@ -42,7 +42,9 @@ def test_anchors_k_above_distinct_boxes_is_exit_2_with_json() -> None:
     result = invoke("anchors", SAMPLES, "--k", 999, "--scales", 1, "--json")
     assert result.exit_code == ExitCode.USAGE
     data = json.loads(result.stdout)
-    assert "--k 999 is more than the" in data["error"] and data["exit_code"] == 2
+    # the shared error object (schemas/error.schema.json), as every other command prints it
+    assert "--k 999 is more than the" in data["error"]["message"] and data["error"]["code"] == 2
+    assert set(data["error"]) == {"code", "message", "path"}
 
 
 def test_encode_anchors_writes_npz_layout_report_and_png(tmp_path: Path) -> None:
@@ -99,7 +101,7 @@ def test_encode_anchors_file_and_auto(tmp_path: Path) -> None:
 def test_encode_usage_errors_exit_2(tmp_path: Path, args: list, message: str) -> None:
     result = invoke("encode", SAMPLES, tmp_path / "o", *args, "--json")
     assert result.exit_code == ExitCode.USAGE, result.output
-    assert message in json.loads(result.stdout)["error"]
+    assert message in json.loads(result.stdout)["error"]["message"]
     assert not (tmp_path / "o").exists()
 
 
@@ -114,7 +116,8 @@ def test_encode_unparseable_anchors_file_exit_2(tmp_path: Path) -> None:
 def test_encode_missing_input_exit_3(tmp_path: Path) -> None:
     result = invoke("encode", tmp_path / "nothing", tmp_path / "o", "--grid", 7, "--json")
     assert result.exit_code == ExitCode.INPUT
-    assert json.loads(result.stdout)["exit_code"] == 3
+    error = json.loads(result.stdout)["error"]
+    assert error["code"] == 3 and error["path"] == str(tmp_path / "nothing")
 
 
 def test_encode_reports_bad_boxes_with_ids(tmp_path: Path) -> None:
