@@ -231,24 +231,45 @@ _DEFERRED_LEAST = {"rectangle": 2, "polygon": 3}
 
 def _defer_shapes(shapes: list[Any], image: int, rows: Rows) -> bool:
     """Queue the shapes of a file of plain rectangles and polygons; False (nothing queued) for any other file."""
+    labels, points, polygon = [], [], []
     for shape in shapes:
-        if not (
-            type(shape) is dict
-            and type(shape.get("label")) is str
-            and type(shape.get("points")) is list
-            and (shape.get("shape_type") or "polygon") in _DEFERRED_LEAST
-            and shape.get("group_id") is None
-            and not shape.get("flags")
-            and not shape.get("description")
-            and shape["label"] != IGNORE_LABEL
+        if type(shape) is not dict:
+            return False
+        kind, label, pts = shape.get("shape_type") or "polygon", shape.get("label"), shape.get("points")
+        if (
+            kind not in _DEFERRED_LEAST
+            or type(label) is not str
+            or type(pts) is not list
+            or label == IGNORE_LABEL
+            or shape.get("group_id") is not None
+            or shape.get("flags")
+            or shape.get("description")
         ):
             return False
-    for k, shape in enumerate(shapes):
-        rows.deferred_rows.append(len(rows.image))
-        rows.deferred_points.append(shape["points"])
-        rows.deferred_polygon.append((shape.get("shape_type") or "polygon") == "polygon")
-        _add(rows, image, shape["label"], _NAN4, None, None, f"shapes[{k}]")
+        labels.append(label)
+        points.append(pts)
+        polygon.append(kind == "polygon")
+    n, start = len(labels), len(rows.image)
+    rows.deferred_rows += range(start, start + n)
+    rows.deferred_points += points
+    rows.deferred_polygon += polygon
+    rows.image += [image] * n
+    rows.label += labels
+    rows.xyxy += [_NAN4] * n
+    rows.segmentation += [None] * n
+    rows.attributes += [None] * n
+    rows.record += _shape_records(n)
     return True
+
+
+_RECORDS: list[str] = []
+
+
+def _shape_records(n: int) -> list[str]:
+    """``["shapes[0]", ..., "shapes[n-1]"]``, from a cache (files repeat the same few counts)."""
+    if n > len(_RECORDS):
+        _RECORDS.extend(f"shapes[{k}]" for k in range(len(_RECORDS), n))
+    return _RECORDS[:n]
 
 
 def resolve_deferred(rows: Rows) -> bool:
