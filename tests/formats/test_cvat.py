@@ -215,6 +215,41 @@ def test_reports_bad_geometry_with_element_path(tmp_path: Path) -> None:
     assert info.value.record == "image[1]/box[1]"
 
 
+def test_plain_and_other_boxes_read_alike(tmp_path: Path) -> None:
+    # plain boxes are converted in one pass at the end, the others shape by shape: same order and values
+    meta = "<labels><label><name>y</name><attributes><attribute><name>a</name><input_type>text</input_type>"
+    meta += "<default_value>d</default_value></attribute></attributes></label></labels>"
+    images = (
+        '<image id="0" name="a.jpg" width="40" height="40">'
+        '<box label="x" occluded="0" z_order="0" xtl="1.5" ytl="2" xbr="3" ybr="4.25"/>'
+        '<box label="x" occluded="1" xtl="1" ytl="2" xbr="3" ybr="4"/>'
+        '<box label="y" xtl="5" ytl="6" xbr="7" ybr="8"/>'
+        '<box label="x" z_order="2" xtl="1" ytl="1" xbr="2" ybr="2"/>'
+        '<box label="x" xtl="nan" ytl="1" xbr="2" ybr="2"/></image>'
+    )
+    cvat_xml(tmp_path / "annotations.xml", images, meta)
+    ds = cvat.read(tmp_path).dataset
+    expected = [[1.5, 2, 3, 4.25], [1, 2, 3, 4], [5, 6, 7, 8], [1, 1, 2, 2], [np.nan, 1, 2, 2]]
+    np.testing.assert_array_equal(ds.boxes_xyxy(), np.array(expected))
+    attrs = [None, {"occluded": True}, {"a": "d"}, {"z_order": 2}, None]
+    assert ds.annotations["attributes"].tolist() == attrs
+
+
+@pytest.mark.parametrize("bad", ['xtl="oops"', 'xtl=""', ""])
+def test_a_bad_coordinate_among_plain_boxes_is_named(tmp_path: Path, bad: str) -> None:
+    images = (
+        '<image id="0" name="a.jpg" width="4" height="4"><box label="x" xtl="0" ytl="0" xbr="2" ybr="2"/>'
+        f'<box label="x" {bad} ytl="1" xbr="2" ybr="2"/></image>'
+        '<image id="1" name="b.jpg" width="4" height="4"><box label="x" xtl="0" ytl="0" xbr="2" ybr="2"/></image>'
+    )
+    cvat_xml(tmp_path / "annotations.xml", images)
+    with pytest.raises(InputError, match="bad <box> geometry") as info:
+        cvat.read(tmp_path)
+    assert info.value.record == "image[1]/box[2]"
+    result = cvat.read(tmp_path, on_error="collect")
+    assert len(result.dataset.annotations) == 2 and [f.record for f in result.findings] == ["image[1]/box[2]"]
+
+
 def test_malformed_xml_names_the_line(tmp_path: Path) -> None:
     (tmp_path / "annotations.xml").write_text("<annotations>\n<image id='0' name='a.jpg'>\n</annotations>\n")
     with pytest.raises(InputError, match="malformed XML") as info:

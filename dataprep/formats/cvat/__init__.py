@@ -29,7 +29,7 @@ from dataprep.errors import InputError, UsageError
 from dataprep.formats.base import SPLIT_ALIASES, FormatSpec, OnError, ReadResult
 from dataprep.formats.cvat import documents
 from dataprep.formats.cvat.layout import IMAGES_DIR, PROJECT_FILE, Collector, Layout, detect, resolve_layout
-from dataprep.formats.cvat.parse import Rows, check_safe, decode_mask, parse_file
+from dataprep.formats.cvat.parse import Rows, check_safe, decode_mask, parse_file, resolve_deferred
 from dataprep.formats.cvat.write import CAPABILITIES, plan, write
 
 __all__ = [
@@ -59,15 +59,11 @@ def read(path: Path, *, on_error: OnError = "raise", provenance: bool = False, *
     collector = Collector(on_error)
     # 1. layout: the xml files and the image files under the folder
     layout = resolve_layout(Path(path))
-    # 2. parse: every xml -> rows
-    rows = Rows()
-    for xml in layout.xml_files:
-        stem = xml.stem
-        default_subset = None if stem.lower() in ("annotations", "default") else stem
-        try:
-            parse_file(xml.read_bytes(), str(xml), xml.name, default_subset, collector, rows, layout.image_files)
-        except InputError as err:  # the whole file: malformed, unsafe, or a video export
-            collector.report(err)
+    # 2. parse: every xml -> rows; plain boxes converted in one pass at the end
+    rows = _parse_files(layout, collector, defer=True)
+    if not resolve_deferred(rows):  # a bad coordinate among them: again, shape by shape, to name it
+        collector = Collector(on_error)
+        rows = _parse_files(layout, collector, defer=False)
     _notes(layout, rows)
     # 3. tables
     images = _images_table(rows, layout.notes)
@@ -87,6 +83,19 @@ def read(path: Path, *, on_error: OnError = "raise", provenance: bool = False, *
             index=pd.Index(np.arange(1, len(rows.image) + 1, dtype=np.int64), name="annotation_id"),
         )
     return result
+
+
+def _parse_files(layout: Layout, collector: Collector, *, defer: bool) -> Rows:
+    rows = Rows()
+    for xml in layout.xml_files:
+        stem = xml.stem
+        default_subset = None if stem.lower() in ("annotations", "default") else stem
+        try:
+            data = xml.read_bytes()
+            parse_file(data, str(xml), xml.name, default_subset, collector, rows, layout.image_files, defer=defer)
+        except InputError as err:  # the whole file: malformed, unsafe, or a video export
+            collector.report(err)
+    return rows
 
 
 def _notes(layout: Layout, rows: Rows) -> None:
@@ -150,6 +159,8 @@ def _categories(rows: Rows, notes: list[str]) -> tuple[pd.DataFrame, pd.Series]:
 def _annotations_table(rows: Rows, cat_index: pd.Series) -> pd.DataFrame:
     n = len(rows.image)
     xyxy = np.array(rows.xyxy, dtype=np.float64).reshape(n, 4)
+    if rows.deferred_xyxy is not None:
+        xyxy[rows.deferred_rows] = rows.deferred_xyxy
     return pd.DataFrame(
         {
             "annotation_id": np.arange(1, n + 1, dtype=np.int64),

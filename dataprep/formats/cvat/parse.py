@@ -67,6 +67,11 @@ class Rows:
     unlabelled: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     missing_files: int = 0
+    # plain boxes (no rotation, flags, group or attributes), converted in one pass by
+    # `resolve_deferred`: their rows, their xtl, ytl, xbr, ybr texts, then their ``(N, 4)`` boxes
+    deferred_rows: list[int] = field(default_factory=list)
+    deferred_text: list[Any] = field(default_factory=list)
+    deferred_xyxy: np.ndarray | None = None
 
 
 def check_safe(data: bytes, path: str) -> None:
@@ -140,8 +145,13 @@ def parse_file(
     collector: Collector,
     rows: Rows,
     image_files: set[str],
+    *,
+    defer: bool = True,
 ) -> None:
-    """Parse one CVAT xml (`data`, shown as `path`, provenance `source`) into `rows`."""
+    """Parse one CVAT xml (`data`, shown as `path`, provenance `source`) into `rows`.
+
+    With `defer`, plain boxes only queue their coordinate texts for `resolve_deferred`.
+    """
     check_safe(data, path)
     try:
         root = ElementTree.fromstring(data)
@@ -177,7 +187,27 @@ def parse_file(
         rows.height.append(_int(image.get("height")))
         rows.split.append(subset)
         rows.source.append(source)
-        _parse_shapes(image, index, record, path, collector, rows)
+        _parse_shapes(image, index, record, path, collector, rows, defer)
+
+
+_NAN4 = (math.nan,) * 4
+_UNSET = ("0", "")
+
+
+def resolve_deferred(rows: Rows) -> bool:
+    """The queued boxes' coordinates, converted in one pass (``float`` as the shape-by-shape path does).
+
+    Returns False, changing nothing, when a coordinate is missing or not a number: the caller
+    parses again shape by shape, which names the element.
+    """
+    if not rows.deferred_rows:
+        return True
+    try:
+        values = np.fromiter(map(float, rows.deferred_text), np.float64, len(rows.deferred_text))
+    except (TypeError, ValueError):
+        return False
+    rows.deferred_xyxy = values.reshape(-1, 4)
+    return True
 
 
 def _int(text: str | None) -> int | None:
@@ -189,14 +219,26 @@ def _int(text: str | None) -> int | None:
 
 
 def _parse_shapes(
-    image: ElementTree.Element, index: int, record: str, path: str, collector: Collector, rows: Rows
+    image: ElementTree.Element, index: int, record: str, path: str, collector: Collector, rows: Rows, defer: bool
 ) -> None:
     counts: dict[str, int] = {}
     size_wh = (rows.width[index], rows.height[index])
+    labels = rows.labels
     for shape in image:
         kind = shape.tag
         counts[kind] = counts.get(kind, 0) + 1
         where = f"{record}/{kind}[{counts[kind]}]"
+        if defer and kind == "box" and _plain_box(shape, labels):
+            a = shape.attrib
+            rows.deferred_rows.append(len(rows.image))
+            rows.deferred_text += (a.get("xtl"), a.get("ytl"), a.get("xbr"), a.get("ybr"))
+            rows.image.append(index)
+            rows.label.append(a["label"])
+            rows.xyxy.append(_NAN4)
+            rows.segmentation.append(None)
+            rows.attributes.append(None)
+            rows.record.append(where)
+            continue
         if kind in SKIPPED_SHAPES:
             rows.skipped[kind] = rows.skipped.get(kind, 0) + 1
             continue
@@ -219,6 +261,18 @@ def _parse_shapes(
         rows.segmentation.append(seg)
         rows.attributes.append(attrs or None)
         rows.record.append(where)
+
+
+def _plain_box(shape: ElementTree.Element, labels: dict[str, LabelSpec]) -> bool:
+    """A labelled ``<box>`` with no rotation, occlusion, z_order, group, attribute or attribute spec."""
+    a = shape.attrib
+    label = a.get("label")
+    if not label or len(shape) or a.get("rotation") or a.get("occluded", "0") not in _UNSET:
+        return False
+    if a.get("z_order", "0") not in _UNSET or a.get("group_id", "0") not in _UNSET:
+        return False
+    spec = labels.get(label)
+    return spec is None or not spec.attributes
 
 
 def _attributes(shape: ElementTree.Element, spec: LabelSpec | None) -> dict[str, Any]:
