@@ -260,7 +260,11 @@ def write(
         raise bad[0]
     losses = plan(ds, format, **options)
     with atomic_output_dir(out, overwrite=overwrite) as tmp:
-        report = spec.write(ds, tmp, images=images, **options)
+        try:
+            report = spec.write(ds, tmp, images=images, **options)
+        except OutputError as err:  # name the destination, not the temporary folder it is built in
+            message = str(err).replace(str(tmp), str(out))
+            raise OutputError(message if message != str(err) else f"{out}: {err}") from None
     report.path = str(out)
     report.losses = losses + report.losses
     return report

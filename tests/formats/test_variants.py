@@ -378,3 +378,16 @@ def test_a_header_claiming_a_bomb_is_no_size_for_convert_either(tmp_path: Path) 
     written = json.loads(next((tmp_path / "coco" / "annotations").glob("*.json")).read_text())
     sizes = {img["file_name"]: (img.get("width"), img.get("height")) for img in written["images"]}
     assert sizes == {"a.png": (None, None), "b.png": (8, 8)}
+
+
+def test_a_writer_refusal_names_the_destination_not_its_temporary_folder(tmp_path: Path) -> None:
+    import dataclasses
+
+    from dataprep.errors import OutputError
+
+    ds = dataprep.read(REPO / "samples" / "detection" / "coco")
+    images = ds.images.copy()
+    images.loc[images.index[0], "file_name"] = "../../x.png"
+    with pytest.raises(OutputError) as err:
+        dataprep.formats.write(dataclasses.replace(ds, images=images), tmp_path / "out", "yolo", images="none")
+    assert str(err.value).startswith(f"{tmp_path / 'out'}: ") and ".tmp-" not in str(err.value)
