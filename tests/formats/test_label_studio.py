@@ -182,6 +182,38 @@ def test_reports_bad_values_with_task_and_result(tmp_path: Path) -> None:
         ls.read(write_export(tmp_path / "t2.json", [task("a.jpg", missing)]))
 
 
+def test_plain_and_other_rectangles_read_alike(tmp_path: Path) -> None:
+    # unrotated rectangles are converted in one pass at the end, the others result by result
+    rotated = rect(10, 20, 30, 40, rotation=90)
+    two = rect(1, 2, 3, 4, label="dog")
+    two["value"]["rectanglelabels"] = ["dog", "cat"]
+    late = rect(5, 5, 10, 10, size=(400, 300))  # the image's size is its first result's
+    del late["original_width"], late["original_height"]
+    tasks = [task("a.jpg", rect(12.5, 25, 50, 10), rotated, two, late)]
+    tasks.append(task("b.jpg", rect(0, 0, 100, 100, size=(7, 9))))
+    ds = ls.read(write_export(tmp_path / "tasks.json", tasks)).dataset
+    boxes = ds.boxes_xyxy()
+    expected = [[25, 25, 125, 35], [2, 2, 8, 6], [2, 2, 8, 6], [10, 5, 30, 15], [0, 0, 7, 9]]
+    np.testing.assert_allclose(boxes[[0, 2, 3, 4, 5]], np.array(expected))
+    assert ds.annotations["attributes"].iloc[1] == {"rotation": 90.0}
+    assert ds.categories["name"].reindex(ds.annotations["category_id"]).tolist()[2:4] == ["dog", "cat"]
+    assert ds.annotations["segmentation"].iloc[1] is not None and ds.annotations["segmentation"].iloc[0] is None
+
+
+@pytest.mark.parametrize("value", ["left", None, "inf", [1]])
+def test_a_bad_value_among_plain_rectangles_is_named(tmp_path: Path, value: object) -> None:
+    bad = rect(1, 1, 5, 5)
+    bad["value"]["y"] = value
+    tasks = [task("a.jpg", rect(1, 1, 5, 5), bad), task("b.jpg", rect(1, 1, 5, 5))]
+    path = write_export(tmp_path / "tasks.json", tasks)
+    with pytest.raises(InputError, match="bad rectanglelabels value") as info:
+        ls.read(path)
+    assert info.value.record == "[0].annotations[0].result[1].value"
+    result = ls.read(path, on_error="collect")
+    assert len(result.dataset.annotations) == 2
+    assert [f.record for f in result.findings] == ["[0].annotations[0].result[1].value"]
+
+
 def test_brush_rle_round_trip_and_bounds() -> None:
     rng = np.random.default_rng(0)
     mask = np.zeros((37, 53), dtype=bool)

@@ -38,7 +38,7 @@ from dataprep.formats.label_studio.layout import (
     file_name_from_url,
     resolve_layout,
 )
-from dataprep.formats.label_studio.parse import Rows, parse_tasks
+from dataprep.formats.label_studio.parse import Rows, parse_tasks, resolve_deferred
 from dataprep.formats.label_studio.write import CAPABILITIES, plan, write
 
 __all__ = [
@@ -79,6 +79,9 @@ def read(path: Path, *, on_error: OnError = "raise", provenance: bool = False, *
     except orjson.JSONDecodeError as err:
         raise InputError(layout.json_file, f"not valid JSON ({err})", hint="Re-export from Label Studio") from None
     parse_tasks(tasks, str(layout.json_file), collector, rows)
+    if not resolve_deferred(rows):  # a bad value among the queued rectangles: again, result by result, to name it
+        collector, rows = Collector(on_error), Rows()
+        parse_tasks(tasks, str(layout.json_file), collector, rows, defer=False)
     _notes(layout, rows)
     # 3. tables
     images = _images_table(layout, rows)
@@ -170,6 +173,8 @@ def _categories(labels: list[str], order: list[str] | None, notes: list[str]) ->
 def _annotations_table(rows: Rows, cat_index: pd.Series) -> pd.DataFrame:
     n = len(rows.image)
     xyxy = np.array(rows.xyxy, dtype=np.float64).reshape(n, 4)
+    if rows.deferred_xyxy is not None:
+        xyxy[rows.deferred_rows] = rows.deferred_xyxy
     return pd.DataFrame(
         {
             "annotation_id": np.arange(1, n + 1, dtype=np.int64),

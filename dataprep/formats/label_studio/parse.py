@@ -50,6 +50,12 @@ class Rows:
     multi_annotator: int = 0
     predictions: int = 0
     skipped_types: dict[str, int] = field(default_factory=dict)
+    # unrotated rectangles, converted to pixels in one pass by `resolve_deferred`: their rows,
+    # raw x, y, width, height (percent), the image's width, height; then their ``(N, 4)`` boxes
+    deferred_rows: list[int] = field(default_factory=list)
+    deferred_values: list[Any] = field(default_factory=list)
+    deferred_size: list[int] = field(default_factory=list)
+    deferred_xyxy: np.ndarray | None = None
 
 
 def _image_url(data: Any) -> str | None:
@@ -62,8 +68,12 @@ def _image_url(data: Any) -> str | None:
     return (images or texts or [None])[0]
 
 
-def parse_tasks(tasks: Any, path: str, collector: Collector, rows: Rows) -> None:
-    """Parse a decoded export (a list of tasks, full or JSON-MIN) into `rows`."""
+def parse_tasks(tasks: Any, path: str, collector: Collector, rows: Rows, *, defer: bool = True) -> None:
+    """Parse a decoded export (a list of tasks, full or JSON-MIN) into `rows`.
+
+    With `defer`, unrotated ``rectanglelabels`` of full exports only queue their values for
+    `resolve_deferred`.
+    """
     if isinstance(tasks, dict):
         tasks = [tasks]
     if not isinstance(tasks, list):
@@ -92,10 +102,63 @@ def parse_tasks(tasks: Any, path: str, collector: Collector, rows: Rows) -> None
         if minimal:
             _parse_minimal(task, index, record, path, collector, rows)
         else:
-            _parse_full(task, index, record, path, collector, rows)
+            _parse_full(task, index, record, path, collector, rows, defer)
 
 
-def _parse_full(task: dict[str, Any], index: int, record: str, path: str, collector: Collector, rows: Rows) -> None:
+_NAN4 = (math.nan,) * 4
+
+
+def _defer_rectangle(result: Any, index: int, where: str, rows: Rows) -> bool:
+    """Queue an unrotated ``rectanglelabels`` result whose image size is known; False for any other."""
+    if type(result) is not dict or result.get("type") != "rectanglelabels":
+        return False
+    value = result.get("value")
+    if type(value) is not dict or value.get("rotation"):
+        return False
+    labels = value.get("rectanglelabels")
+    if type(labels) is not list or not labels or any(type(n) is not str for n in labels):
+        return False
+    sizes = {k: value[k] if k in value else result.get(k) for k in ("original_width", "original_height")}
+    width, height = _size(sizes, index, rows)
+    if width is None or height is None:
+        return False
+    for name in labels:
+        rows.deferred_rows.append(len(rows.image))
+        rows.deferred_values += (value.get("x"), value.get("y"), value.get("width"), value.get("height"))
+        rows.deferred_size += (width, height)
+        rows.image.append(index)
+        rows.label.append(name)
+        rows.xyxy.append(_NAN4)
+        rows.segmentation.append(None)
+        rows.attributes.append(None)
+        rows.record.append(where)
+    return True
+
+
+def resolve_deferred(rows: Rows) -> bool:
+    """Pixel boxes of the queued rectangles in one numpy pass, with `_rectangle`'s arithmetic.
+
+    Returns False, changing nothing, when a value is missing, not a number or not finite: the
+    caller parses again result by result, which names the record.
+    """
+    if not rows.deferred_rows:
+        return True
+    try:
+        values = np.array(rows.deferred_values, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        return False
+    if values.shape != (4 * len(rows.deferred_rows),) or not np.isfinite(values).all():
+        return False
+    x, y, w, h = values.reshape(-1, 4).T
+    width, height = np.array(rows.deferred_size, dtype=np.float64).reshape(-1, 2).T
+    x, y, w, h = x * width / 100, y * height / 100, w * width / 100, h * height / 100
+    rows.deferred_xyxy = np.stack([x, y, x + w, y + h], axis=1)
+    return True
+
+
+def _parse_full(
+    task: dict[str, Any], index: int, record: str, path: str, collector: Collector, rows: Rows, defer: bool
+) -> None:
     annotations = task.get("annotations") or []
     rows.predictions += len(task.get("predictions") or [])
     kept = [a for a in annotations if isinstance(a, dict) and not a.get("was_cancelled")]
@@ -105,6 +168,8 @@ def _parse_full(task: dict[str, Any], index: int, record: str, path: str, collec
             continue
         for r, result in enumerate(ann.get("result") or []):
             where = f"{record}.annotations[{a}].result[{r}]"
+            if defer and _defer_rectangle(result, index, where, rows):
+                continue
             if not isinstance(result, dict) or not isinstance(result.get("value"), dict):
                 collector.report(InputError(path, "a result needs a 'value' object", record=where, hint=_HINT))
                 continue
