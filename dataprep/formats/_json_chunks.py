@@ -14,6 +14,7 @@ huge files instead of reading them, and look at the first non-space byte before 
 from __future__ import annotations
 
 import itertools
+import mmap
 import os
 import re
 import stat
@@ -119,12 +120,15 @@ class BracketIndex:
     depth: npt.NDArray[np.int32]
 
 
-def read_document(path: Path) -> bytes:
+def read_document(path: Path, *, map_from: int | None = None) -> bytes | mmap.mmap:
     """The bytes of a JSON file, without a UTF-8 byte-order mark.
 
     The first non-space byte is checked before the rest is read: a 2 GB file of NUL bytes is
     refused at once instead of after reading it whole (issue 7, item 5). FIFOs and devices are
-    refused before they are opened (opening a FIFO waits for a writer).
+    refused before they are opened (opening a FIFO waits for a writer). A file of at least
+    `map_from` bytes (without a BOM) is memory-mapped instead of read: `load` parses it chunk by
+    chunk, so its pages are read as the parse reaches them and the whole file is never copied
+    into memory.
 
     Raises:
         InputError: not a regular file, unreadable, only white space, or not starting like JSON.
@@ -133,7 +137,8 @@ def read_document(path: Path) -> bytes:
         if not stat.S_ISREG(os.stat(path).st_mode):
             raise InputError(path, "not a regular file (a device, FIFO or socket)", hint="Pass a .json file")
         with open(path, "rb") as f:
-            head = f.read(_HEAD).removeprefix(BOM)
+            first = f.read(_HEAD)
+            head = first.removeprefix(BOM)
             start = head.lstrip()
             while not start and len(head):  # white space so far: read on, a block at a time
                 head = f.read(_HEAD)
@@ -144,6 +149,9 @@ def read_document(path: Path) -> bytes:
                     f"not JSON: the first non-space byte is {start[:1]!r}",
                     hint="Pass a COCO .json file (this one may be binary, compressed or truncated)",
                 )
+            size = os.fstat(f.fileno()).st_size
+            if map_from is not None and size >= max(map_from, 1) and not first.startswith(BOM):
+                return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
             data = head + f.read()  # the leading white space kept: line numbers stay right
     except OSError as err:
         raise InputError(
@@ -165,6 +173,8 @@ def loads_whole(buf: bytes, path: Path, notes: list[str]) -> Any:
     """
     import orjson
 
+    if not isinstance(buf, bytes):  # a mapped file the bracket index could not cut: parsed whole
+        buf = bytes(buf)
     try:
         return orjson.loads(buf)
     except orjson.JSONDecodeError:

@@ -216,3 +216,14 @@ def test_document_from_a_parsed_value() -> None:
     doc = Document.from_value({"images": [1, 2], "annotations": None, "x": 1}, KEYS)
     assert doc.head == {"images": [], "annotations": None, "x": 1}
     assert [list(c) for c in doc.arrays["images"]] == [[1, 2]] and set(doc.arrays) == {"images"}
+
+
+def test_large_documents_are_memory_mapped_not_read(tmp_path: Path) -> None:
+    """A file past ``map_from`` is mapped (its bytes never copied whole into the heap); a BOM'd one is read."""
+    path = tmp_path / "doc.json"
+    path.write_bytes(b'{"images": [{"id": 1}], "x": 1}')
+    assert isinstance(_json_chunks.read_document(path, map_from=10), mmap.mmap)
+    assert isinstance(_json_chunks.read_document(path, map_from=1 << 20), bytes)
+    assert isinstance(_json_chunks.read_document(path), bytes)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert _json_chunks.read_document(path, map_from=10) == b'{"images": [{"id": 1}], "x": 1}'

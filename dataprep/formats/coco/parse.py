@@ -67,7 +67,8 @@ def parse_document(path: Path, notes: list[str], *, sizes: ChunkSizes) -> Docume
     Raises:
         InputError: not JSON, or the top level is not an object.
     """
-    doc = _json_chunks.load(_json_chunks.read_document(path), path, notes, keys=ARRAY_KEYS, sizes=sizes)
+    buf = _json_chunks.read_document(path, map_from=sizes.min_bytes)
+    doc = _json_chunks.load(buf, path, notes, keys=ARRAY_KEYS, sizes=sizes)
     if not isinstance(doc.head, dict):
         kind = "a list (a COCO results file?)" if isinstance(doc.head, list) else type(doc.head).__name__
         raise InputError(
