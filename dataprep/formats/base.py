@@ -138,6 +138,15 @@ class FormatSpec:
     # `image_bytes` ask it for images missing on disk. None: the format embeds no images.
     image_source: Callable[[Path, str], bytes | None] | None = None
 
+    def __post_init__(self) -> None:
+        # declared here, asked by `embedded_image` without importing the registry (formats import base)
+        if self.image_source is not None and self.image_source not in _IMAGE_SOURCES:
+            _IMAGE_SOURCES.append(self.image_source)
+
+
+# every FormatSpec.image_source declared so far, in declaration order
+_IMAGE_SOURCES: list[Callable[[Path, str], bytes | None]] = []
+
 
 @dataclass(frozen=True)
 class Document:
@@ -426,12 +435,10 @@ def place_images(ds: Dataset, destinations: Iterable[str | Path], mode: str) -> 
 def embedded_image(root: Path, file_name: str) -> bytes | None:
     """The bytes of image `file_name` (relative to `root`) as a label file holds it, or None.
 
-    Asks each registered format's `FormatSpec.image_source` (LabelMe's base64 ``imageData``).
+    Asks each format's `FormatSpec.image_source` (LabelMe's base64 ``imageData``).
     """
-    from dataprep.formats import FORMATS  # the registry imports every format module, each importing this one
-
-    for spec in FORMATS.values():
-        if spec.image_source is not None and (data := spec.image_source(root, file_name)) is not None:
+    for source in _IMAGE_SOURCES:
+        if (data := source(root, file_name)) is not None:
             return data
     return None
 
