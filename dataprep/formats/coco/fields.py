@@ -178,9 +178,7 @@ class Records:
         return keep
 
 
-def int_column(
-    recs: Records, key: str, *, what: str, strings: dict[int, str] | None = None
-) -> npt.NDArray[np.int64]:
+def int_column(recs: Records, key: str, *, what: str, strings: dict[int, str] | None = None) -> npt.NDArray[np.int64]:
     """``(N,)`` int64 ids; integral floats (``3.0``) are accepted, anything else is a bad record.
 
     JSON ``true``/``false`` are not ids (numpy would read ``[1, true]`` as ``[1, 1]``). With
