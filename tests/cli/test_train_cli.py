@@ -73,3 +73,16 @@ def test_existing_run_is_refused_and_missing_data_is_input_error(data: Path, tmp
     assert _run("train", data, "--out", tmp_path / "run", "--json").exit_code == 4
     assert _run("train", tmp_path / "nowhere", "--out", tmp_path / "r2", "--json").exit_code == 3
     assert _run("predict", tmp_path / "nowhere", data, "--out", tmp_path / "p.csv").exit_code == 3
+
+
+def test_samples_detection_generates_larger_sets(tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    result = _run("samples", "detection", tmp_path / "scenes", "--images", "12", "--json")
+    assert result.exit_code == 0, result.output
+    written = json.loads(result.stdout)["written"]
+    assert written["images"] == 12
+    from dataprep.formats import read
+
+    assert set(read(tmp_path / "scenes").splits) == {"train", "val", "test"}
+    assert _run("samples", "detection", tmp_path / "few", "--images", "5").exit_code == 2
+    assert _run("samples", "detection", tmp_path / "scenes", "--images", "12").exit_code == 4
