@@ -15,6 +15,7 @@ best val epoch and is tested on test; the SVC (RBF, gamma 0.001, C 10, on the 64
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 import time
 import warnings
@@ -97,18 +98,23 @@ def bench_digits(work: Path, seeds: int, epochs: int, threads: int, augment: boo
     console.print(f"mean LeNet - SVC: {-gap:+.4f} (target: within 0.006, one test image)")
 
 
-def bench_detector(work: Path, images: int, seconds: float, threads: int, img_size: int) -> None:
+def bench_detector(work: Path, images: int, seconds: float, threads: int, img_size: int, augment: bool) -> None:
+    """The grid detector with the models/grid-detector.json preset (its augmentation unless `augment` is off)."""
     from dataprep.samples import generate_detection
 
     data = work / f"scenes-{images}"
     if not data.exists():
         generate_detection(data, images=images, seed=0)
-    config = TrainConfig(model="grid-detector", epochs=1000, time_limit=seconds, batch_size=32, lr=3e-3,
-                         threads=threads, img_size=img_size)  # fmt: skip
+    preset = Path(__file__).resolve().parents[1] / "models" / "grid-detector.json"
+    config = TrainConfig.from_preset(preset)
+    config = config.replace(epochs=1000, time_limit=seconds, threads=threads, img_size=img_size)
+    if not augment:
+        config = dataclasses.replace(config, augment=None)
     t0 = time.perf_counter()
     result = train(data, config, work / f"detector-{images}", overwrite=True)
     wall = time.perf_counter() - t0
-    table = Table(title=f"Grid detector on {images} digit scenes, --time-limit {seconds:g}, {threads} thread(s)")
+    extra = ", preset augmentation" if augment else ""
+    table = Table(title=f"Grid detector on {images} digit scenes, --time-limit {seconds:g}{extra}, {threads} thread(s)")
     for name in ("epochs", "best epoch", "val AP50", "test AP", "test AP50", "test AP75", "wall s"):
         table.add_column(name, justify="right")
     t = result.test or {}
@@ -167,7 +173,9 @@ def main() -> None:
     parser.add_argument("--only", choices=["digits", "detector", "speed"])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--augment", action="store_true", help="LeNet with online shifts and turns")
+    parser.add_argument(
+        "--augment", action="store_true", help="online augmentation (LeNet: shifts, turns; detector: its preset's)"
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--detector-images", type=int, default=2000)
     parser.add_argument("--detector-seconds", type=float, default=300)
@@ -180,7 +188,7 @@ def main() -> None:
     if args.only in (None, "digits"):
         bench_digits(work, args.seeds, args.epochs, args.threads, args.augment)
     if args.only in (None, "detector"):
-        bench_detector(work, args.detector_images, args.detector_seconds, args.threads, args.img_size)
+        bench_detector(work, args.detector_images, args.detector_seconds, args.threads, args.img_size, args.augment)
     if args.only in (None, "speed"):
         bench_speed(args.repeats, work)
 
