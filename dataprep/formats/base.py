@@ -397,10 +397,6 @@ def _split_name_losses(ds: Dataset, format_name: str) -> list[Loss]:
 UNASSIGNED_SPLIT = "unassigned"
 
 
-_PLACE_THREADS = 4
-_THREADED_FROM = 256  # images; fewer are placed in this thread
-
-
 def place_images(ds: Dataset, destinations: Iterable[str | Path], mode: str) -> tuple[int, int]:
     """Copy or link every image of `ds` (in `ds.images` order) to its destination path.
 
@@ -413,16 +409,7 @@ def place_images(ds: Dataset, destinations: Iterable[str | Path], mode: str) -> 
         return 0, 0
     names = ds.images["file_name"].tolist()
     pairs = [(ds.resolve(n), Path(d)) for n, d in zip(names, destinations, strict=True)]
-    if len(pairs) >= _THREADED_FROM and len({d for _, d in pairs}) == len(pairs):  # distinct: order-free
-        # creating files is system-call bound (~50-500 us each on overlay and network file systems,
-        # whatever the size): threads overlap the calls (bench/convert.py LabelMe->YOLO rows)
-        from concurrent.futures import ThreadPoolExecutor
-
-        chunks = [pairs[k :: _PLACE_THREADS] for k in range(_PLACE_THREADS)]
-        with ThreadPoolExecutor(_PLACE_THREADS) as pool:
-            placed = sum(pool.map(transfer_files, chunks, [mode] * _PLACE_THREADS))
-    else:
-        placed = transfer_files(pairs, mode)
+    placed = transfer_files(pairs, mode)
     if placed < len(pairs) and ds.root is not None:  # only then: the common case costs nothing more
         for name, (_, dst) in zip(names, pairs, strict=True):
             if not dst.exists() and (data := embedded_image(ds.root, name)) is not None:

@@ -280,18 +280,6 @@ def test_embed_images_round_trips_embedded_only_images(tmp_path: Path) -> None:
     assert {k: v for k, v in tree(tmp_path / "files").items() if not k.endswith(".json")} == images
 
 
-def test_images_copy_places_many_images(tmp_path: Path) -> None:
-    # enough images for place_images to copy in threads: every file placed, bytes unchanged
-    for k in range(300):
-        labelme_file(tmp_path / "src" / f"d{k % 3}" / f"i{k}.json", [shape("cat", [[1, 1], [5, 5]], "rectangle")])
-        (tmp_path / "src" / f"d{k % 3}" / f"i{k}.jpg").write_bytes(image_file_bytes("JPEG", 8, 6, k))
-    ds = labelme.read(tmp_path / "src").dataset
-    report = formats.write(ds, tmp_path / "out", "labelme", images="copy")
-    assert (report.images_transferred, report.images_missing) == (300, 0)
-    source = {k: v for k, v in tree(tmp_path / "src").items() if k.endswith(".jpg")}
-    assert {k: v for k, v in tree(tmp_path / "out").items() if k.endswith(".jpg")} == source
-
-
 def test_embedded_bomb_is_not_written(tmp_path: Path) -> None:
     # the size in the json spares the reader the header; the image source still checks it
     labelme_file(tmp_path / "src" / "a.json", [], imageData=png_base64(100_000, 100_000, real=False))
