@@ -8,6 +8,8 @@ with Datumaro, globox and supervision when they are importable. Prints a rich ta
 
     python bench/convert.py --images 50000
     python bench/convert.py --images 2000 --repeat 1   # quick look
+    python bench/convert.py --images 10000 --annotation-tools --others-python /work/.benchvenv-issue12/bin/python \
+        --baseline /tmp/before    # + the dataprep rows of an older tree (git archive REV dataprep | tar -x -C ...)
 """
 
 from __future__ import annotations
@@ -91,14 +93,18 @@ class Run:
     error: str = ""
 
 
-def run_process(args: list[str]) -> tuple[float, float, int, str]:
-    """Run a command; return (wall seconds, peak RSS MB of that child, exit status, stderr tail).
+def run_process(args: list[str], cwd: Path | None = None) -> tuple[float, float, int, str]:
+    """Run a command (in `cwd`); return (wall seconds, peak RSS MB of that child, exit status, stderr tail).
 
     Linux counts the parent's resident size at spawn into the child's peak, so this process
     keeps itself small (~30 MB: no numpy, data generated in a child).
     """
+    # every tool starts as an installed package does, from its bytecode cache: with
+    # PYTHONDONTWRITEBYTECODE=1 (set in some sandboxes) dataprep, run from its source tree, would
+    # compile its ~100 modules at every start (~0.2 s) while the other tools' site-packages ship .pyc
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     start = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd, env=env)
     stderr = proc.stderr.read() if proc.stderr else b""
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -320,11 +326,19 @@ def main() -> None:
         "Datumaro's cvat importer and label-studio-converter",
     )
     parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a dataprep source tree (holding dataprep/) whose annotation-tool rows run beside this one's, "
+        "in the same run: before/after under the same load",
+    )
+    parser.add_argument(
         "--others-python",
         default=sys.executable,
         help="interpreter that has Datumaro/globox/supervision installed (e.g. a separate venv)",
     )
     args = parser.parse_args()
+    args.workdir = args.workdir.resolve()  # absolute: baseline rows run in another folder
+    args.out_dir = args.out_dir.resolve() if args.out_dir else None
     if args.generate_only:
         n_boxes = generate(args.generate_only, args.images)
         (args.generate_only / ".complete").write_text(str(n_boxes))
@@ -348,12 +362,12 @@ def main() -> None:
 
     runs: list[Run] = []
 
-    def measure(case: str, tool: str, cmd: list[str], out: Path | None) -> None:
+    def measure(case: str, tool: str, cmd: list[str], out: Path | None, cwd: Path | None = None) -> None:
         best: Run | None = None
         for _ in range(args.repeat):
             if out is not None:
                 shutil.rmtree(out, ignore_errors=True)
-            seconds, peak, code, err = run_process(cmd)
+            seconds, peak, code, err = run_process(cmd, cwd)
             run = Run(
                 case, tool, seconds, peak, code == 0, err.strip().splitlines()[-1] if code and err.strip() else ""
             )
@@ -399,8 +413,14 @@ def main() -> None:
             code += f"__import__('pathlib').Path({str(data)!r}), __import__('pathlib').Path({str(tools)!r}))"
             subprocess.run([sys.executable, "-c", code], check=True)
             (tools / ".complete").write_text("ok")
-        for case, tool, cmd, out in tool_cases(tools, work, args.others_python, not args.no_others):
+        cases = tool_cases(tools, work, args.others_python, not args.no_others)
+        for case, tool, cmd, out in cases:
             measure(case, tool, cmd, out)
+            if args.baseline and tool == "dataprep":
+                # `python -m` puts the working folder first on sys.path: run in the baseline tree
+                base_out = out.with_name(out.name + "_baseline")
+                base_cmd = [str(base_out) if c == str(out) else c for c in cmd]
+                measure(case, "dataprep@baseline", base_cmd, base_out, cwd=args.baseline.resolve())
 
     base = {r.case: r.seconds for r in runs if r.tool == "dataprep" and r.ok}
     table = Table(
