@@ -290,3 +290,29 @@ def test_points_survive_labelme_and_split_in_label_studio(conformance: Path, tmp
     assert back.annotations["attributes"].iloc[3]["points"] == [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]
     report = formats.convert(src, tmp_path / "ls", to="label-studio", images="none").written
     assert "points-split" in {item.code for item in report.losses}
+
+
+def _columns(rows: object) -> tuple:
+    xyxy = np.array(rows.xyxy, dtype=np.float64).reshape(-1, 4)
+    if rows.deferred_xyxy is not None:
+        xyxy[rows.deferred_rows] = rows.deferred_xyxy
+    return xyxy, rows.image, rows.label, rows.attributes, rows.record, rows.segmentation
+
+
+@pytest.mark.parametrize("export", ["export_task", "export_project", "golden"])
+def test_one_pass_matches_shape_by_shape_on_datumaro_exports(conformance: Path, export: str) -> None:
+    from dataprep.formats.cvat import Collector, _parse_files, resolve_deferred, resolve_layout
+
+    folder = GOLDEN if export == "golden" else conformance / "datumaro" / "cvat_dataset" / "for_images" / export
+    layout = resolve_layout(folder)
+    fast = _parse_files(layout, Collector("raise"), defer=True)
+    assert resolve_deferred(fast)  # (these labels all have attribute specs: their boxes are never plain)
+    a, b = _columns(fast), _columns(_parse_files(layout, Collector("raise"), defer=False))
+    np.testing.assert_array_equal(a[0], b[0])
+    assert a[1:5] == b[1:5]
+    for seg_a, seg_b in zip(a[5], b[5], strict=True):
+        assert type(seg_a) is type(seg_b)
+        if isinstance(seg_a, list):
+            assert all(np.array_equal(p, q) for p, q in zip(seg_a, seg_b, strict=True))
+        else:
+            assert seg_a == seg_b

@@ -325,3 +325,26 @@ def test_validate_locates_findings_in_the_export(tmp_path: Path) -> None:
     findings = validate(tmp_path).findings
     outside = findings[findings["code"] == "box-outside-image"]
     assert outside[["file", "record"]].to_numpy().tolist() == [["tasks.json", "[0].annotations[0].result[1]"]]
+
+
+def _columns(rows: object) -> tuple:
+    xyxy = np.array(rows.xyxy, dtype=np.float64).reshape(-1, 4)
+    if rows.deferred_xyxy is not None:
+        xyxy[rows.deferred_rows] = rows.deferred_xyxy
+    return xyxy, rows.image, rows.label, rows.attributes, rows.record, rows.width, rows.height
+
+
+@pytest.mark.parametrize("export", ["data.json", "data_obb.json", "data_polygons.json", "json_min_data.json"])
+def test_one_pass_matches_result_by_result_on_converter_exports(conformance: Path, export: str) -> None:
+    from dataprep.formats.label_studio.layout import Collector
+    from dataprep.formats.label_studio.parse import Rows, parse_tasks, resolve_deferred
+
+    tasks = json.loads((conformance / "label-studio" / export).read_text())
+    fast, slow = Rows(), Rows()
+    parse_tasks(tasks, export, Collector("raise"), fast)
+    assert resolve_deferred(fast)
+    parse_tasks(tasks, export, Collector("raise"), slow, defer=False)
+    a, b = _columns(fast), _columns(slow)
+    np.testing.assert_array_equal(a[0], b[0])
+    assert a[1:] == b[1:]
+    assert export != "data.json" or fast.deferred_rows

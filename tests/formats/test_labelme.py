@@ -493,3 +493,34 @@ def test_refuses_mask_larger_than_the_image(tmp_path: Path) -> None:
         with pytest.raises(InputError, match=problem) as info:
             labelme.read(tmp_path)
         assert info.value.record == "shapes[0].mask"
+
+
+def _columns(rows: object) -> tuple:
+    """A reader's rows as comparable columns, queued boxes filled in."""
+    xyxy = np.array(rows.xyxy, dtype=np.float64).reshape(-1, 4)
+    if rows.deferred_xyxy is not None:
+        xyxy[rows.deferred_rows] = rows.deferred_xyxy
+    return xyxy, rows.image, rows.label, rows.attributes, rows.record, rows.segmentation
+
+
+def assert_same_rows(fast: object, slow: object) -> None:
+    """The one-pass rows equal the shape-by-shape rows: boxes bit for bit, polygons, masks, the rest."""
+    a, b = _columns(fast), _columns(slow)
+    np.testing.assert_array_equal(a[0], b[0])
+    assert a[1:5] == b[1:5]
+    for seg_a, seg_b in zip(a[5], b[5], strict=True):
+        if isinstance(seg_a, list):
+            assert len(seg_a) == len(seg_b) and all(np.array_equal(p, q) for p, q in zip(seg_a, seg_b, strict=True))
+        else:
+            assert seg_a == seg_b
+
+
+@pytest.mark.parametrize("folder", ["bbox_detection", "instance_segmentation", "primitives"])
+def test_one_pass_matches_shape_by_shape_on_labelme_examples(conformance: Path, folder: str) -> None:
+    from dataprep.formats.labelme import Collector, _parse_files, resolve_deferred, resolve_layout
+
+    layout = resolve_layout(conformance / "labelme" / folder)
+    fast = _parse_files(layout, Collector("raise"), defer=True)
+    assert resolve_deferred(fast)
+    assert_same_rows(fast, _parse_files(layout, Collector("raise"), defer=False))
+    assert folder == "primitives" or fast.deferred_rows  # the examples do take the one-pass route
