@@ -12,7 +12,10 @@ Ultralytics use), ids 1..C; a class folder with no image is still a category. Ea
 annotation row with a NaN box. Images are not opened (widths and heights stay ``<NA>``).
 
 The writer puts each image in ``<split>/<class>/<name>`` (``<class>/<name>`` without splits) and
-creates every class folder in every split folder, so class lists agree across splits. An image
+creates every class folder in every split folder, so class lists agree across splits. ``<name>``
+keeps the sub-folders below the source's own layout folders (split, class, ``images``), which are
+dropped, so re-split data does not nest its old ``<split>/<class>/`` path; names that then clash
+get ``_<image_id>`` and are reported as ``file-renamed``. An image
 whose annotations name several classes goes under its most frequent class (ties: the lowest
 ``category_id``) and the other classes are reported as ``multi-label-dropped``; an image
 without labels is written as a plain file at the top of its split folder, which this reader
@@ -410,11 +413,24 @@ def _utf8(text: str) -> bool:
 # -- write -------------------------------------------------------------------------------
 
 
-def _strip_first(names: pd.Series, first: pd.Series) -> pd.Series:
-    """`names` without their first path component where it equals `first`."""
-    parts = names.str.partition("/")
-    strip = (parts[0] == first) & (parts[2] != "")
-    return names.where(~strip, parts[2])
+# Folder names that belong to a source layout, not to the images: dropped from paths below a class.
+_LAYOUT_DIRS = frozenset({"images", "jpegimages", "img", "imgs", *SPLIT_ALIASES})
+
+
+def _below_class(names: list[str], layout_dirs: set[str]) -> list[str]:
+    """Each name without its folders up to and including the last one named in `layout_dirs`
+    (lower case): a source's split, class or ``images`` folders (``train/3/a.png`` -> ``a.png``),
+    while sub-folders below them stay (``cat/deep/2.jpg`` -> ``deep/2.jpg``).
+
+    After a re-split the images of one new split come from several old ``<split>/<class>/``
+    folders, so no common prefix removes them; kept, they nested under the new class folder.
+    """
+    out = []
+    for name in names:
+        parts = name.split("/")
+        cut = max((i + 1 for i, p in enumerate(parts[:-1]) if p.lower() in layout_dirs), default=0)
+        out.append("/".join(parts[cut:]))
+    return out
 
 
 def _one_class_per_image(ds: Dataset) -> tuple[pd.Series, list[Loss]]:
@@ -468,10 +484,12 @@ def _layout(ds: Dataset) -> tuple[pd.DataFrame, pd.Series, list[str], list[Loss]
     labelled = category_id.notna()
     class_dir = folder.reindex(category_id.to_numpy()).set_axis(ds.images.index)
     name = layout["name"].astype(object)
-    # A labelled image keeps its sub-path below its class folder (minus the class folder itself
-    # when the source was class folders); an unlabeled one becomes a plain file at the top of its
-    # split folder, since a sub-folder there would read back as a class.
-    name = name.where(~labelled, _strip_first(name, class_dir))
+    # A labelled image keeps its sub-path below its class folder, minus the source's own layout
+    # folders (split, class, images); an unlabeled one becomes a plain file at the top of its
+    # split folder, since a sub-folder there would read back as a class. Clashes: `dedupe_paths`.
+    layout_dirs = {*_LAYOUT_DIRS, *(str(s).lower() for s in ds.images["split"].dropna().unique())}
+    layout_dirs |= {str(n).lower() for n in [*folder.tolist(), *ds.categories["name"].tolist()]}
+    name = name.where(~labelled, pd.Series(_below_class(name.tolist(), layout_dirs), index=name.index, dtype=object))
     name = name.where(labelled, name.str.rpartition("/")[2])
     parts = pd.DataFrame({"split": split, "class": class_dir.where(labelled, ""), "name": name})
     out = parts["split"].str.cat([parts["class"], parts["name"]], sep="/").str.replace(r"/{2,}", "/", regex=True)

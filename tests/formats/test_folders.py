@@ -251,6 +251,53 @@ def test_images_none_writes_only_the_class_folders(tmp_path: Path, small_dataset
     assert (tmp_path / "out" / "train" / "cat").is_dir()
 
 
+def _by_base_name(ds: Dataset) -> dict[str, tuple[str | None, str | None]]:
+    """base name -> (class name or None, split or None)."""
+    splits = ds.images["split"].astype(object).where(ds.images["split"].notna(), None)
+    return {Path(f).name: (lab, s) for (f, lab), s in zip(_labels(ds).items(), splits, strict=True)}
+
+
+@pytest.mark.parametrize("sample", ["classification/folders", "detection/yolo"])
+def test_split_to_folders_reads_back_the_same_images_labels_and_splits(sample: str, tmp_path: Path) -> None:
+    # The writer nested each image's old <split>/<class>/ (or images/<split>/) path under its new
+    # <split>/<class>/ folder once a re-split mixed images from several source folders.
+    from dataprep.splits import split_files
+
+    src = Path(__file__).resolve().parents[2] / "samples" / sample
+    result = split_files(src, tmp_path / "out", to="folders", ratios="70,20,10", images="copy")
+    back = F.read(tmp_path / "out", "folders")
+    want = _by_base_name(result.dataset)
+    one_class = {}  # the writer keeps each image's most frequent class (detection: several per image)
+    labels, _ = folders.label_table(result.dataset)
+    first = labels.drop_duplicates("image_id").set_index("image_id")["category_id"]
+    names = result.dataset.categories["name"]
+    for image_id, file_name in result.dataset.images["file_name"].items():
+        cid = first.get(image_id)
+        one_class[Path(file_name).name] = (None if cid is None else names[cid], want[Path(file_name).name][1])
+    assert _by_base_name(back) == one_class
+    for file_name in back.images["file_name"]:
+        parts = file_name.split("/")
+        assert len(parts) <= 3, file_name  # <split>/<class>/<name>: nothing nested below the class
+
+
+def test_convert_flattens_stale_layout_folders_and_renames_clashes(tmp_path: Path) -> None:
+    files = {
+        "train/cat/a.jpg": ("cat", "val"),  # old split/class folders, now in another split
+        "val/dog/b.jpg": ("dog", "val"),
+        "test/cat/a.jpg": ("cat", "val"),  # same base name as the first once flattened
+        "images/train/c.jpg": ("dog", "train"),
+        "images/val/d.jpg": ("dog", "train"),
+    }
+    ds = _classification(tmp_path / "src", files, ["cat", "dog"])
+    report = F.write(ds, tmp_path / "out", "folders")
+    written = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.jpg"))
+    assert written == ["train/dog/c.jpg", "train/dog/d.jpg", "val/cat/a.jpg", "val/cat/a_3.jpg", "val/dog/b.jpg"]
+    codes = {loss.code: loss for loss in report.losses}
+    assert codes["file-renamed"].examples == [3]
+    back = F.read(tmp_path / "out", "folders")
+    assert len(back.images) == 5 and len(back.annotations) == 5
+
+
 # -- errors --------------------------------------------------------------------------------
 
 
