@@ -158,7 +158,8 @@ def predict(
         iou_threshold=meta["iou_threshold"] if iou_threshold is None else iou_threshold,
         device=device,
     )
-    return Dataset.from_frames(ds.images, table, ds.categories, root=ds.root, info=ds.info)
+    # the task rides in info so an empty result is still written as detection (a COCO results list)
+    return Dataset.from_frames(ds.images, table, ds.categories, root=ds.root, info={**ds.info, "task": "detection"})
 
 
 def _as_dataset(data: Dataset | str | Path) -> Dataset:
@@ -200,7 +201,8 @@ def write_predictions(pred: Dataset, out: str | Path, *, to: str = "auto", overw
     """
     if to not in PREDICTION_FORMATS:
         raise UsageError(f"--to {to!r}: choose one of {', '.join(PREDICTION_FORMATS)}")
-    detection = pred.has_boxes or (len(pred.annotations) == 0 and to in ("coco", "yolo"))
+    detection = pred.has_boxes or pred.info.get("task") == "detection"
+    detection = detection or (len(pred.annotations) == 0 and to in ("coco", "yolo"))
     to = ("coco" if detection else "csv") if to == "auto" else to
     if (to == "csv") == detection:
         kind = "detection" if detection else "classification"

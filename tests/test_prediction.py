@@ -84,3 +84,13 @@ def test_onnx_export_equals_eager(classification_run, tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
     info = export_model(classification_run[1], tmp_path, format="onnx", repeats=3)
     assert info["max_abs_diff"] <= 1e-4
+
+
+def test_a_detector_with_no_predictions_still_writes_a_coco_results_list(tmp_path: Path) -> None:
+    # an undertrained detector can keep no box at all: the file must stay a results list that
+    # `evaluate` reads, not fall back to the classification csv
+    from dataprep.dataset import Dataset
+
+    empty = Dataset.from_frames(info={"task": "detection"})
+    path = write_predictions(empty, tmp_path / "preds.json")
+    assert json.loads(path.read_text()) == []
