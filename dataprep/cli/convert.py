@@ -19,7 +19,8 @@ Task = enum.Enum("Task", {name: name for name in ("detect", "segment")}, type=st
 OnError = enum.Enum("OnError", {"raise_": "raise", "collect": "collect"}, type=str)
 
 HELP = f"""Convert a dataset between COCO json, Pascal VOC xml, YOLO txt (Ultralytics or darknet
-layout) and classification layouts (class folders, CSV).
+layout), the annotation tools' exports (LabelMe, CVAT for images, Label Studio) and
+classification layouts (class folders, CSV).
 
 Lossless where the target can hold it; everything it cannot hold (masks to boxes, crowd flags,
 scores, attributes, rounded VOC coordinates, renumbered class ids) is listed with counts and

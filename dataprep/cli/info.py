@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 HELP = f"""Summarize a dataset: images, boxes, classes, per-split and per-class counts, box-size and
 aspect histograms, images without labels. Reads labels only (image headers only where the
-format states no size). {_render.EXIT_CODES_HELP}"""
+format states no size).
+
+{_render.EXIT_CODES_HELP}"""
 
 
 def command(
