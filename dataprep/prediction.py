@@ -346,10 +346,15 @@ def _images_per_s(run: Any, repeats: int) -> float:
 
 
 def _export_onnx(net: nn.Module, one: torch.Tensor, out: Path) -> tuple[Path, Any]:
+    """Export with the torch.export-based exporter (``dynamo=True``, what torch 2.9+ recommends; needs
+    ``onnxscript``), batch size dynamic, and open it in an onnxruntime CPU session."""
     try:
         import onnxruntime
+        import onnxscript  # noqa: F401  (the dynamo exporter's back end: fail here with the fix, not inside torch)
     except ImportError:
-        raise UsageError("--export onnx needs the optional packages: pip install onnx onnxruntime") from None
+        raise UsageError(
+            "--export onnx needs the optional packages: pip install 'dataprep[onnx]' (onnx onnxruntime onnxscript)"
+        ) from None
     path = out / "model.onnx"
 
     class _Flat(nn.Module):
@@ -360,8 +365,12 @@ def _export_onnx(net: nn.Module, one: torch.Tensor, out: Path) -> tuple[Path, An
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return _flat(self.inner(x))
 
-    torch.onnx.export(_Flat(net), (one,), str(path), input_names=["images"], output_names=["outputs"],
-                      dynamic_axes={"images": {0: "batch"}, "outputs": {0: "batch"}}, dynamo=False)  # fmt: skip
+    batch = torch.export.Dim("batch")
+    program = torch.onnx.export(_Flat(net).eval(), (one,), input_names=["images"], output_names=["outputs"],
+                                dynamic_shapes={"x": {0: batch}}, dynamo=True, verbose=False)  # fmt: skip
+    tmp = path.with_suffix(".tmp")
+    program.save(str(tmp))
+    tmp.replace(path)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
     return path, onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
