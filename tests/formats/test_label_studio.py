@@ -336,7 +336,7 @@ def _columns(rows: object) -> tuple:
 
 @pytest.mark.parametrize("export", ["data.json", "data_obb.json", "data_polygons.json", "json_min_data.json"])
 def test_one_pass_matches_result_by_result_on_converter_exports(conformance: Path, export: str) -> None:
-    from dataprep.formats.label_studio.layout import Collector
+    from dataprep.formats._annotation_tools import Collector
     from dataprep.formats.label_studio.parse import Rows, parse_tasks, resolve_deferred
 
     tasks = json.loads((conformance / "label-studio" / export).read_text())

@@ -26,9 +26,10 @@ import pandas as pd
 
 from dataprep.dataset import Dataset
 from dataprep.errors import InputError, UsageError
+from dataprep.formats._annotation_tools import Collector, annotations_table, images_table, set_provenance
 from dataprep.formats.base import SPLIT_ALIASES, FormatSpec, OnError, ReadResult
 from dataprep.formats.cvat import documents
-from dataprep.formats.cvat.layout import IMAGES_DIR, PROJECT_FILE, Collector, Layout, detect, resolve_layout
+from dataprep.formats.cvat.layout import IMAGES_DIR, PROJECT_FILE, Layout, detect, resolve_layout
 from dataprep.formats.cvat.parse import Rows, check_safe, decode_mask, parse_file, resolve_deferred
 from dataprep.formats.cvat.write import CAPABILITIES, plan, write
 
@@ -68,20 +69,12 @@ def read(path: Path, *, on_error: OnError = "raise", provenance: bool = False, *
     # 3. tables
     images = _images_table(rows, layout.notes)
     categories, cat_index = _categories(rows, layout.notes)
-    annotations = _annotations_table(rows, cat_index)
+    annotations = annotations_table(rows, cat_index)
     # 4. the result
     ds = Dataset.from_frames(images, annotations, categories, root=layout.root)
     result = ReadResult(ds, "cvat", collector.findings, layout.notes)
     if provenance:
-        result.image_sources = pd.DataFrame({"file": pd.array(rows.source, dtype="str")}, index=ds.images.index)
-        result.annotation_sources = pd.DataFrame(
-            {
-                "file": [rows.source[i] for i in rows.image],
-                "line": pd.array([pd.NA] * len(rows.image), dtype="Int64"),
-                "record": rows.record,
-            },
-            index=pd.Index(np.arange(1, len(rows.image) + 1, dtype=np.int64), name="annotation_id"),
-        )
+        set_provenance(result, rows, rows.source)
     return result
 
 
@@ -122,15 +115,7 @@ def _images_table(rows: Rows, notes: list[str]) -> pd.DataFrame:
         notes.append(
             f"subsets {', '.join(renamed)} read as splits {', '.join(SPLIT_ALIASES[s.lower()] for s in renamed)}"
         )
-    return pd.DataFrame(
-        {
-            "image_id": np.arange(1, len(rows.file_name) + 1, dtype=np.int64),
-            "file_name": pd.array(rows.file_name, dtype="str"),
-            "width": pd.array(rows.width, dtype="Int64"),
-            "height": pd.array(rows.height, dtype="Int64"),
-            "split": pd.array(splits, dtype="str"),
-        }
-    )
+    return images_table(rows.file_name, rows.width, rows.height, split=pd.array(splits, dtype="str"))
 
 
 def _categories(rows: Rows, notes: list[str]) -> tuple[pd.DataFrame, pd.Series]:
@@ -154,26 +139,6 @@ def _categories(rows: Rows, notes: list[str]) -> tuple[pd.DataFrame, pd.Series]:
         {"category_id": ids, "name": pd.array(names, dtype="str"), "attributes": pd.Series(attrs, dtype=object)}
     )
     return categories, pd.Series(ids, index=names)
-
-
-def _annotations_table(rows: Rows, cat_index: pd.Series) -> pd.DataFrame:
-    n = len(rows.image)
-    xyxy = np.array(rows.xyxy, dtype=np.float64).reshape(n, 4)
-    if rows.deferred_xyxy is not None:
-        xyxy[rows.deferred_rows] = rows.deferred_xyxy
-    return pd.DataFrame(
-        {
-            "annotation_id": np.arange(1, n + 1, dtype=np.int64),
-            "image_id": np.array(rows.image, dtype=np.int64) + 1,
-            "category_id": cat_index.reindex(rows.label).to_numpy(dtype=np.int64),
-            "x_min": xyxy[:, 0],
-            "y_min": xyxy[:, 1],
-            "x_max": xyxy[:, 2],
-            "y_max": xyxy[:, 3],
-            "segmentation": pd.Series(rows.segmentation, dtype=object),
-            "attributes": pd.Series(rows.attributes, dtype=object),
-        }
-    )
 
 
 FORMAT = FormatSpec(

@@ -7,24 +7,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dataprep.errors import Finding, InputError
-from dataprep.formats.base import OnError
+from dataprep.errors import InputError
+from dataprep.formats._annotation_tools import read_head
 
 PROJECT_FILE = "annotations.xml"  # CVAT's name, for task and project exports alike
 IMAGES_DIR = "images"
-
-
-class Collector:
-    """Raise-or-collect policy for one read."""
-
-    def __init__(self, on_error: OnError) -> None:
-        self.on_error = on_error
-        self.findings: list[Finding] = []
-
-    def report(self, err: InputError, code: str = "unreadable-input") -> None:
-        if self.on_error == "raise":
-            raise err
-        self.findings.append(err.to_finding(code))
 
 
 @dataclass
@@ -37,17 +24,9 @@ class Layout:
     notes: list[str] = field(default_factory=list)
 
 
-def _head(path: Path) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read(4096)
-    except OSError:
-        return b""
-
-
 def is_cvat_xml(path: Path) -> bool:
     """True when the first element of `path` is ``<annotations>`` (VOC's is ``<annotation>``)."""
-    head = re.sub(rb"<!--.*?-->", b"", _head(path), flags=re.DOTALL)
+    head = re.sub(rb"<!--.*?-->", b"", read_head(path, 4096), flags=re.DOTALL)
     match = re.search(rb"<(?![?!])([A-Za-z_][\w.:-]*)", head)
     return bool(match) and match.group(1) == b"annotations"
 

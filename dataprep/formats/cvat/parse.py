@@ -29,11 +29,9 @@ import numpy as np
 
 from dataprep.errors import InputError
 from dataprep.files import check_member
-from dataprep.formats.cvat.layout import Collector, image_file_name
+from dataprep.formats._annotation_tools import Collector, ObjectRows, refuse_unsafe_xml
+from dataprep.formats.cvat.layout import image_file_name
 
-_UNSAFE_MARKERS = tuple(
-    marker.encode(enc) for marker in ("<!DOCTYPE", "<!ENTITY") for enc in ("utf-8", "utf-16-le", "utf-16-be")
-)
 KEPT_KEYS = ("occluded", "z_order", "group_id", "rotation")
 SKIPPED_SHAPES = ("ellipse", "cuboid", "skeleton")
 _HINT = "Fix the element in the xml or re-export from CVAT as 'CVAT for images 1.1'"
@@ -49,29 +47,18 @@ class LabelSpec:
 
 
 @dataclass
-class Rows:
-    """Columns collected while parsing, one entry per image / per object."""
+class Rows(ObjectRows):
+    """`ObjectRows` and this format's own columns and counts."""
 
     labels: dict[str, LabelSpec] = field(default_factory=dict)
-    file_name: list[str] = field(default_factory=list)
-    width: list[int | None] = field(default_factory=list)
-    height: list[int | None] = field(default_factory=list)
     split: list[str | None] = field(default_factory=list)
     source: list[str] = field(default_factory=list)
-    image: list[int] = field(default_factory=list)
-    label: list[str] = field(default_factory=list)
-    xyxy: list[tuple[float, ...]] = field(default_factory=list)
-    segmentation: list[Any] = field(default_factory=list)
-    attributes: list[dict[str, Any] | None] = field(default_factory=list)
-    record: list[str] = field(default_factory=list)
     unlabelled: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     missing_files: int = 0
     # plain boxes (no rotation, flags, group or attributes), converted in one pass by
-    # `resolve_deferred`: their rows, their xtl, ytl, xbr, ybr texts, then their ``(N, 4)`` boxes
-    deferred_rows: list[int] = field(default_factory=list)
+    # `resolve_deferred`: their xtl, ytl, xbr, ybr texts (rows and boxes: `ObjectRows`)
     deferred_text: list[Any] = field(default_factory=list)
-    deferred_xyxy: np.ndarray | None = None
 
 
 def check_safe(data: bytes, path: str) -> None:
@@ -80,14 +67,7 @@ def check_safe(data: bytes, path: str) -> None:
     Raises:
         InputError: a declaration was found.
     """
-    if b"\x00" not in data[:4] and b"<!" not in data:
-        return
-    if any(m in data for m in _UNSAFE_MARKERS):
-        raise InputError(
-            path,
-            "XML with a DOCTYPE or ENTITY declaration refused (entity expansion, external entities)",
-            hint="CVAT never writes one; remove the declaration",
-        )
+    refuse_unsafe_xml(data, path, hint="CVAT never writes one; remove the declaration")
 
 
 def typed(text: str | None, input_type: str | None) -> Any:

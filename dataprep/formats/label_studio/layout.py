@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from dataprep.errors import Finding, InputError
+from dataprep.errors import InputError
 from dataprep.files import check_member
-from dataprep.formats.base import OnError
+from dataprep.formats._annotation_tools import read_head, refuse_unsafe_xml
 
 TASKS_FILE = "tasks.json"
 CONFIG_FILE = "label_config.xml"
@@ -33,22 +33,6 @@ LOCAL_FILES_PREFIX = "/data/local-files/?d="
 _UPLOAD_RE = re.compile(r"^/?data/upload/\d+/")
 _REMOTE_SCHEMES = ("http", "https", "s3", "gs", "azure-blob", "gcs")
 _HEAD_BYTES = 65536
-_UNSAFE_MARKERS = tuple(
-    marker.encode(enc) for marker in ("<!DOCTYPE", "<!ENTITY") for enc in ("utf-8", "utf-16-le", "utf-16-be")
-)
-
-
-class Collector:
-    """Raise-or-collect policy for one read."""
-
-    def __init__(self, on_error: OnError) -> None:
-        self.on_error = on_error
-        self.findings: list[Finding] = []
-
-    def report(self, err: InputError, code: str = "unreadable-input") -> None:
-        if self.on_error == "raise":
-            raise err
-        self.findings.append(err.to_finding(code))
 
 
 @dataclass
@@ -61,17 +45,9 @@ class Layout:
     notes: list[str] = field(default_factory=list)
 
 
-def _head(path: Path) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read(_HEAD_BYTES)
-    except OSError:
-        return b""
-
-
 def is_label_studio_json(path: Path) -> bool:
     """A json list whose first task has ``data`` + ``annotations``/``predictions``, or JSON-MIN's ``image``."""
-    head = _head(path).lstrip()
+    head = read_head(path, _HEAD_BYTES).lstrip()
     if head[:1] != b"[":
         return False
     full = b'"data"' in head and (b'"annotations"' in head or b'"predictions"' in head)
@@ -135,12 +111,7 @@ def check_safe_xml(data: bytes, path: str) -> None:
     Raises:
         InputError: one was found.
     """
-    if (b"\x00" in data[:4] or b"<!" in data) and any(m in data for m in _UNSAFE_MARKERS):
-        raise InputError(
-            path,
-            "XML with a DOCTYPE or ENTITY declaration refused (entity expansion, external entities)",
-            hint="Label Studio configs never need one; remove the declaration",
-        )
+    refuse_unsafe_xml(data, path, hint="Label Studio configs never need one; remove the declaration")
 
 
 def file_name_from_url(url: str, *, path: str, record: str) -> tuple[str, bool]:

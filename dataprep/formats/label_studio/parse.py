@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 
 from dataprep.errors import InputError
+from dataprep.formats._annotation_tools import Collector, ObjectRows
 from dataprep.formats.label_studio import brush
-from dataprep.formats.label_studio.layout import Collector, file_name_from_url
+from dataprep.formats.label_studio.layout import file_name_from_url
 
 LABEL_TYPES = ("rectanglelabels", "polygonlabels", "keypointlabels", "brushlabels", "choices")
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -33,29 +34,18 @@ _HINT = "Re-export from Label Studio (JSON or JSON-MIN) or fix the result"
 
 
 @dataclass
-class Rows:
-    """Columns collected while parsing, one entry per image / per object."""
+class Rows(ObjectRows):
+    """`ObjectRows` and this format's own columns and counts."""
 
-    file_name: list[str] = field(default_factory=list)
-    width: list[int | None] = field(default_factory=list)
-    height: list[int | None] = field(default_factory=list)
     task_id: list[Any] = field(default_factory=list)
-    image: list[int] = field(default_factory=list)
-    label: list[str] = field(default_factory=list)
-    xyxy: list[tuple[float, ...]] = field(default_factory=list)
-    segmentation: list[Any] = field(default_factory=list)
-    attributes: list[dict[str, Any] | None] = field(default_factory=list)
-    record: list[str] = field(default_factory=list)
     remote: int = 0
     multi_annotator: int = 0
     predictions: int = 0
     skipped_types: dict[str, int] = field(default_factory=dict)
-    # unrotated rectangles, converted to pixels in one pass by `resolve_deferred`: their rows,
-    # raw x, y, width, height (percent), the image's width, height; then their ``(N, 4)`` boxes
-    deferred_rows: list[int] = field(default_factory=list)
+    # unrotated rectangles, converted to pixels in one pass by `resolve_deferred`: their
+    # raw x, y, width, height (percent), the image's width, height (rows and boxes: `ObjectRows`)
     deferred_values: list[Any] = field(default_factory=list)
     deferred_size: list[int] = field(default_factory=list)
-    deferred_xyxy: np.ndarray | None = None
 
 
 def _image_url(data: Any) -> str | None:

@@ -30,14 +30,13 @@ import pandas as pd
 
 from dataprep.dataset import Dataset
 from dataprep.errors import InputError, UsageError
-from dataprep.files import probe_image
+from dataprep.formats._annotation_tools import Collector, annotations_table, images_table, probe_sizes, set_provenance
 from dataprep.formats.base import FormatSpec, OnError, ReadResult
 from dataprep.formats.labelme import documents
 from dataprep.formats.labelme.layout import (
     BACKGROUND_LABEL,
     IGNORE_LABEL,
     LABELS_FILE,
-    Collector,
     Layout,
     detect,
     read_labels_file,
@@ -84,20 +83,12 @@ def read(path: Path, *, on_error: OnError = "raise", provenance: bool = False, *
     # 3. tables
     images = _images_table(layout, rows)
     categories, cat_index = _categories(rows.label, label_order, layout.notes)
-    annotations = _annotations_table(rows, cat_index)
+    annotations = annotations_table(rows, cat_index)
     # 4. the result
     ds = Dataset.from_frames(images, annotations, categories, root=layout.root)
     result = ReadResult(ds, "labelme", collector.findings, layout.notes)
     if provenance:
-        result.image_sources = pd.DataFrame({"file": pd.array(rows.source, dtype="str")}, index=ds.images.index)
-        result.annotation_sources = pd.DataFrame(
-            {
-                "file": [rows.source[i] for i in rows.image],
-                "line": pd.array([pd.NA] * len(rows.image), dtype="Int64"),
-                "record": rows.record,
-            },
-            index=pd.Index(np.arange(1, len(rows.image) + 1, dtype=np.int64), name="annotation_id"),
-        )
+        set_provenance(result, rows, rows.source)
     return result
 
 
@@ -130,26 +121,9 @@ def _notes(layout: Layout, rows: Rows) -> None:
 
 
 def _images_table(layout: Layout, rows: Rows) -> pd.DataFrame:
-    widths, heights = list(rows.width), list(rows.height)
-    probed = 0
-    for k, name in enumerate(rows.file_name):
-        if widths[k] is None or heights[k] is None:
-            try:
-                header = probe_image(layout.root / name)
-            except InputError:
-                continue
-            widths[k], heights[k] = header.width, header.height
-            probed += 1
-    if probed:
-        layout.notes.append(f"read {probed} image sizes from image headers")
-    return pd.DataFrame(
-        {
-            "image_id": np.arange(1, len(rows.file_name) + 1, dtype=np.int64),
-            "file_name": pd.array(rows.file_name, dtype="str"),
-            "width": pd.array(widths, dtype="Int64"),
-            "height": pd.array(heights, dtype="Int64"),
-        }
-    )
+    todo = [k for k, (w, h) in enumerate(zip(rows.width, rows.height, strict=True)) if w is None or h is None]
+    widths, heights = probe_sizes(layout.root, rows, todo, layout.notes)
+    return images_table(rows.file_name, widths, heights)
 
 
 def _categories(labels: list[str], order: list[str] | None, notes: list[str]) -> tuple[pd.DataFrame, pd.Series]:
@@ -166,26 +140,6 @@ def _categories(labels: list[str], order: list[str] | None, notes: list[str]) ->
             ids += list(range(len(order) + 1, len(order) + 1 + len(extra)))
     categories = pd.DataFrame({"category_id": np.array(ids, dtype=np.int64), "name": pd.array(names, dtype="str")})
     return categories, pd.Series(ids, index=names, dtype=np.int64)
-
-
-def _annotations_table(rows: Rows, cat_index: pd.Series) -> pd.DataFrame:
-    n = len(rows.image)
-    xyxy = np.array(rows.xyxy, dtype=np.float64).reshape(n, 4)
-    if rows.deferred_xyxy is not None:
-        xyxy[rows.deferred_rows] = rows.deferred_xyxy
-    return pd.DataFrame(
-        {
-            "annotation_id": np.arange(1, n + 1, dtype=np.int64),
-            "image_id": np.array(rows.image, dtype=np.int64) + 1,
-            "category_id": cat_index.reindex(rows.label).to_numpy(dtype=np.int64),
-            "x_min": xyxy[:, 0],
-            "y_min": xyxy[:, 1],
-            "x_max": xyxy[:, 2],
-            "y_max": xyxy[:, 3],
-            "segmentation": pd.Series(rows.segmentation, dtype=object),
-            "attributes": pd.Series(rows.attributes, dtype=object),
-        }
-    )
 
 
 FORMAT = FormatSpec(

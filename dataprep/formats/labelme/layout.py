@@ -6,8 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dataprep.errors import Finding, InputError
-from dataprep.formats.base import OnError
+from dataprep.errors import InputError
+from dataprep.formats._annotation_tools import read_head
 
 LABELS_FILE = "labels.txt"
 # LabelMe's converters (labelme2voc.py, labelme2coco.py): line 1 of labels.txt is "__ignore__"
@@ -15,19 +15,6 @@ LABELS_FILE = "labels.txt"
 IGNORE_LABEL = "__ignore__"
 BACKGROUND_LABEL = "_background_"
 _HEAD_BYTES = 65536
-
-
-class Collector:
-    """Raise-or-collect policy for one read."""
-
-    def __init__(self, on_error: OnError) -> None:
-        self.on_error = on_error
-        self.findings: list[Finding] = []
-
-    def report(self, err: InputError, code: str = "unreadable-input") -> None:
-        if self.on_error == "raise":
-            raise err
-        self.findings.append(err.to_finding(code))
 
 
 @dataclass
@@ -40,11 +27,7 @@ class Layout:
 
 
 def _looks_like_labelme(path: Path) -> bool:
-    try:
-        with open(path, "rb") as f:
-            head = f.read(_HEAD_BYTES)
-    except OSError:
-        return False
+    head = read_head(path, _HEAD_BYTES)
     return head.lstrip()[:1] == b"{" and b'"shapes"' in head and (b'"imagePath"' in head or b'"imageHeight"' in head)
 
 

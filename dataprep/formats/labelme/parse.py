@@ -34,7 +34,8 @@ from typing import Any
 import numpy as np
 
 from dataprep.errors import InputError
-from dataprep.formats.labelme.layout import IGNORE_LABEL, Collector
+from dataprep.formats._annotation_tools import Collector, ObjectRows
+from dataprep.formats.labelme.layout import IGNORE_LABEL
 
 # imageData bounds ("base64 bombs"): the text itself, and the pixel count its header claims.
 MAX_IMAGE_DATA_CHARS = 128 << 20  # 128 MiB of base64 = 96 MiB of image file
@@ -57,29 +58,18 @@ _SHAPE_HINT = "Fix or remove the shape in LabelMe (a polygon needs 3 points, a r
 
 
 @dataclass
-class Rows:
-    """Columns collected while parsing, one entry per image / per object."""
+class Rows(ObjectRows):
+    """`ObjectRows` and this format's own columns and counts."""
 
-    file_name: list[str] = field(default_factory=list)
-    width: list[int | None] = field(default_factory=list)
-    height: list[int | None] = field(default_factory=list)
     source: list[str] = field(default_factory=list)
     embedded: list[bool] = field(default_factory=list)
-    image: list[int] = field(default_factory=list)
-    label: list[str] = field(default_factory=list)
-    xyxy: list[tuple[float, float, float, float]] = field(default_factory=list)
-    segmentation: list[Any] = field(default_factory=list)
-    attributes: list[dict[str, Any] | None] = field(default_factory=list)
-    record: list[str] = field(default_factory=list)
     ignored: int = 0
     path_fallbacks: int = 0
     sizes_from_data: int = 0
-    # plain rectangles and polygons, deferred to one numpy pass (`resolve_deferred`): their rows,
-    # raw ``points`` lists, polygon or not; then their ``(N, 4)`` boxes
-    deferred_rows: list[int] = field(default_factory=list)
+    # plain rectangles and polygons, deferred to one numpy pass (`resolve_deferred`): their raw
+    # ``points`` lists, polygon or not (rows and boxes: `ObjectRows`)
     deferred_points: list[Any] = field(default_factory=list)
     deferred_polygon: list[bool] = field(default_factory=list)
-    deferred_xyxy: np.ndarray | None = None
 
 
 def image_data_size(text: str, path: str) -> tuple[int, int]:
