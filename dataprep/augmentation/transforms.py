@@ -22,6 +22,8 @@ from dataprep.augmentation import functional as F
 from dataprep.augmentation.sample import Sample, drop_degenerate, warp_sample
 from dataprep.errors import UsageError
 
+Fill = tuple[int, ...] | int  # a colour per channel, or one grey level
+
 Kind = Literal["probability", "number", "integer", "range", "factor", "symmetric", "size"]
 
 
@@ -161,10 +163,14 @@ class PixelTransform(Transform):
         image: F.ImageArray,
         params: dict[str, Any],
         *,
-        fill: tuple[int, ...] | int,
+        fill: Fill,
         backend: str = F.DEFAULT_BACKEND,
     ) -> F.ImageArray:
-        """The transformed ``(H, W, C)`` uint8 image."""
+        """The transformed ``(H, W, C)`` uint8 image (`fill`: the colour of uncovered pixels)."""
+        return self.pixels(image, params, fill, backend)
+
+    def pixels(self, image: F.ImageArray, params: dict[str, Any], fill: Fill, backend: str) -> F.ImageArray:
+        """`apply_image`'s work, which each pixel transform defines."""
         raise NotImplementedError
 
 
@@ -308,14 +314,7 @@ class ColorJitter(PixelTransform):
     def make_params(self, rng: np.random.Generator, size_wh: tuple[int, int]) -> dict[str, Any]:
         return {name: _uniform(rng, self.options[name]) for name in ("brightness", "contrast", "saturation", "hue")}
 
-    def apply_image(
-        self,
-        image: F.ImageArray,
-        params: dict[str, Any],
-        *,
-        fill: tuple[int, ...] | int,
-        backend: str = F.DEFAULT_BACKEND,
-    ) -> F.ImageArray:
+    def pixels(self, image: F.ImageArray, params: dict[str, Any], fill: Fill, backend: str) -> F.ImageArray:
         b, c, s, h = (params[k] for k in ("brightness", "contrast", "saturation", "hue"))
         return F.adjust_color(image, b, c, s, h, backend=backend)
 
@@ -329,14 +328,7 @@ class GaussianBlur(PixelTransform):
     def make_params(self, rng: np.random.Generator, size_wh: tuple[int, int]) -> dict[str, Any]:
         return {"sigma": _uniform(rng, self.sigma)}
 
-    def apply_image(
-        self,
-        image: F.ImageArray,
-        params: dict[str, Any],
-        *,
-        fill: tuple[int, ...] | int,
-        backend: str = F.DEFAULT_BACKEND,
-    ) -> F.ImageArray:
+    def pixels(self, image: F.ImageArray, params: dict[str, Any], fill: Fill, backend: str) -> F.ImageArray:
         return F.gaussian_blur_image(image, params["sigma"], backend=backend)
 
 
@@ -349,14 +341,7 @@ class GaussianNoise(PixelTransform):
     def make_params(self, rng: np.random.Generator, size_wh: tuple[int, int]) -> dict[str, Any]:
         return {"sigma": _uniform(rng, self.sigma), "seed": int(rng.integers(2**63))}
 
-    def apply_image(
-        self,
-        image: F.ImageArray,
-        params: dict[str, Any],
-        *,
-        fill: tuple[int, ...] | int,
-        backend: str = F.DEFAULT_BACKEND,
-    ) -> F.ImageArray:
+    def pixels(self, image: F.ImageArray, params: dict[str, Any], fill: Fill, backend: str) -> F.ImageArray:
         return F.gaussian_noise_image(image, params["sigma"], params["seed"])
 
 
@@ -376,14 +361,7 @@ class Cutout(PixelTransform):
         xyxy = np.rint(np.concatenate([centres - sides / 2, centres + sides / 2], axis=1)).astype(np.int64)
         return {"xyxy": xyxy}
 
-    def apply_image(
-        self,
-        image: F.ImageArray,
-        params: dict[str, Any],
-        *,
-        fill: tuple[int, ...] | int,
-        backend: str = F.DEFAULT_BACKEND,
-    ) -> F.ImageArray:
+    def pixels(self, image: F.ImageArray, params: dict[str, Any], fill: Fill, backend: str) -> F.ImageArray:
         return F.cutout_image(image, params["xyxy"], fill)
 
 
