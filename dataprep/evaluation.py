@@ -46,8 +46,37 @@ _STATUS = ("tp", "fp", "ignored")
 # results
 
 
+class _Result:
+    """What the evaluation results share: their per-class table, report and JSON tail."""
+
+    per_class: pd.DataFrame
+    matched_by: dict[str, str]
+    counts: dict[str, int]
+    findings: list[Finding]
+    notes: list[str]
+
+    def to_frame(self) -> pd.DataFrame:
+        """The per-class table (index ``category_id``)."""
+        return self.per_class.copy()
+
+    def write_report(self, out_dir: str | Path, *, overwrite: bool = False) -> Path:
+        """Write PNG plots, ``result.json`` and ``index.html`` into `out_dir` (atomically); returns it."""
+        from dataprep.report.html import write_report
+
+        return write_report(self, out_dir, overwrite=overwrite)
+
+    def _provenance(self) -> dict[str, Any]:
+        """The JSON entries on how predictions met ground truth and what was met on the way."""
+        return {
+            "matched_by": self.matched_by,
+            "counts": self.counts,
+            "findings": [f.to_dict() for f in self.findings],
+            "notes": self.notes,
+        }
+
+
 @dataclass
-class DetectionResult:
+class DetectionResult(_Result):
     """Detection metrics; every number is a plain float (``-1`` where undefined, as pycocotools).
 
     Attributes:
@@ -127,21 +156,8 @@ class DetectionResult:
                 "matrix": self.confusion.to_numpy().tolist(),
             },
             "errors": _records(self.errors, index="kind"),
-            "matched_by": self.matched_by,
-            "counts": self.counts,
-            "findings": [f.to_dict() for f in self.findings],
-            "notes": self.notes,
+            **self._provenance(),
         }
-
-    def to_frame(self) -> pd.DataFrame:
-        """The per-class table (index ``category_id``)."""
-        return self.per_class.copy()
-
-    def write_report(self, out_dir: str | Path, *, overwrite: bool = False) -> Path:
-        """Write PNG plots, ``result.json`` and ``index.html`` into `out_dir` (atomically); returns it."""
-        from dataprep.report.html import write_report
-
-        return write_report(self, out_dir, overwrite=overwrite)
 
     def __str__(self) -> str:
         lines = [det_metrics.format_stats(self.stats_list, iou_type=self.iou_type)]
@@ -157,7 +173,7 @@ class DetectionResult:
 
 
 @dataclass
-class ClassificationResult:
+class ClassificationResult(_Result):
     """Classification metrics (scikit-learn's definitions, ``zero_division=0``).
 
     Attributes:
@@ -202,21 +218,8 @@ class ClassificationResult:
                 "normalized": self.confusion_normalized.to_numpy().tolist(),
             },
             "most_confused": self.most_confused,
-            "matched_by": self.matched_by,
-            "counts": self.counts,
-            "findings": [f.to_dict() for f in self.findings],
-            "notes": self.notes,
+            **self._provenance(),
         }
-
-    def to_frame(self) -> pd.DataFrame:
-        """The per-class table (index ``category_id``)."""
-        return self.per_class.copy()
-
-    def write_report(self, out_dir: str | Path, *, overwrite: bool = False) -> Path:
-        """Write PNG plots, ``result.json`` and ``index.html`` into `out_dir` (atomically); returns it."""
-        from dataprep.report.html import write_report
-
-        return write_report(self, out_dir, overwrite=overwrite)
 
     def __str__(self) -> str:
         n = self.counts.get("evaluated", 0)

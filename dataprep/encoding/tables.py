@@ -371,23 +371,18 @@ def encode_folder(
     out_dir: str | Path,
     *,
     from_format: str = "auto",
-    grid: int | None = None,
-    anchors: str | Path | npt.ArrayLike | None = None,
-    img_size: int | None = None,
-    predictors: int = 2,
-    scales: int = 3,
-    k: int = 9,
-    assign: str = "best",
-    keep: str = "largest",
-    seed: int = 0,
-    wh_units: str = "image",
     dense: bool = False,
     max_dense_bytes: int | None = None,
     show: int | None = None,
     png: str | Path | None = None,
     overwrite: bool = False,
+    **layout_choices: Any,
 ) -> dict[str, Any]:
     """``dataprep encode``: read, build the layout (`make_layout`), encode, write (`write_targets`), draw.
+
+    Args:
+        layout_choices: `make_layout`'s keyword choices (``grid``, ``anchors``, ``img_size``,
+            ``predictors``, ``scales``, ``k``, ``assign``, ``keep``, ``seed``, ``wh_units``), its defaults.
 
     Returns:
         The report (`EncodedDataset.to_dict`) plus ``out``, ``files`` and ``png``.
@@ -401,10 +396,7 @@ def encode_folder(
     if (show is None) != (png is None):
         raise UsageError("--show IMAGE_ID and --png FILE go together: give both to draw an assignment")
     ds = _as_dataset(src, from_format)
-    layout, fit = make_layout(
-        ds, grid=grid, anchors=anchors, img_size=img_size, predictors=predictors, scales=scales, k=k,
-        assign=assign, keep=keep, seed=seed, wh_units=wh_units,
-    )  # fmt: skip
+    layout, fit = make_layout(ds, **layout_choices)
     result = encode_dataset(ds, layout, fit=fit)
     limit = MAX_DENSE_BYTES if max_dense_bytes is None else max_dense_bytes
     if dense:
