@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -379,6 +379,19 @@ def _image_sizes(ds: Dataset, need: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[
     return width, height
 
 
+_Part = tuple[npt.NDArray[np.int64], bytes, npt.NDArray[np.int64]]  # rows, their text, each row's length
+
+
+class _Objects(NamedTuple):
+    """The selected objects' columns (``(M,)`` each): class index, image width and height (px), score."""
+
+    cls: npt.NDArray[np.int64]
+    w: npt.NDArray[np.float64]
+    h: npt.NDArray[np.float64]
+    score: npt.NDArray[np.float64]
+    with_score: npt.NDArray[np.bool_]
+
+
 def _label_rows(
     ds: Dataset,
     img_pos: npt.NDArray[np.int64],
@@ -417,34 +430,25 @@ def _label_rows(
     w, h = w[sel], h[sel]
     score = anns["score"].to_numpy(dtype=np.float64)[sel]
     with_score = ~np.isnan(score) if scores else np.zeros(len(sel), dtype=bool)
-    parts: list[tuple[npt.NDArray[np.int64], bytes, npt.NDArray[np.int64]]] = []
+    objects = _Objects(cls_sel, w, h, score, with_score)
+    parts: list[_Part] = []
     polygon_rows = np.zeros(len(sel), dtype=bool)
     if task == "segment":
         seg = anns["segmentation"].to_numpy()[sel]
         polygon_rows = np.fromiter(
             (isinstance(s, list) and sum(len(p) for p in s) >= 3 for s in seg), dtype=bool, count=len(sel)
         )
-        parts += _polygon_rows(seg, np.flatnonzero(polygon_rows), cls_sel, w, h, score, with_score)
+        parts += _polygon_rows(seg, np.flatnonzero(polygon_rows), objects)
     box_rows = np.flatnonzero(~polygon_rows)
     if len(box_rows):
-        parts += _box_rows(xyxy[sel[box_rows]], box_rows, cls_sel, w, h, score, with_score, polygon=task == "segment")
+        parts += _box_rows(xyxy[sel[box_rows]], box_rows, objects, polygon=task == "segment")
     blob, lengths = gather(parts, len(sel))
     return img_pos[sel], blob, lengths, losses
 
 
-_Part = tuple[npt.NDArray[np.int64], bytes, npt.NDArray[np.int64]]
-
-
-def _polygon_rows(
-    seg: npt.NDArray[np.object_],
-    rows: npt.NDArray[np.int64],
-    cls: npt.NDArray[np.int64],
-    w: npt.NDArray[np.float64],
-    h: npt.NDArray[np.float64],
-    score: npt.NDArray[np.float64],
-    with_score: npt.NDArray[np.bool_],
-) -> list[_Part]:
+def _polygon_rows(seg: npt.NDArray[np.object_], rows: npt.NDArray[np.int64], objects: _Objects) -> list[_Part]:
     """Formatted polygon rows (parts joined, normalized, score appended), one group per row length."""
+    cls, w, h, score, with_score = objects
     by_arity: dict[int, list[tuple[int, npt.NDArray[np.float64]]]] = {}
     for r in rows.tolist():
         flat = (join_parts(seg[r]) / (w[r], h[r])).ravel()
@@ -460,17 +464,10 @@ def _polygon_rows(
 
 
 def _box_rows(
-    xyxy: npt.NDArray[np.float64],
-    rows: npt.NDArray[np.int64],
-    cls: npt.NDArray[np.int64],
-    w: npt.NDArray[np.float64],
-    h: npt.NDArray[np.float64],
-    score: npt.NDArray[np.float64],
-    with_score: npt.NDArray[np.bool_],
-    *,
-    polygon: bool,
+    xyxy: npt.NDArray[np.float64], rows: npt.NDArray[np.int64], objects: _Objects, *, polygon: bool
 ) -> list[_Part]:
     """Formatted box rows: normalized cxcywh, or with ``polygon`` a 4-point rectangle; scored ones apart."""
+    cls, w, h, score, with_score = objects
     if polygon:  # a box-only object as a 4-point rectangle: x1 y1 x2 y1 x2 y2 x1 y2
         x = xyxy[:, [0, 2]] / w[rows, None]
         y = xyxy[:, [1, 3]] / h[rows, None]
