@@ -9,14 +9,16 @@ provenance of a read.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
-from dataprep.errors import Finding, InputError
+from dataprep.dataset import Dataset
+from dataprep.errors import Finding, InputError, UsageError
 from dataprep.files import probe_image
 from dataprep.formats.base import OnError, ReadResult
 
@@ -24,12 +26,17 @@ __all__ = [
     "Collector",
     "ObjectRows",
     "annotations_table",
+    "check_options",
+    "finish_read",
     "images_table",
+    "parse_rows",
     "probe_sizes",
     "read_head",
     "refuse_unsafe_xml",
     "set_provenance",
 ]
+
+RowsT = TypeVar("RowsT", bound="ObjectRows")
 
 _UNSAFE_MARKERS = tuple(
     marker.encode(enc) for marker in ("<!DOCTYPE", "<!ENTITY") for enc in ("utf-8", "utf-16-le", "utf-16-be")
@@ -155,3 +162,50 @@ def set_provenance(result: ReadResult, rows: ObjectRows, image_files: list[str])
         },
         index=pd.Index(np.arange(1, len(rows.image) + 1, dtype=np.int64), name="annotation_id"),
     )
+
+
+def check_options(reader: str, options: dict[str, Any]) -> None:
+    """Refuse options a reader does not know.
+
+    Raises:
+        UsageError: `options` is not empty.
+    """
+    if options:
+        raise UsageError(f"{reader} reader: unknown option(s) {', '.join(sorted(options))}")
+
+
+def parse_rows(
+    parse: Callable[[Collector, bool], RowsT], resolve: Callable[[RowsT], bool], on_error: OnError
+) -> tuple[RowsT, Collector]:
+    """Rows from ``parse(collector, defer)``: the queued objects resolved in one pass (`resolve`).
+
+    When `resolve` says a queued object is malformed, everything is parsed again object by object
+    (``defer=False``), with a fresh collector, so that the error names the object.
+    """
+    collector = Collector(on_error)
+    rows = parse(collector, True)
+    if not resolve(rows):
+        collector = Collector(on_error)
+        rows = parse(collector, False)
+    return rows, collector
+
+
+def finish_read(
+    format_name: str,
+    root: Path,
+    notes: list[str],
+    collector: Collector,
+    rows: ObjectRows,
+    tables: tuple[pd.DataFrame, pd.DataFrame, pd.Series],
+    sources: list[str] | None,
+) -> ReadResult:
+    """The `ReadResult` of a read: `tables` are the images table, the categories and label -> id.
+
+    `sources` (the file of each image) fills the provenance; ``None`` leaves it out.
+    """
+    images, categories, cat_index = tables
+    ds = Dataset.from_frames(images, annotations_table(rows, cat_index), categories, root=root)
+    result = ReadResult(ds, format_name, collector.findings, notes)
+    if sources is not None:
+        set_provenance(result, rows, sources)
+    return result

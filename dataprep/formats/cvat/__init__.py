@@ -24,9 +24,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dataprep.dataset import Dataset
-from dataprep.errors import InputError, UsageError
-from dataprep.formats._annotation_tools import Collector, annotations_table, images_table, set_provenance
+from dataprep.errors import InputError
+from dataprep.formats._annotation_tools import (
+    Collector,
+    check_options,
+    finish_read,
+    images_table,
+    parse_rows,
+)
 from dataprep.formats.base import SPLIT_ALIASES, FormatSpec, OnError, ReadResult
 from dataprep.formats.cvat import documents
 from dataprep.formats.cvat.layout import IMAGES_DIR, PROJECT_FILE, Layout, detect, resolve_layout
@@ -55,27 +60,17 @@ def read(path: Path, *, on_error: OnError = "raise", provenance: bool = False, *
             (``<track>``), or a shape with bad geometry (``on_error="raise"``; else a finding).
         UsageError: an unknown option.
     """
-    if options:
-        raise UsageError(f"cvat reader: unknown option(s) {', '.join(sorted(options))}")
-    collector = Collector(on_error)
+    check_options("cvat", options)
     # 1. layout: the xml files and the image files under the folder
     layout = resolve_layout(Path(path))
-    # 2. parse: every xml -> rows; plain boxes converted in one pass at the end
-    rows = _parse_files(layout, collector, defer=True)
-    if not resolve_deferred(rows):  # a bad coordinate among them: again, shape by shape, to name it
-        collector = Collector(on_error)
-        rows = _parse_files(layout, collector, defer=False)
+    # 2. parse: every xml -> rows; plain boxes converted in one pass at the end (else a bad
+    # coordinate among them: again, shape by shape, to name it)
+    rows, collector = parse_rows(lambda c, defer: _parse_files(layout, c, defer=defer), resolve_deferred, on_error)
     _notes(layout, rows)
-    # 3. tables
-    images = _images_table(rows, layout.notes)
-    categories, cat_index = _categories(rows, layout.notes)
-    annotations = annotations_table(rows, cat_index)
-    # 4. the result
-    ds = Dataset.from_frames(images, annotations, categories, root=layout.root)
-    result = ReadResult(ds, "cvat", collector.findings, layout.notes)
-    if provenance:
-        set_provenance(result, rows, rows.source)
-    return result
+    # 3. tables, 4. the result
+    tables = (_images_table(rows, layout.notes), *_categories(rows, layout.notes))
+    sources = rows.source if provenance else None
+    return finish_read("cvat", layout.root, layout.notes, collector, rows, tables, sources)
 
 
 def _parse_files(layout: Layout, collector: Collector, *, defer: bool) -> Rows:

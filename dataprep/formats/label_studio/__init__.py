@@ -22,9 +22,15 @@ from xml.etree import ElementTree
 import numpy as np
 import pandas as pd
 
-from dataprep.dataset import Dataset
-from dataprep.errors import InputError, UsageError
-from dataprep.formats._annotation_tools import Collector, annotations_table, images_table, probe_sizes, set_provenance
+from dataprep.errors import InputError
+from dataprep.formats._annotation_tools import (
+    Collector,
+    check_options,
+    finish_read,
+    images_table,
+    parse_rows,
+    probe_sizes,
+)
 from dataprep.formats.base import FormatSpec, OnError, ReadResult
 from dataprep.formats.label_studio import brush, documents
 from dataprep.formats.label_studio.layout import (
@@ -65,33 +71,27 @@ def read(path: Path, *, on_error: OnError = "raise", provenance: bool = False, *
     """
     import orjson
 
-    if options:
-        raise UsageError(f"label-studio reader: unknown option(s) {', '.join(sorted(options))}")
-    collector = Collector(on_error)
+    check_options("label-studio", options)
     # 1. layout: the json and its label config
     layout = resolve_layout(Path(path))
     order = _config_labels(layout.config) if layout.config else None
-    # 2. parse
-    rows = Rows()
+    # 2. parse (else a bad value among the queued rectangles: again, result by result, to name it)
     try:
         tasks = orjson.loads(layout.json_file.read_bytes())
     except orjson.JSONDecodeError as err:
         raise InputError(layout.json_file, f"not valid JSON ({err})", hint="Re-export from Label Studio") from None
-    parse_tasks(tasks, str(layout.json_file), collector, rows)
-    if not resolve_deferred(rows):  # a bad value among the queued rectangles: again, result by result, to name it
-        collector, rows = Collector(on_error), Rows()
-        parse_tasks(tasks, str(layout.json_file), collector, rows, defer=False)
+
+    def parse(collector: Collector, defer: bool) -> Rows:
+        rows = Rows()
+        parse_tasks(tasks, str(layout.json_file), collector, rows, defer=defer)
+        return rows
+
+    rows, collector = parse_rows(parse, resolve_deferred, on_error)
     _notes(layout, rows)
-    # 3. tables
-    images = _images_table(layout, rows)
-    categories, cat_index = _categories(rows.label, order, layout.notes)
-    annotations = annotations_table(rows, cat_index)
-    # 4. the result
-    ds = Dataset.from_frames(images, annotations, categories, root=layout.root)
-    result = ReadResult(ds, "label-studio", collector.findings, layout.notes)
-    if provenance:
-        set_provenance(result, rows, [layout.json_file.name] * len(ds.images))
-    return result
+    # 3. tables, 4. the result
+    tables = (_images_table(layout, rows), *_categories(rows.label, order, layout.notes))
+    sources = [layout.json_file.name] * len(rows.file_name) if provenance else None
+    return finish_read("label-studio", layout.root, layout.notes, collector, rows, tables, sources)
 
 
 def _config_labels(config: Path) -> list[str]:

@@ -28,9 +28,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dataprep.dataset import Dataset
-from dataprep.errors import InputError, UsageError
-from dataprep.formats._annotation_tools import Collector, annotations_table, images_table, probe_sizes, set_provenance
+from dataprep.errors import InputError
+from dataprep.formats._annotation_tools import (
+    Collector,
+    check_options,
+    finish_read,
+    images_table,
+    parse_rows,
+    probe_sizes,
+)
 from dataprep.formats.base import FormatSpec, OnError, ReadResult
 from dataprep.formats.labelme import documents
 from dataprep.formats.labelme.layout import (
@@ -68,28 +74,18 @@ def read(path: Path, *, on_error: OnError = "raise", provenance: bool = False, *
             ``imageData`` that is a base64 bomb (with ``on_error="raise"``; else findings).
         UsageError: an unknown option.
     """
-    if options:
-        raise UsageError(f"labelme reader: unknown option(s) {', '.join(sorted(options))}")
-    collector = Collector(on_error)
+    check_options("labelme", options)
     # 1. layout: the json files and labels.txt
     layout = resolve_layout(Path(path))
     label_order = read_labels_file(layout.root, layout.notes)
-    # 2. parse: every json -> rows; plain rectangles and polygons in one numpy pass at the end
-    rows = _parse_files(layout, collector, defer=True)
-    if not resolve_deferred(rows):  # a malformed shape among them: again, shape by shape, to name it
-        collector = Collector(on_error)
-        rows = _parse_files(layout, collector, defer=False)
+    # 2. parse: every json -> rows; plain rectangles and polygons in one numpy pass at the end (else
+    # a malformed shape among them: again, shape by shape, to name it)
+    rows, collector = parse_rows(lambda c, defer: _parse_files(layout, c, defer=defer), resolve_deferred, on_error)
     _notes(layout, rows)
-    # 3. tables
-    images = _images_table(layout, rows)
-    categories, cat_index = _categories(rows.label, label_order, layout.notes)
-    annotations = annotations_table(rows, cat_index)
-    # 4. the result
-    ds = Dataset.from_frames(images, annotations, categories, root=layout.root)
-    result = ReadResult(ds, "labelme", collector.findings, layout.notes)
-    if provenance:
-        set_provenance(result, rows, rows.source)
-    return result
+    # 3. tables, 4. the result
+    tables = (_images_table(layout, rows), *_categories(rows.label, label_order, layout.notes))
+    sources = rows.source if provenance else None
+    return finish_read("labelme", layout.root, layout.notes, collector, rows, tables, sources)
 
 
 def _parse_files(layout: Layout, collector: Collector, *, defer: bool) -> Rows:
