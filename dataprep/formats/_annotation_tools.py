@@ -9,6 +9,7 @@ provenance of a read.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ __all__ = [
     "set_provenance",
 ]
 
+_NAN4 = (math.nan,) * 4
 RowsT = TypeVar("RowsT", bound="ObjectRows")
 
 _UNSAFE_MARKERS = tuple(
@@ -75,6 +77,20 @@ class ObjectRows:
     record: list[str] = field(default_factory=list)
     deferred_rows: list[int] = field(default_factory=list)
     deferred_xyxy: np.ndarray | None = None
+
+    def add(self, image: int, label: str, xyxy: Any, seg: Any, attrs: dict[str, Any] | None, record: str) -> None:
+        """One object: its image's index (0-based), label, xyxy pixels, segmentation, attributes, record."""
+        self.image.append(image)
+        self.label.append(label)
+        self.xyxy.append(xyxy)
+        self.segmentation.append(seg)
+        self.attributes.append(attrs)
+        self.record.append(record)
+
+    def add_deferred(self, image: int, label: str, record: str) -> None:
+        """One object whose box `resolve_deferred` computes (NaN until then); the caller queues its values."""
+        self.deferred_rows.append(len(self.image))
+        self.add(image, label, _NAN4, None, None, record)
 
 
 def read_head(path: Path, size: int) -> bytes:

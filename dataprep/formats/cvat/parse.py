@@ -170,7 +170,6 @@ def parse_file(
         _parse_shapes(image, index, record, path, collector, rows, defer)
 
 
-_NAN4 = (math.nan,) * 4
 _UNSET = ("0", "")
 
 
@@ -210,14 +209,8 @@ def _parse_shapes(
         where = f"{record}/{kind}[{counts[kind]}]"
         if defer and kind == "box" and _plain_box(shape, labels):
             a = shape.attrib
-            rows.deferred_rows.append(len(rows.image))
             rows.deferred_text += (a.get("xtl"), a.get("ytl"), a.get("xbr"), a.get("ybr"))
-            rows.image.append(index)
-            rows.label.append(a["label"])
-            rows.xyxy.append(_NAN4)
-            rows.segmentation.append(None)
-            rows.attributes.append(None)
-            rows.record.append(where)
+            rows.add_deferred(index, a["label"], where)
             continue
         if kind in SKIPPED_SHAPES:
             rows.skipped[kind] = rows.skipped.get(kind, 0) + 1
@@ -235,12 +228,7 @@ def _parse_shapes(
             continue
         attrs = _attributes(shape, rows.labels.get(label))
         attrs.update(extra)
-        rows.image.append(index)
-        rows.label.append(label)
-        rows.xyxy.append(xyxy)
-        rows.segmentation.append(seg)
-        rows.attributes.append(attrs or None)
-        rows.record.append(where)
+        rows.add(index, label, xyxy, seg, attrs or None, where)
 
 
 def _plain_box(shape: ElementTree.Element, labels: dict[str, LabelSpec]) -> bool:

@@ -95,9 +95,6 @@ def parse_tasks(tasks: Any, path: str, collector: Collector, rows: Rows, *, defe
             _parse_full(task, index, record, path, collector, rows, defer)
 
 
-_NAN4 = (math.nan,) * 4
-
-
 def _defer_rectangle(result: Any, index: int, where: str, rows: Rows) -> bool:
     """Queue an unrotated ``rectanglelabels`` result whose image size is known; False for any other."""
     if type(result) is not dict or result.get("type") != "rectanglelabels":
@@ -113,15 +110,9 @@ def _defer_rectangle(result: Any, index: int, where: str, rows: Rows) -> bool:
     if width is None or height is None:
         return False
     for name in labels:
-        rows.deferred_rows.append(len(rows.image))
         rows.deferred_values += (value.get("x"), value.get("y"), value.get("width"), value.get("height"))
         rows.deferred_size += (width, height)
-        rows.image.append(index)
-        rows.label.append(name)
-        rows.xyxy.append(_NAN4)
-        rows.segmentation.append(None)
-        rows.attributes.append(None)
-        rows.record.append(where)
+        rows.add_deferred(index, name, where)
     return True
 
 
@@ -210,12 +201,8 @@ def _add_result(
         collector.report(InputError(path, f"bad {kind} value ({err})", record=where + ".value", hint=_HINT))
         return
     for name in labels:
-        rows.image.append(index)
-        rows.label.append(name)
-        rows.xyxy.append(tuple(float(v) for v in geometry[0]))
-        rows.segmentation.append(geometry[1])
-        rows.attributes.append(dict(geometry[2]) if geometry[2] else None)
-        rows.record.append(where)
+        xyxy = tuple(float(v) for v in geometry[0])
+        rows.add(index, name, xyxy, geometry[1], dict(geometry[2]) if geometry[2] else None, where)
 
 
 def _finite(*values: Any) -> list[float]:

@@ -212,7 +212,7 @@ def parse_file(data: bytes, json_rel: str, path: str, collector: Collector, rows
     if isinstance(flags, dict):
         for name, on in flags.items():
             if on is True:
-                _add(rows, image, str(name), (math.nan,) * 4, None, None, f"flags.{name}")
+                rows.add(image, str(name), (math.nan,) * 4, None, None, f"flags.{name}")
 
 
 _NAN4 = (math.nan,) * 4
@@ -293,15 +293,6 @@ def resolve_deferred(rows: Rows) -> bool:
     return True
 
 
-def _add(rows: Rows, image: int, label: str, xyxy: Any, seg: Any, attrs: Any, record: str) -> None:
-    rows.image.append(image)
-    rows.label.append(label)
-    rows.xyxy.append(xyxy)
-    rows.segmentation.append(seg)
-    rows.attributes.append(attrs)
-    rows.record.append(record)
-
-
 def _shape_attributes(shape: dict[str, Any]) -> dict[str, Any]:
     flags = shape.get("flags")
     attrs = {str(k): v for k, v in flags.items()} if isinstance(flags, dict) else {}
@@ -351,20 +342,20 @@ def _parse_shapes(
             _add_group(rows, image, key[0], parts, size_wh)
         elif len(parts) == 1:
             k, _, geometry, attrs = parts[0]
-            _add(rows, image, key[0], geometry[0], None, attrs, f"shapes[{k}]")
+            rows.add(image, key[0], geometry[0], None, attrs, f"shapes[{k}]")
         else:  # several points of one group
             pts = np.concatenate([p[2][1] for p in parts])
             lo, hi = pts.min(axis=0).tolist(), pts.max(axis=0).tolist()
             attrs = {**parts[0][3], "shape_type": "points", "points": pts.tolist()}
             record = f"shapes[{','.join(str(p[0]) for p in parts)}]"
-            _add(rows, image, key[0], (lo[0], lo[1], hi[0], hi[1]), None, attrs, record)
+            rows.add(image, key[0], (lo[0], lo[1], hi[0], hi[1]), None, attrs, record)
 
 
 def _add_group(rows: Rows, image: int, label: str, parts: list[Any], size_wh: tuple[Any, Any]) -> None:
     """One object from the region shapes of a ``(label, group_id)`` group."""
     if len(parts) == 1:
         k, _, (box, seg), attrs = parts[0]
-        _add(rows, image, label, box, seg, attrs or None, f"shapes[{k}]")
+        rows.add(image, label, box, seg, attrs or None, f"shapes[{k}]")
         return
     xyxy = np.array([p[2][0] for p in parts], dtype=np.float64)
     box = (xyxy[:, 0].min(), xyxy[:, 1].min(), xyxy[:, 2].max(), xyxy[:, 3].max())
@@ -378,7 +369,7 @@ def _add_group(rows: Rows, image: int, label: str, parts: list[Any], size_wh: tu
         seg = []
         for part in parts:
             seg += part[2][1] if part[2][1] is not None else [_rectangle_polygon(part[2][0])]
-    _add(rows, image, label, box, seg, attrs or None, record)
+    rows.add(image, label, box, seg, attrs or None, record)
 
 
 def _rectangle_polygon(xyxy: Any) -> np.ndarray:
