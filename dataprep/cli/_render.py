@@ -69,11 +69,11 @@ def error_object(code: int, message: str, path: str | None = None) -> dict[str, 
     return {"error": {"code": int(code), "message": message, "path": path}}
 
 
-def _fail(code: int, message: str, path: str | None = None) -> typer.Exit:
-    """Write `message` to stderr (and the error object to stdout under --json); the Exit to raise."""
+def _fail(code: int, message: str, path: str | None = None, *, as_json: bool = False) -> typer.Exit:
+    """Write `message` to stderr (and the error object to stdout under --json or `as_json`); the Exit to raise."""
     sys.stderr.write(f"error: {_printable(message)}\n")
     mode = _mode()
-    if mode.json and not mode.stdout_used:
+    if (mode.json or as_json) and not mode.stdout_used:
         print_json(error_object(code, message, path))
     return typer.Exit(int(code))
 
@@ -99,25 +99,33 @@ def classify(err: BaseException, doing: str | None = None) -> tuple[int, str, st
 
 
 @contextlib.contextmanager
-def guard(*, crash: str | None = None) -> Iterator[None]:
-    """Turn errors into a one-line message on stderr, the error object under --json, an exit code.
+def guard(crash: str | None = None, *, json: bool = False) -> Iterator[None]:
+    """The one error guard of every command: a one-line message on stderr, the error object, an exit code.
 
-    A `DataprepError` exits with its own code; anything else is left to the top-level guard
-    (`GuardedGroup`), or handled here when `crash` says what the command is doing
-    (``"validating data/"``): exit 3, traceback only under ``--debug``.
+    A `DataprepError` exits with its own code; Ctrl-C (or SIGTERM) with 130. Any other exception
+    is left to the top-level guard (`GuardedGroup`) when `crash` is None, or handled here when
+    `crash` says what the command is doing (``"splitting data/"``): exit 3 (4 for a full or
+    read-only disk), "internal error while <crash>", the traceback only under ``--debug``.
+    Under ``--json`` (or with `json`, for a command run outside the group) stdout gets one
+    ``{"error": {"code", "message", "path"}}`` object (schemas/error.schema.json), unless the
+    command has printed its JSON document already.
+
+    Args:
+        crash: What the command does, for the internal-error message; None defers to the top level.
+        json: Print the error object on stdout even when the top-level guard did not see ``--json``.
     """
     try:
         yield
     except DataprepError as err:
-        raise _fail(err.exit_code, str(err), _error_path(err)) from None
+        raise _fail(err.exit_code, str(err), _error_path(err), as_json=json) from None
     except KeyboardInterrupt:
-        raise _fail(130, "interrupted") from None
+        raise _fail(130, "interrupted", as_json=json) from None
     except Exception as err:
         if crash is None or isinstance(err, click_exceptions()):
             raise
         if _mode().debug:
             traceback.print_exc(file=sys.stderr)
-        raise _fail(*classify(err, crash)) from None
+        raise _fail(*classify(err, crash), as_json=json) from None
 
 
 def _error_path(err: BaseException) -> str | None:

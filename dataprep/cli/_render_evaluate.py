@@ -1,35 +1,14 @@
-"""Rendering for ``dataprep evaluate``: the COCO summary, per-class and error tables, JSON errors."""
+"""Rendering for ``dataprep evaluate``: the COCO summary, per-class and error tables (errors: `_render.guard`)."""
 
 from __future__ import annotations
 
-import contextlib
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import typer
-
 from dataprep.cli import _render
-from dataprep.errors import DataprepError, ExitCode, Severity
+from dataprep.errors import ExitCode, Severity
 
 CLASS_ROWS = 30  # classes listed, worst AP first; --json has them all
-
-
-@contextlib.contextmanager
-def guard(as_json: bool) -> Iterator[None]:
-    """`_render.guard`, plus with `as_json` the error as JSON on stdout (``{"error": ...}``)."""
-    if not as_json:
-        with _render.guard(crash="evaluating"):
-            yield
-        return
-    try:
-        yield
-    except DataprepError as err:
-        code = int(err.exit_code)
-        _render.print_json({"error": {"type": type(err).__name__, "message": str(err), "exit_code": code}})
-        sys.stderr.write(f"error: {err}\n")
-        raise typer.Exit(code) from None
 
 
 def emit(result: Any, *, as_json: bool, report: Path | None) -> None:

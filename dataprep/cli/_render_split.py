@@ -1,35 +1,13 @@
-"""Rendering for ``dataprep split``: the per-split and per-class tables, JSON errors."""
+"""Rendering for ``dataprep split``: the per-split and per-class tables (errors: `_render.guard`)."""
 
 from __future__ import annotations
 
-import contextlib
-import sys
-from collections.abc import Iterator
 from typing import Any
 
-import typer
-
 from dataprep.cli import _render
-from dataprep.errors import DataprepError
 
 _STRATIFIED = {"labels": "stratified per class on {}", "class": "stratified on one class per image", "none": "random"}
 CLASS_ROWS = 30  # classes listed in the table, largest deviation first; --json has them all
-
-
-@contextlib.contextmanager
-def guard(as_json: bool) -> Iterator[None]:
-    """`_render.guard`, plus with `as_json` the error as JSON on stdout (``{"error": ...}``)."""
-    if not as_json:
-        with _render.guard():
-            yield
-        return
-    try:
-        yield
-    except DataprepError as err:
-        code = int(err.exit_code)
-        _render.print_json({"error": {"type": type(err).__name__, "message": str(err), "exit_code": code}})
-        sys.stderr.write(f"error: {err}\n")
-        raise typer.Exit(code) from None
 
 
 def print_human(data: dict[str, Any], dst: str) -> None:

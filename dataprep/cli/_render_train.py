@@ -1,32 +1,11 @@
-"""Rendering for ``dataprep train`` and ``dataprep predict``: rich progress, result tables, JSON errors."""
+"""Rendering for ``dataprep train`` and ``dataprep predict``: rich progress, result tables (errors: `_render.guard`)."""
 
 from __future__ import annotations
 
-import contextlib
 import sys
-from collections.abc import Iterator
 from typing import Any
 
-import typer
-
 from dataprep.cli import _render
-from dataprep.errors import DataprepError
-
-
-@contextlib.contextmanager
-def guard(as_json: bool, doing: str) -> Iterator[None]:
-    """`_render.guard`, plus with `as_json` the error as JSON on stdout (``{"error": ...}``)."""
-    if not as_json:
-        with _render.guard(crash=doing):
-            yield
-        return
-    try:
-        yield
-    except DataprepError as err:
-        code = int(err.exit_code)
-        _render.print_json({"error": {"type": type(err).__name__, "message": str(err), "exit_code": code}})
-        sys.stderr.write(f"error: {err}\n")
-        raise typer.Exit(code) from None
 
 
 class Progress:

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from dataprep.cli import _render
-from dataprep.errors import DataprepError
 
 HELP = f"""Write a dataset with augmented copies of its training images, boxes and polygons moved
 with the pixels, in any output format.
@@ -44,32 +43,26 @@ def command(
     preview: Annotated[Path | None, typer.Option(help="Also write a PNG grid of originals and copies.")] = None,
     backend: Annotated[str | None, typer.Option(help="Image kernels: opencv (default, one thread) or pillow.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace DST if it exists.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON (errors too).")] = False,
 ) -> None:
     """Write augmented copies of a dataset's images with their labels."""
     from dataprep.augmentation import augment
     from dataprep.cli._render_augment import print_report
 
-    with _render.guard(crash=f"augmenting {src}"):
-        try:
-            result = augment(
-                src,
-                dst,
-                pipeline=pipeline,
-                copies=copies,
-                seed=seed,
-                splits=[s.strip() for s in splits.split(",") if s.strip()] if splits else None,
-                to=to,
-                originals=not no_originals,
-                preview=preview,
-                backend=backend,
-                overwrite=overwrite,
-            )
-        except DataprepError as err:
-            if as_json:  # JSON on stdout even on error; the guard still writes the message to stderr
-                error = {"type": type(err).__name__, "message": str(err), "exit_code": int(err.exit_code)}
-                _render.print_json({"error": error})  # the shape `dataprep split --json` uses
-            raise
+    with _render.guard(f"augmenting {src}", json=as_json):
+        result = augment(
+            src,
+            dst,
+            pipeline=pipeline,
+            copies=copies,
+            seed=seed,
+            splits=[s.strip() for s in splits.split(",") if s.strip()] if splits else None,
+            to=to,
+            originals=not no_originals,
+            preview=preview,
+            backend=backend,
+            overwrite=overwrite,
+        )
     data = result.to_dict()
     if as_json:
         _render.print_json(data)

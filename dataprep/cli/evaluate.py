@@ -49,7 +49,7 @@ def command(
     """Evaluate predictions against ground truth."""
     from dataprep.evaluation import evaluate
 
-    with _render_evaluate.guard(as_json):
+    with _render.guard(f"evaluating {pred}", json=as_json):
         result = evaluate(
             gt,
             pred,

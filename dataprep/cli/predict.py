@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from dataprep.cli import _render, _render_train
+from dataprep.cli import _render
 
 
 class To(str, enum.Enum):
@@ -42,7 +42,7 @@ def command(
     as_json: Annotated[bool, typer.Option("--json", help="Print a summary as JSON (errors too).")] = False,
 ) -> None:
     """Predict with a trained model."""
-    with _render_train.guard(as_json, "predicting"):
+    with _render.guard(f"predicting with {source}", json=as_json):
         from dataprep.prediction import predict, write_predictions
 
         pred = predict(

@@ -46,7 +46,7 @@ def command(
     """Split a dataset into stratified, leak-free parts."""
     from dataprep.splits import parse_ratios, split_files
 
-    with _render_split.guard(as_json):
+    with _render.guard(f"splitting {src}", json=as_json):
         parts = parse_ratios(ratios, option="--ratios")
         result = split_files(
             src,

@@ -51,7 +51,7 @@ def command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON (errors too).")] = False,
 ) -> None:
     """Train a bundled net."""
-    with _render_train.guard(as_json, "training"):
+    with _render.guard("training", json=as_json):
         from dataprep.training import TrainConfig, run_command
 
         config = None

@@ -44,7 +44,7 @@ def test_bad_pipeline_is_a_usage_error_with_json(coco_dir: Path, tmp_path: Path)
     result = runner.invoke(app, args)
     assert result.exit_code == ExitCode.USAGE
     data = json.loads(result.stdout)
-    assert data["error"]["exit_code"] == 2 and data["error"]["type"] == "UsageError"
+    assert data["error"]["code"] == 2 and set(data["error"]) == {"code", "message", "path"}  # the shared shape
     assert "transforms[0].degrees" in data["error"]["message"] and "[-180, 180]" in data["error"]["message"]
     assert "transforms[0].degrees" in result.stderr
     assert not (tmp_path / "o").exists()

@@ -64,7 +64,7 @@ def test_report_written_and_refused_without_overwrite(results_file: Path, tmp_pa
     assert (out / "index.html").is_file() and (out / "confusion.png").is_file()
     res = runner.invoke(app, ["evaluate", str(GT), str(results_file), "--report", str(out), "--json"])
     assert res.exit_code == ExitCode.OUTPUT
-    assert json.loads(res.stdout)["error"]["exit_code"] == 4
+    assert json.loads(res.stdout)["error"]["code"] == 4
     res = runner.invoke(app, ["evaluate", str(GT), str(results_file), "--report", str(out), "--overwrite"])
     assert res.exit_code == 0
 
@@ -75,7 +75,7 @@ def test_unreadable_predictions_json_error(tmp_path: Path) -> None:
     res = runner.invoke(app, ["evaluate", str(GT), str(bad), "--json"])
     assert res.exit_code == ExitCode.INPUT
     err = json.loads(res.stdout)["error"]
-    assert "list of detections" in err["message"] and err["type"] == "InputError"
+    assert "list of detections" in err["message"] and err["code"] == ExitCode.INPUT
     res = runner.invoke(app, ["evaluate", str(GT), str(tmp_path / "missing.json")])
     assert res.exit_code == ExitCode.INPUT
     assert "no such file" in res.stderr

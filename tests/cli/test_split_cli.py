@@ -120,7 +120,7 @@ def test_split_usage_errors_exit_2_with_json(coco_dir: Path, tmp_path: Path, arg
     assert result.exit_code == code
     error = json.loads(result.stdout)["error"]
     assert text in error["message"]
-    assert error["exit_code"] == code
+    assert error["code"] == code and set(error) == {"code", "message", "path"}  # the shared error object
     assert not (tmp_path / "o").exists()
 
 
