@@ -1,7 +1,7 @@
 """Import layers (STYLE.md §5): what may import what, checked so the next change cannot quietly cross.
 
 - the data layers (formats, validation, splits, augmentation, encoding, metrics, and evaluation with
-  its report) never import torch at import time: only ``nets/``, ``data.py``, ``training.py`` and ``prediction.py`` do;
+  its report) never import torch at import time: only ``nets/``, ``data.py``, ``training/`` and ``prediction.py`` do;
 - a format never imports another format: only ``formats/base.py`` and the shared
   ``formats/_*.py`` helpers;
 - only the CLI prints: library code returns values and raises errors;

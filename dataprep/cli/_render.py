@@ -198,13 +198,9 @@ def _catch_sigterm() -> Any:
 def print_json(data: Any) -> None:
     """Write `data` as indented, key-sorted JSON to stdout (one document per run).
 
-    An ``{"error": {...}}`` document is completed to schemas/error.schema.json (``code`` from
-    ``exit_code``, ``path`` null). Lone surrogates (from ``"\\ud800"`` escapes in the input) are
-    written as JSON escapes, so the output is valid UTF-8 and valid JSON.
+    Lone surrogates (from ``"\\ud800"`` escapes in the input) are written as JSON escapes, so
+    the output is valid UTF-8 and valid JSON.
     """
-    error = data.get("error") if isinstance(data, dict) else None
-    if isinstance(error, dict) and "code" not in error and "exit_code" in error:
-        data = {**data, "error": {"path": None, **error, "code": error["exit_code"]}}
     sys.stdout.write(dumps_json(data) + "\n")
     _mode().stdout_used = True
 
