@@ -460,16 +460,27 @@ def split_with_report(
     )
 
 
-def split(ds: Dataset, **options: Any) -> Dataset:
+def split(
+    ds: Dataset,
+    *,
+    ratios: str | Sequence[float] | Mapping[str, float] = (0.7, 0.2, 0.1),
+    seed: int = 0,
+    stratify: Stratify = "auto",
+    group_by: str | None = None,
+    near_duplicates: int | str | None = None,
+    keep_existing: bool = False,
+    content: bool = True,
+) -> Dataset:
     """A copy of `ds` with ``images.split`` filled: stratified, group-aware and leak-free.
 
-    `options` are `split_with_report`'s keyword arguments (``ratios``, ``seed``, ``stratify``,
-    ``group_by``, ``near_duplicates``, ``keep_existing``, ``content``), with its defaults; it also
-    returns per-class shares and groups.
+    The arguments are `split_with_report`'s (the public signature is spelled out so editors and
+    ``help()`` show it); that function also returns per-class shares and groups.
 
     Raises:
         UsageError: bad ratios, stratify mode, group field or threshold.
     """
+    options = {"ratios": ratios, "seed": seed, "stratify": stratify, "group_by": group_by}
+    options |= {"near_duplicates": near_duplicates, "keep_existing": keep_existing, "content": content}
     return split_with_report(ds, **options).dataset
 
 
