@@ -60,6 +60,9 @@ class Capabilities:
     supercategories: bool = False
 
 
+_LossUnit = Literal["annotation", "image", "category", "dataset"]
+
+
 @dataclass
 class Loss:
     """Something a writer cannot hold: what, how many, and a few example ids."""
@@ -68,7 +71,7 @@ class Loss:
     message: str
     count: int
     examples: list[int] = field(default_factory=list)
-    unit: Literal["annotation", "image", "category", "dataset"] = "annotation"
+    unit: _LossUnit = "annotation"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -229,150 +232,156 @@ def plan_losses(ds: Dataset, caps: Capabilities, *, format_name: str) -> list[Lo
     """Everything `ds` holds that a format with `caps` cannot, as `Loss` records.
 
     Vectorized over the annotation table; example ids are annotation ids unless the unit
-    says otherwise. Writers add format-specific losses of their own.
+    says otherwise. One rule per kind of loss (`_LOSS_RULES`, in report order). Writers add
+    format-specific losses of their own.
     """
+    return [loss for rule in _LOSS_RULES for loss in rule(ds, caps, format_name)]
+
+
+def _loss(code: str, message: str, ids: pd.Index, unit: _LossUnit = "annotation") -> list[Loss]:
+    """One `Loss` for `ids`, or none when `ids` is empty."""
+    return [Loss(code, message, len(ids), _examples(ids), unit=unit)] if len(ids) else []
+
+
+def _truthy(column: pd.Series) -> npt.NDArray[np.bool_]:
+    """``(N,)`` True where a dict/list column holds a non-empty value (NaN is False)."""
+    return column.map(bool, na_action="ignore").fillna(False).astype(bool).to_numpy().copy()
+
+
+def _segmentation_losses(ds: Dataset, caps: Capabilities, name: str) -> list[Loss]:
+    """``segmentation-dropped`` (label-only formats), else ``polygon-to-box`` / ``mask-to-box``."""
     anns = ds.annotations
-    losses: list[Loss] = []
     seg = anns["segmentation"]
     has_seg = seg.notna().to_numpy()
-    if has_seg.any():
-        is_rle = np.fromiter((isinstance(s, dict) for s in seg[has_seg]), bool, int(has_seg.sum()))
-        rle_ids = anns.index[has_seg][is_rle]
+    if not has_seg.any():
+        return []
+    if not caps.boxes:
+        msg = f"{name} holds class labels only: segmentations dropped"
+        return _loss("segmentation-dropped", msg, anns.index[has_seg])
+    is_rle = np.fromiter((isinstance(s, dict) for s in seg[has_seg]), bool, int(has_seg.sum()))
+    losses = []
+    if not caps.polygons:
         poly_ids = anns.index[has_seg][~is_rle]
-        if not caps.boxes:
-            seg_ids = anns.index[has_seg]
-            losses.append(
-                Loss(
-                    "segmentation-dropped",
-                    f"{format_name} holds class labels only: segmentations dropped",
-                    len(seg_ids),
-                    _examples(seg_ids),
-                )
-            )
-        else:
-            if len(poly_ids) and not caps.polygons:
-                losses.append(
-                    Loss(
-                        "polygon-to-box",
-                        f"{format_name} holds no polygons: kept their boxes only",
-                        len(poly_ids),
-                        _examples(poly_ids),
-                    )
-                )
-            if len(rle_ids) and not caps.rle:
-                losses.append(
-                    Loss(
-                        "mask-to-box",
-                        f"{format_name} holds no RLE masks: kept their boxes only",
-                        len(rle_ids),
-                        _examples(rle_ids),
-                    )
-                )
-    crowd = anns.index[anns["iscrowd"].to_numpy()]
-    if len(crowd) and not caps.crowd:
-        losses.append(
-            Loss(
-                "crowd-flag-dropped",
-                f"{format_name} has no crowd flag: crowd regions written as ordinary objects",
-                len(crowd),
-                _examples(crowd),
-            )
-        )
-    scored = anns.index[anns["score"].notna().to_numpy()]
-    if len(scored) and not caps.scores:
-        losses.append(
-            Loss("score-dropped", f"{format_name} holds no confidence scores", len(scored), _examples(scored))
-        )
-    has_attrs = anns["attributes"].map(bool, na_action="ignore").fillna(False).astype(bool).to_numpy().copy()
+        losses += _loss("polygon-to-box", f"{name} holds no polygons: kept their boxes only", poly_ids)
+    if not caps.rle:
+        rle_ids = anns.index[has_seg][is_rle]
+        losses += _loss("mask-to-box", f"{name} holds no RLE masks: kept their boxes only", rle_ids)
+    return losses
+
+
+def _crowd_losses(ds: Dataset, caps: Capabilities, name: str) -> list[Loss]:
+    if caps.crowd:
+        return []
+    crowd = ds.annotations.index[ds.annotations["iscrowd"].to_numpy()]
+    return _loss("crowd-flag-dropped", f"{name} has no crowd flag: crowd regions written as ordinary objects", crowd)
+
+
+def _score_losses(ds: Dataset, caps: Capabilities, name: str) -> list[Loss]:
+    if caps.scores:
+        return []
+    scored = ds.annotations.index[ds.annotations["score"].notna().to_numpy()]
+    return _loss("score-dropped", f"{name} holds no confidence scores", scored)
+
+
+def _keypoint_rows(ds: Dataset, caps: Capabilities) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.intp]]:
+    """Annotations with attributes (less those that are only dropped keypoints), and the keypoint rows dropped."""
+    anns = ds.annotations
+    has_attrs = _truthy(anns["attributes"])
+    kp = np.zeros(0, dtype=np.intp)
     if has_attrs.any() and not caps.keypoints:
         rows = np.flatnonzero(has_attrs)
         values = anns["attributes"].to_numpy()[rows]
         kp = rows[[_has_keypoints(a) for a in values]]
         if len(kp):
-            ids = anns.index[kp]
-            losses.append(Loss("keypoints-dropped", f"{format_name} holds no keypoints", len(ids), _examples(ids)))
             has_attrs[[r for r, a in zip(rows, values, strict=True) if _only_keypoints(a)]] = False
-    attrs = anns.index[has_attrs]
-    if len(attrs) and not caps.attributes:
-        losses.append(
-            Loss("attributes-dropped", f"{format_name} holds no per-object attributes", len(attrs), _examples(attrs))
-        )
-    no_box = anns.index[anns["x_min"].isna().to_numpy()]
-    if len(no_box) and not caps.image_level_labels:
-        losses.append(
-            Loss(
-                "image-label-dropped",
-                f"{format_name} needs a box per object: labels without a box dropped",
-                len(no_box),
-                _examples(no_box),
-            )
-        )
-    if caps.image_level_labels and not caps.boxes:
-        boxed = anns.index[anns["x_min"].notna().to_numpy()]
-        if len(boxed):
-            losses.append(
-                Loss(
-                    "box-dropped",
-                    f"{format_name} holds image-level labels only: boxes dropped, their classes kept",
-                    len(boxed),
-                    _examples(boxed),
-                )
-            )
-    if not caps.float_coordinates and len(anns):
-        xyxy = anns[BOX_COLUMNS].to_numpy(dtype=np.float64)
-        with np.errstate(invalid="ignore"):
-            frac = (np.abs(xyxy - np.round(xyxy)) > _rounding_tolerance(ds)[:, None]).any(axis=1)
-        ids = anns.index[frac]
-        if len(ids):
-            losses.append(
-                Loss(
-                    "coordinates-rounded",
-                    f"{format_name} stores integer pixel coordinates: rounded to the nearest pixel",
-                    len(ids),
-                    _examples(ids),
-                )
-            )
-    img_attrs = ds.images.index[
-        ds.images["attributes"].map(bool, na_action="ignore").fillna(False).astype(bool).to_numpy()
-    ]
-    if len(img_attrs) and not caps.image_attributes:
-        losses.append(
-            Loss(
-                "image-attributes-dropped",
-                f"{format_name} holds no per-image extras (license, urls...)",
-                len(img_attrs),
-                _examples(img_attrs),
-                unit="image",
-            )
-        )
+    return has_attrs, kp
+
+
+def _keypoint_losses(ds: Dataset, caps: Capabilities, name: str) -> list[Loss]:
+    _, kp = _keypoint_rows(ds, caps)
+    return _loss("keypoints-dropped", f"{name} holds no keypoints", ds.annotations.index[kp])
+
+
+def _attribute_losses(ds: Dataset, caps: Capabilities, name: str) -> list[Loss]:
+    if caps.attributes:
+        return []
+    has_attrs, _ = _keypoint_rows(ds, caps)
+    return _loss("attributes-dropped", f"{name} holds no per-object attributes", ds.annotations.index[has_attrs])
+
+
+def _image_label_losses(ds: Dataset, caps: Capabilities, name: str) -> list[Loss]:
+    if caps.image_level_labels:
+        return []
+    no_box = ds.annotations.index[ds.annotations["x_min"].isna().to_numpy()]
+    return _loss("image-label-dropped", f"{name} needs a box per object: labels without a box dropped", no_box)
+
+
+def _box_losses(ds: Dataset, caps: Capabilities, name: str) -> list[Loss]:
+    if not caps.image_level_labels or caps.boxes:
+        return []
+    boxed = ds.annotations.index[ds.annotations["x_min"].notna().to_numpy()]
+    return _loss("box-dropped", f"{name} holds image-level labels only: boxes dropped, their classes kept", boxed)
+
+
+def _rounding_losses(ds: Dataset, caps: Capabilities, name: str) -> list[Loss]:
+    anns = ds.annotations
+    if caps.float_coordinates or not len(anns):
+        return []
+    xyxy = anns[BOX_COLUMNS].to_numpy(dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        frac = (np.abs(xyxy - np.round(xyxy)) > _rounding_tolerance(ds)[:, None]).any(axis=1)
+    msg = f"{name} stores integer pixel coordinates: rounded to the nearest pixel"
+    return _loss("coordinates-rounded", msg, anns.index[frac])
+
+
+def _image_attribute_losses(ds: Dataset, caps: Capabilities, name: str) -> list[Loss]:
+    if caps.image_attributes:
+        return []
+    ids = ds.images.index[_truthy(ds.images["attributes"])]
+    return _loss("image-attributes-dropped", f"{name} holds no per-image extras (license, urls...)", ids, "image")
+
+
+def _group_losses(ds: Dataset, caps: Capabilities, name: str) -> list[Loss]:
+    if caps.groups:
+        return []
     grouped = ds.images.index[ds.images["group"].notna().to_numpy()]
-    if len(grouped) and not caps.groups:
-        losses.append(
-            Loss("group-dropped", f"{format_name} holds no leak groups", len(grouped), _examples(grouped), unit="image")
-        )
-    if ds.info and not caps.info:
-        losses.append(
-            Loss(
-                "info-dropped",
-                f"{format_name} holds no dataset info/licenses: {', '.join(sorted(ds.info))}",
-                len(ds.info),
-                unit="dataset",
-            )
-        )
-    if caps.splits:
-        losses += _split_name_losses(ds, format_name)
+    return _loss("group-dropped", f"{name} holds no leak groups", grouped, "image")
+
+
+def _info_losses(ds: Dataset, caps: Capabilities, name: str) -> list[Loss]:
+    if not ds.info or caps.info:
+        return []
+    msg = f"{name} holds no dataset info/licenses: {', '.join(sorted(ds.info))}"
+    return [Loss("info-dropped", msg, len(ds.info), unit="dataset")]
+
+
+def _split_losses(ds: Dataset, caps: Capabilities, name: str) -> list[Loss]:
+    return _split_name_losses(ds, name) if caps.splits else []
+
+
+def _supercategory_losses(ds: Dataset, caps: Capabilities, name: str) -> list[Loss]:
+    if caps.supercategories:
+        return []
     sup = ds.categories.index[ds.categories["supercategory"].notna().to_numpy()]
-    if len(sup) and not caps.supercategories:
-        losses.append(
-            Loss(
-                "supercategory-dropped",
-                f"{format_name} holds no supercategories",
-                len(sup),
-                _examples(sup),
-                unit="category",
-            )
-        )
-    return losses
+    return _loss("supercategory-dropped", f"{name} holds no supercategories", sup, "category")
+
+
+# One rule per kind of loss, in the order `plan_losses` reports them.
+_LOSS_RULES: tuple[Callable[[Dataset, Capabilities, str], list[Loss]], ...] = (
+    _segmentation_losses,
+    _crowd_losses,
+    _score_losses,
+    _keypoint_losses,
+    _attribute_losses,
+    _image_label_losses,
+    _box_losses,
+    _rounding_losses,
+    _image_attribute_losses,
+    _group_losses,
+    _info_losses,
+    _split_losses,
+    _supercategory_losses,
+)
 
 
 def _split_name_losses(ds: Dataset, format_name: str) -> list[Loss]:
