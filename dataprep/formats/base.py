@@ -238,9 +238,9 @@ def plan_losses(ds: Dataset, caps: Capabilities, *, format_name: str) -> list[Lo
     return [loss for rule in _LOSS_RULES for loss in rule(ds, caps, format_name)]
 
 
-def _loss(code: str, message: str, ids: pd.Index, unit: _LossUnit = "annotation") -> list[Loss]:
-    """One `Loss` for `ids`, or none when `ids` is empty."""
-    return [Loss(code, message, len(ids), _examples(ids), unit=unit)] if len(ids) else []
+def _loss(loss_code: str, message: str, ids: pd.Index, unit: _LossUnit = "annotation") -> list[Loss]:
+    """One `Loss` for `ids`, or none when `ids` is empty (`loss_code` is a `Loss.code`, not a finding code)."""
+    return [Loss(loss_code, message, len(ids), _examples(ids), unit=unit)] if len(ids) else []
 
 
 def _truthy(column: pd.Series) -> npt.NDArray[np.bool_]:
