@@ -177,32 +177,12 @@ def augment(
     from dataprep import formats
     from dataprep.augmentation import runner
 
-    pipe = load_pipeline(pipeline)
-    if backend is not None and backend not in BACKENDS:
-        raise UsageError(f"--backend {backend!r}: unknown. Use one of: {', '.join(BACKENDS)}")
-    if backend is not None and backend != pipe.backend:
-        pipe = load_pipeline({**pipe.to_dict(), "backend": backend})
-    if isinstance(copies, bool) or not isinstance(copies, int) or not 1 <= copies <= 1000:
-        raise UsageError(f"--copies {copies!r}: must be an integer from 1 to 1000. Pass e.g. --copies 2")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise UsageError(f"--seed {seed!r}: must be a non-negative integer. Pass e.g. --seed 0")
-    if images not in ("copy", "link"):
-        raise UsageError(f"images={images!r}: augment writes image files; use 'copy' or 'link'")
+    pipe = _pipeline_with_backend(pipeline, backend)
+    _check_arguments(copies=copies, seed=seed, images=images)
     dst_p = Path(dst)
     if dst_p.exists() and not overwrite:
         raise OutputError(f"{dst_p}: already exists. Choose another output or pass --overwrite.")
-    notes: list[str] = []
-    findings: list[Finding] = []
-    if isinstance(source, str | Path):
-        src_p = Path(source).resolve()
-        if src_p == dst_p.resolve() or dst_p.resolve() in src_p.parents:
-            raise OutputError(f"{dst}: output would replace the input {source}. Choose another output folder.")
-        loaded = formats.load(source)
-        ds, source_format = loaded.dataset, loaded.format
-        notes += loaded.notes
-        findings += loaded.findings
-    else:
-        ds, source_format = source, "dataset"
+    ds, source_format, notes, findings = _read_source(source, dst)
     to = to or (source_format if source_format in formats.FORMATS else "coco")
     formats.get_format(to)
     selected = runner.select_images(ds, splits)
@@ -229,3 +209,40 @@ def augment(
         preview=preview,
     )
     return result
+
+
+def _pipeline_with_backend(pipeline: str | Path | dict[str, Any] | Pipeline, backend: str | None) -> Pipeline:
+    """`load_pipeline(pipeline)`, its image kernels switched to `backend` when one is given."""
+    pipe = load_pipeline(pipeline)
+    if backend is not None and backend not in BACKENDS:
+        raise UsageError(f"--backend {backend!r}: unknown. Use one of: {', '.join(BACKENDS)}")
+    if backend is not None and backend != pipe.backend:
+        pipe = load_pipeline({**pipe.to_dict(), "backend": backend})
+    return pipe
+
+
+def _check_arguments(*, copies: int, seed: int, images: str) -> None:
+    """Raise `UsageError` for copies outside 1..1000, a negative or non-integer seed, or images not copy/link."""
+    if isinstance(copies, bool) or not isinstance(copies, int) or not 1 <= copies <= 1000:
+        raise UsageError(f"--copies {copies!r}: must be an integer from 1 to 1000. Pass e.g. --copies 2")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise UsageError(f"--seed {seed!r}: must be a non-negative integer. Pass e.g. --seed 0")
+    if images not in ("copy", "link"):
+        raise UsageError(f"images={images!r}: augment writes image files; use 'copy' or 'link'")
+
+
+def _read_source(source: str | Path | Dataset, dst: str | Path) -> tuple[Dataset, str, list[str], list[Finding]]:
+    """The dataset to augment, its format (``"dataset"`` in memory), and the reader's notes and findings.
+
+    Raises:
+        OutputError: `dst` is the source folder or lies inside it.
+    """
+    from dataprep import formats
+
+    if not isinstance(source, str | Path):
+        return source, "dataset", [], []
+    src_p, dst_p = Path(source).resolve(), Path(dst).resolve()
+    if src_p == dst_p or dst_p in src_p.parents:
+        raise OutputError(f"{dst}: output would replace the input {source}. Choose another output folder.")
+    loaded = formats.load(source)
+    return loaded.dataset, loaded.format, list(loaded.notes), list(loaded.findings)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,42 +68,101 @@ def validate(
     started = time.perf_counter()
     path = None if isinstance(source, Dataset) else Path(source)
     manifest_doc, manifest_note = _manifest(manifest, path)
-    notes = [manifest_note] if manifest_note else []
     settings = _settings(manifest_doc, select=select, ignore=ignore, severity=severity, thresholds=thresholds)
     if format == "auto" and manifest_doc.get("format"):
         format = str(manifest_doc["format"])
     use_images = bool(manifest_doc.get("images", True)) if images is None else images
     use_decode = bool(manifest_doc.get("decode", False)) if decode is None else decode
 
-    extra: list[Finding] = []
-    image_sources = annotation_sources = None
-    documents: list[Document] = []
-    if path is None:
-        ds = source  # type: ignore[assignment]
-        fmt = None if format == "auto" else format
-        base = ds.root
-    else:
-        result = _load(path, format)
-        ds, fmt = result.dataset, result.format
-        notes += result.notes
-        base = path if path.is_dir() else path.parent
-        extra += [_with_file(f, _relative(Path(f.file), base)) if f.file else f for f in result.findings]
-        image_sources, annotation_sources = result.image_sources, result.annotation_sources
-        documents = _documents(path, result)
-        # the reader already names a record it skipped: its finding says more than the schema's
-        seen = {(f.file, f.record) for f in extra}
-        extra += [f for f in _document_findings(documents, base) if (f.file, f.record) not in seen]
-
+    loaded = _read_source(source, path, format)
+    notes = ([manifest_note] if manifest_note else []) + loaded.notes
     ctx = CheckContext(
-        ds,
-        format=fmt,
+        loaded.ds,
+        format=loaded.fmt,
         thresholds=settings["thresholds"],
         images=use_images,
         decode=use_decode,
         manifest=manifest_doc or None,
-        base=base,
-        reader_codes=frozenset(f.code for f in extra),
+        base=loaded.base,
+        reader_codes=frozenset(f.code for f in loaded.findings),
     )
+    findings, skipped = _findings(ctx, loaded, path, settings)
+    if not use_images:
+        notes.append("image files not opened (--no-images): missing, corrupt and duplicate images not checked")
+
+    report = Report(
+        findings=findings,
+        checks=_check_rows(findings, skipped, settings["severity"]),
+        summary={},
+        path=None if path is None else str(path),
+        format=loaded.fmt,
+        notes=notes,
+        base=loaded.base,
+    )
+    if diff is not None:
+        report.diff = _diff(diff, loaded.ds, path, loaded.fmt)
+    report.summary = _summary(loaded.ds, time.perf_counter() - started)
+    return report
+
+
+# -- reading and running ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Loaded:
+    """The dataset under validation, and what its reader said about it.
+
+    Attributes:
+        ds: the dataset; fmt: its format name (None for an in-memory dataset of unknown format).
+        base: the folder finding paths are relative to.
+        notes: the reader's notes; findings: its findings (files relative to `base`) and the
+            schema findings of its metadata documents.
+        image_sources, annotation_sources: the reader's provenance tables (None in memory).
+        documents: the metadata documents the format declares.
+    """
+
+    ds: Dataset
+    fmt: str | None
+    base: Path | None
+    notes: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    image_sources: pd.DataFrame | None = None
+    annotation_sources: pd.DataFrame | None = None
+    documents: list[Document] = field(default_factory=list)
+
+
+def _read_source(source: str | Path | Dataset, path: Path | None, format: str) -> _Loaded:
+    """`source` as a `_Loaded`: an in-memory dataset as is, a path read with provenance and findings."""
+    if path is None:
+        ds: Dataset = source  # type: ignore[assignment]
+        return _Loaded(ds, None if format == "auto" else format, ds.root)
+    result = _load(path, format)
+    base = path if path.is_dir() else path.parent
+    extra = [_with_file(f, _relative(Path(f.file), base)) if f.file else f for f in result.findings]
+    documents = _documents(path, result)
+    # the reader already names a record it skipped: its finding says more than the schema's
+    seen = {(f.file, f.record) for f in extra}
+    extra += [f for f in _document_findings(documents, base) if (f.file, f.record) not in seen]
+    return _Loaded(
+        result.dataset,
+        result.format,
+        base,
+        list(result.notes),
+        extra,
+        result.image_sources,
+        result.annotation_sources,
+        documents,
+    )
+
+
+def _findings(
+    ctx: CheckContext, loaded: _Loaded, path: Path | None, settings: dict[str, Any]
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Run every selected check, add the reader's findings, locate, filter, grade and sort them.
+
+    Returns:
+        The findings table, and ``code -> reason`` for each check skipped.
+    """
     selected = settings["selected"]
     frames, skipped = [], {}
     for code, rule in CHECKS.items():
@@ -112,29 +172,13 @@ def validate(
         elif rule.func is not None:
             frames.append(rule.func(ctx))
     n_checked = sum(len(f) for f in frames)
-    frames.append(_frame_of(extra))
+    frames.append(_frame_of(loaded.findings))
     findings = pd.concat([f for f in frames if len(f)] or [empty_findings()], ignore_index=True)
-    findings = _locate(findings, ctx, image_sources, annotation_sources, path, documents)
+    findings = _locate(findings, ctx, loaded.image_sources, loaded.annotation_sources, path, loaded.documents)
     findings = _drop_repeats(findings, n_checked)
     findings = findings[[_selected(c, selected) for c in findings["code"]]] if len(findings) else findings
     findings = _apply_severity(findings, settings["severity"])
-    findings = _sort(findings)
-    if not use_images:
-        notes.append("image files not opened (--no-images): missing, corrupt and duplicate images not checked")
-
-    report = Report(
-        findings=findings,
-        checks=_check_rows(findings, skipped, settings["severity"]),
-        summary={},
-        path=None if path is None else str(path),
-        format=fmt,
-        notes=notes,
-        base=base,
-    )
-    if diff is not None:
-        report.diff = _diff(diff, ds, path, fmt)
-    report.summary = _summary(ds, time.perf_counter() - started)
-    return report
+    return _sort(findings), skipped
 
 
 # -- settings -------------------------------------------------------------------------------------
