@@ -93,6 +93,30 @@ def xyxy_to_voc(xyxy: npt.ArrayLike) -> FloatArray:
     return out
 
 
+def shortest_size(start: npt.ArrayLike, stop: npt.ArrayLike, *, max_decimals: int = 15) -> FloatArray:
+    """``stop - start`` as the shortest decimal (at most `max_decimals` places) that still gives `stop`.
+
+    xyxy storage turns a COCO ``[x, y, w, h]`` into ``x + w``; subtracting back leaves float noise
+    (0.1 + 0.2 - 0.1 != 0.2). The fewest decimals that round-trip restore the source's number, so
+    COCO -> COCO writes the same bytes and areas/IoUs match pycocotools' to the last bit. Sizes
+    that no rounding restores are returned as ``stop - start``.
+    """
+    start = np.asarray(start, dtype=np.float64)
+    stop = np.asarray(stop, dtype=np.float64)
+    size = stop - start
+    out = size.copy()
+    todo = np.isfinite(size)
+    for decimals in range(max_decimals + 1):
+        if not todo.any():
+            break
+        idx = np.flatnonzero(todo)
+        cand = np.round(size[idx], decimals)
+        ok = start[idx] + cand == stop[idx]
+        out[idx[ok]] = cand[ok]
+        todo[idx[ok]] = False
+    return out
+
+
 def box_area(xyxy: npt.ArrayLike) -> FloatArray:
     """``(N,)`` areas of ``(N, 4)`` xyxy boxes; inverted boxes give 0, NaN stays NaN."""
     b = _as_boxes(xyxy)

@@ -78,3 +78,14 @@ def test_area_clip_and_masks() -> None:
 def test_rejects_wrong_shape() -> None:
     with pytest.raises(ValueError, match=r"\(N, 4\)"):
         boxes.xyxy_to_xywh(np.zeros((3, 5)))
+
+
+def test_shortest_size_restores_the_source_decimal() -> None:
+    from dataprep.boxes import shortest_size
+
+    start = np.array([0.1, 10.0, 3.0, np.nan])
+    stop = start + np.array([0.2, 0.3, 1e-20, 1.0])
+    got = shortest_size(start, stop)
+    assert got[0] == 0.2 and got[1] == 0.3  # not 0.30000000000000004 / 0.3000000000000007
+    assert np.all((start + got)[:3] == stop[:3])  # adding back always gives the stored x_max
+    assert np.isnan(got[3])

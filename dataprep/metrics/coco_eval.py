@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from dataprep.boxes import shortest_size
+
 # pycocotools Params.setDetParams, written the same way so the floats are the same.
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
 RECALL_THRESHOLDS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
@@ -104,19 +106,7 @@ def coco_xywh(xyxy: FloatArray) -> FloatArray:
     xyxy = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
     out = xyxy.copy()
     for k in (0, 1):
-        start, stop = xyxy[:, k], xyxy[:, k + 2]
-        size = stop - start
-        best = size.copy()
-        todo = np.isfinite(size)
-        for decimals in range(0, 17):
-            if not todo.any():
-                break
-            idx = np.flatnonzero(todo)
-            cand = np.round(size[idx], decimals)
-            ok = start[idx] + cand == stop[idx]
-            best[idx[ok]] = cand[ok]
-            todo[idx[ok]] = False
-        out[:, k + 2] = best
+        out[:, k + 2] = shortest_size(xyxy[:, k], xyxy[:, k + 2], max_decimals=16)
     return out
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from dataprep.boxes import shortest_size
 from dataprep.dataset import BOX_COLUMNS, Dataset
 from dataprep.errors import InputError, OutputError, UsageError
 from dataprep.files import clean_members, member_paths
@@ -241,8 +242,8 @@ def _annotation_records(
     segs = anns["segmentation"].tolist()
     for r in np.flatnonzero(np.isnan(xyxy).any(axis=1) & written).tolist():
         xyxy[r] = shape_xyxy(segs[r])
-    w_out = _minimal_size(xyxy[:, 0], xyxy[:, 2])
-    h_out = _minimal_size(xyxy[:, 1], xyxy[:, 3])
+    w_out = shortest_size(xyxy[:, 0], xyxy[:, 2])
+    h_out = shortest_size(xyxy[:, 1], xyxy[:, 3])
     area = _areas(anns, written, segs, w_out * h_out, pd.DataFrame({"w": width, "h": height}, index=ds.images.index))
     split_of = pd.Series(image_keys, index=ds.images.index, dtype=object)
     ann_split = anns["image_id"].map(split_of).to_numpy(dtype=object)
@@ -371,27 +372,6 @@ def _dump(
             "annotations": by_split_anns[k],
         }
         dest.write_bytes(orjson.dumps(doc, default=_json_default, option=option))
-
-
-def _minimal_size(start: npt.NDArray[np.float64], stop: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """``stop - start`` as the shortest decimal that still gives `stop` when added to `start`.
-
-    xyxy storage turns a json ``[x, y, w, h]`` into ``x + w``; subtracting back leaves float
-    noise (0.1 + 0.2 -> 0.30000000000000004). Rounding to the fewest decimals that round-trip
-    restores the source's number, so COCO -> COCO writes the same bytes.
-    """
-    size = stop - start
-    out = size.copy()
-    todo = np.isfinite(size)
-    for decimals in range(0, 16):
-        if not todo.any():
-            break
-        cand = np.round(size[todo], decimals)
-        ok = start[todo] + cand == stop[todo]
-        idx = np.flatnonzero(todo)[ok]
-        out[idx] = cand[ok]
-        todo[idx] = False
-    return out
 
 
 def _json_default(value: Any) -> Any:
