@@ -136,11 +136,13 @@ def train(
     """
     out = Path(out)
     rank, world = distributed()
+    owns_group = False
     if world > 1:
         import torch.distributed as dist
 
         if not dist.is_initialized():
             dist.init_process_group("gloo" if config.device == "cpu" else "nccl")
+            owns_group = True
     config, state = _start(config, out, resume=resume, overwrite=overwrite, rank=rank, world=world)
     threads = config.threads or free_cores()
     config = config.replace(threads=threads)
@@ -157,6 +159,11 @@ def train(
         if on_start is not None:
             on_start(run_config)
     history = fit(net, setup, config, out, state=state, on_step=on_step if rank == 0 else None, on_epoch=on_epoch)
+    if owns_group:
+        # every rank leaves the group together: a rank exiting while the others still hold gloo's
+        # threads aborts ("terminate called without an active exception", SIGABRT) now and then
+        barrier(world)
+        dist.destroy_process_group()
     if rank != 0:
         return TrainResult(out, config, setup.meta, history, None, None, threads, rank=rank)
     if history.records:
