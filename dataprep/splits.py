@@ -72,8 +72,10 @@ def parse_ratios(value: str | Sequence[float] | Mapping[str, float], *, option: 
         UsageError: a part is not a positive number, names repeat or are not folder-safe, or
             the parts do not sum to 100 (or 1). The message names `option`, the value and the fix.
     """
-    shown = value if isinstance(value, str) else ",".join(
-        f"{k}={v}" for k, v in (value.items() if isinstance(value, Mapping) else enumerate(value))
+    shown = (
+        value
+        if isinstance(value, str)
+        else ",".join(f"{k}={v}" for k, v in (value.items() if isinstance(value, Mapping) else enumerate(value)))
     )
     fix = "e.g. 70,20,10, 80,20 or train=70,val=20,test=10"
 
@@ -553,9 +555,9 @@ def _tables(
     boxes = np.bincount(ann_class * n_splits + ann_split, minlength=n_classes * n_splits).reshape(n_classes, n_splits)
     key = pos * n_classes + ann_class  # one per (image, class)
     first = np.unique(key, return_index=True)[1]
-    imgs = np.bincount(
-        ann_class[first] * n_splits + ann_split[first], minlength=n_classes * n_splits
-    ).reshape(n_classes, n_splits)
+    imgs = np.bincount(ann_class[first] * n_splits + ann_split[first], minlength=n_classes * n_splits).reshape(
+        n_classes, n_splits
+    )
     cat_names = ds.categories["name"].astype(object).reindex(cat_ids)
     label = [n if isinstance(n, str) else f"<id {i}>" for i, n in zip(cat_ids, cat_names, strict=True)]
     with np.errstate(invalid="ignore", divide="ignore"):

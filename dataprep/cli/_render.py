@@ -60,6 +60,7 @@ _MODE: contextvars.ContextVar[_Mode | None] = contextvars.ContextVar("dataprep_c
 def _mode() -> _Mode:
     return _MODE.get() or _Mode()
 
+
 # errno values that always mean "the output cannot be written", whatever file they name
 _OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EFBIG})
 

@@ -28,8 +28,13 @@ def print_human(data: dict[str, Any], dst: str) -> None:
         names = [s["split"] for s in data["splits"]]
         worst = sorted(classes, key=lambda c: -c["deviation"])[:CLASS_ROWS]
         rows = [
-            [c["name"], c["images"], c["annotations"], *(_pct(c["shares"].get(n, 0.0)) for n in names),
-             f"{c['deviation']:.4f}"]
+            [
+                c["name"],
+                c["images"],
+                c["annotations"],
+                *(_pct(c["shares"].get(n, 0.0)) for n in names),
+                f"{c['deviation']:.4f}",
+            ]
             for c in worst
         ]
         title = f"Share of each class's {kind} per split (largest deviation first"
