@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dataprep._gc import gc_paused
 from dataprep.dataset import Dataset
 from dataprep.errors import InputError, OutputError, UsageError
 from dataprep.files import (
@@ -173,8 +174,9 @@ def load(path: str | Path, format: str = "auto", *, on_error: OnError = "raise",
     if on_error not in ("raise", "collect"):
         raise UsageError(f"on_error must be 'raise' or 'collect', not {on_error!r}")
     name = _resolve_format(p, format)
-    result = FORMATS[name].read(p, on_error=on_error, **options)
-    _check_file_names(result, p, on_error)
+    with gc_paused():
+        result = FORMATS[name].read(p, on_error=on_error, **options)
+        _check_file_names(result, p, on_error)
     if format == "auto":
         result.notes.insert(0, f"detected format: {name}")
     return result
@@ -259,7 +261,7 @@ def write(
     if bad:
         raise bad[0]
     losses = plan(ds, format, **options)
-    with atomic_output_dir(out, overwrite=overwrite) as tmp:
+    with atomic_output_dir(out, overwrite=overwrite) as tmp, gc_paused():
         try:
             report = spec.write(ds, tmp, images=images, **options)
         except OutputError as err:  # name the destination, not the temporary folder it is built in

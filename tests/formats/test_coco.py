@@ -724,3 +724,38 @@ def test_provenance_points_into_the_file_even_after_renumbering(conformance: Pat
     assert set(anns.loc[[2, 3], "file"]) == {"annotations/instances_val.json"}
     assert result.image_sources.loc[40].tolist() == ["annotations/instances_val.json", "images[0]"]
     assert coco.read(root).annotation_sources is None
+
+
+def test_batched_mask_areas_equal_pycocotools_one_by_one() -> None:
+    """The writer rasterizes polygons a size at a time; each area is still pycocotools' own."""
+    from pycocotools import mask as mask_utils
+
+    from dataprep.formats.coco.write import _mask_areas
+
+    rng = np.random.default_rng(3)
+    segs, widths, heights, expected = [], [], [], []
+    for k in range(700):  # over 255 polygons of one size: pycocotools' area() overflows on longer lists
+        w, h = [(64, 48), (33, 17), (640, 480)][k % 3]
+        parts = []
+        for _ in range(1 + (k % 7 == 0)):  # some two-part polygons, possibly overlapping
+            centre = rng.uniform(0, [w, h])
+            pts = centre + rng.normal(0, 6, (int(rng.integers(3, 9)), 2))
+            parts.append(pts)
+        if k % 50 == 0:
+            parts.append(np.array([[1.0, 1.0], [2.0, 2.0]]))  # under 3 points: no area, left out
+        segs.append(parts)
+        widths.append(w)
+        heights.append(h)
+        flat = [p.ravel().tolist() for p in parts if len(p) >= 3]
+        expected.append(float(mask_utils.area(mask_utils.merge(mask_utils.frPyObjects(flat, h, w)))))
+    rle = mask_utils.encode(np.asfortranarray(np.eye(20, dtype=np.uint8)))
+    segs.append({"size": rle["size"], "counts": rle["counts"]})
+    widths.append(20)
+    heights.append(20)
+    expected.append(20.0)
+    segs.append([np.array([[1.0, 1.0], [9.0, 1.0], [9.0, 5.0]])])  # size unknown: a canvas holding it
+    widths.append(np.nan)
+    heights.append(np.nan)
+    expected.append(float(mask_utils.area(mask_utils.frPyObjects([[1, 1, 9, 1, 9, 5]], 6, 10))[0]))
+    got = _mask_areas(segs, np.asarray(widths, dtype=np.float64), np.asarray(heights, dtype=np.float64))
+    assert got.tolist() == expected

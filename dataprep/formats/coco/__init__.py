@@ -61,6 +61,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dataprep._gc import gc_paused
 from dataprep.dataset import Dataset
 from dataprep.errors import Finding, InputError, UsageError
 from dataprep.formats._json_chunks import DEFAULT_SIZES, ChunkSizes
@@ -78,7 +79,7 @@ from dataprep.formats.coco.layout import (
     relative,
 )
 from dataprep.formats.coco.merge import Merged, merge, sources
-from dataprep.formats.coco.parse import FileTables, gc_paused, read_file
+from dataprep.formats.coco.parse import FileTables, read_file
 from dataprep.formats.coco.results import read_results
 from dataprep.formats.coco.write import CAPABILITIES, plan, write
 

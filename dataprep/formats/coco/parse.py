@@ -7,9 +7,6 @@ so peak memory stays a small multiple of the file size.
 
 from __future__ import annotations
 
-import contextlib
-import gc
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,23 +39,6 @@ from dataprep.formats.coco.fields import (
 from dataprep.formats.coco.layout import Source
 
 ARRAY_KEYS = ("images", "annotations")  # the big arrays, parsed chunk by chunk
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building ~10^6 dicts and lists.
-
-    Every 700 new containers trigger a collection that walks the young ones: measured, it
-    makes parsing a 29 MB COCO file 2.3x slower (410 ms vs 175 ms). Nothing built here forms
-    reference cycles, so nothing is left for the collector.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def parse_document(path: Path, notes: list[str], *, sizes: ChunkSizes) -> Document:

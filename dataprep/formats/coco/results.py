@@ -8,12 +8,13 @@ from typing import Any
 
 import numpy as np
 
+from dataprep._gc import gc_paused
 from dataprep.dataset import BOX_COLUMNS, Dataset
 from dataprep.errors import InputError
 from dataprep.formats import _json_chunks
 from dataprep.formats._json_chunks import DEFAULT_SIZES, ChunkSizes
 from dataprep.formats.coco.fields import Context
-from dataprep.formats.coco.parse import Columns, annotation_chunk, gc_paused
+from dataprep.formats.coco.parse import Columns, annotation_chunk
 
 
 def read_results(path: Path | str, reference: Dataset, *, chunk_sizes: ChunkSizes = DEFAULT_SIZES) -> Dataset:

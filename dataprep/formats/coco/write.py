@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from dataprep._gc import gc_paused
 from dataprep.boxes import shortest_size
 from dataprep.dataset import BOX_COLUMNS, Dataset
 from dataprep.errors import InputError, OutputError, UsageError
@@ -32,7 +33,6 @@ from dataprep.formats.base import (
 )
 from dataprep.formats.coco.fields import CATEGORY_KEYS, EXTRA_KEY, IMAGE_KEYS, TABLE_KEYS, shape_xyxy
 from dataprep.formats.coco.layout import DEFAULT_SPLIT_NAME
-from dataprep.formats.coco.parse import gc_paused
 
 CAPABILITIES = Capabilities(
     boxes=True,
@@ -277,9 +277,9 @@ def _areas(
         return area
     img_w = anns["image_id"].map(sizes["w"]).to_numpy(dtype=np.float64, na_value=np.nan)
     img_h = anns["image_id"].map(sizes["h"]).to_numpy(dtype=np.float64, na_value=np.nan)
-    for r in need_area.tolist():
-        seg = segs[r]
-        area[r] = _mask_area(seg, img_w[r], img_h[r]) if _has_shape(seg) else box_area[r]
+    shaped = [r for r in need_area.tolist() if _has_shape(segs[r])]
+    area[need_area] = box_area[need_area]
+    area[shaped] = _mask_areas([segs[r] for r in shaped], img_w[shaped], img_h[shaped])
     return area
 
 
@@ -402,21 +402,41 @@ def _segmentation_out(seg: Any) -> Any:
     return [np.asarray(p, dtype=np.float64).ravel().tolist() for p in seg]
 
 
-def _mask_area(seg: Any, width: float, height: float) -> float:
-    """pycocotools' area of a polygon or RLE segmentation (what COCO's ``area`` holds)."""
-    from dataprep import geometry
+def _mask_areas(
+    segs: list[Any], widths: npt.NDArray[np.float64], heights: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """pycocotools' area of each polygon or RLE segmentation (what COCO's ``area`` holds).
 
-    if isinstance(seg, dict):
-        return geometry.rle_area(seg)
+    Polygons are rasterized in one `frPyObjects` call per image size (a call per annotation
+    cost 9 µs each: 0.15 s of a 10,000-image LabelMe -> COCO run); the parts of a multi-part
+    polygon are merged first, so overlapping parts count once.
+    """
     from pycocotools import mask as mask_utils
 
-    # Parts under 3 points have no area, and pycocotools would read a first part of 4 values
-    # as a [x, y, w, h] box: leave them out.
-    flat = [part for part in (np.asarray(p, dtype=np.float64).ravel().tolist() for p in seg) if len(part) >= 6]
-    if not flat:
-        return 0.0
-    if not (width > 0 and height > 0):
-        pts = np.asarray([v for part in flat for v in part]).reshape(-1, 2)
-        width, height = math.ceil(pts[:, 0].max()) + 1, math.ceil(pts[:, 1].max()) + 1
-    rles = mask_utils.frPyObjects(flat, int(height), int(width))
-    return float(mask_utils.area(mask_utils.merge(rles)))
+    from dataprep import geometry
+
+    out = np.zeros(len(segs))
+    by_size: dict[tuple[int, int], list[tuple[int, list[list[float]]]]] = {}
+    for k, (seg, width, height) in enumerate(zip(segs, widths.tolist(), heights.tolist(), strict=True)):
+        if isinstance(seg, dict):
+            out[k] = geometry.rle_area(seg)
+            continue
+        # Parts under 3 points have no area, and pycocotools would read a first part of 4 values
+        # as a [x, y, w, h] box: leave them out.
+        flat = [part for part in (np.asarray(p, dtype=np.float64).ravel().tolist() for p in seg) if len(part) >= 6]
+        if not flat:
+            continue
+        if not (width > 0 and height > 0):  # size unknown: a canvas that holds the polygon
+            pts = np.asarray([v for part in flat for v in part]).reshape(-1, 2)
+            width, height = math.ceil(pts[:, 0].max()) + 1, math.ceil(pts[:, 1].max()) + 1
+        by_size.setdefault((int(height), int(width)), []).append((k, flat))
+    for (height, width), items in by_size.items():
+        rles = mask_utils.frPyObjects([part for _, flat in items for part in flat], height, width)
+        # pycocotools' area() builds np.array((n,), dtype=uint8): n > 255 overflows under numpy 2
+        part_areas = np.concatenate([mask_utils.area(rles[i : i + 255]) for i in range(0, len(rles), 255)])
+        start = 0
+        for k, flat in items:
+            n = len(flat)
+            out[k] = part_areas[start] if n == 1 else mask_utils.area(mask_utils.merge(rles[start : start + n]))
+            start += n
+    return out
