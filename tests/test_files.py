@@ -83,6 +83,50 @@ def test_transfer_and_digest(tmp_path: Path) -> None:
     assert file_digest(tmp_path / "o" / "x" / "a.bin") == file_digest(src)
 
 
+@pytest.mark.parametrize("fallback", [False, True])
+def test_copy_places_bytes_and_skips_what_is_not_a_file(tmp_path: Path, monkeypatch, fallback: bool) -> None:
+    import errno
+    import os
+    import signal
+
+
+    if fallback:  # a file system without sendfile: plain reads and writes give the same bytes
+
+        def no_sendfile(*args):
+            raise OSError(errno.EINVAL, "Invalid argument")
+
+        monkeypatch.setattr(os, "sendfile", no_sendfile)
+    payload = os.urandom(3 << 20)  # over one read chunk
+    (tmp_path / "big.bin").write_bytes(payload)
+    (tmp_path / "empty.bin").write_bytes(b"")
+    os.mkfifo(tmp_path / "pipe.jpg")  # opening it for reading must not wait for a writer
+    (tmp_path / "folder.jpg").mkdir()
+    names = ["big.bin", "empty.bin", "pipe.jpg", "folder.jpg", "missing.jpg"]
+    signal.alarm(10)  # a blocked open would hang the suite: fail it instead
+    try:
+        placed = transfer_files([(tmp_path / n, tmp_path / "o" / n) for n in names], "copy")
+    finally:
+        signal.alarm(0)
+    assert placed == 2
+    assert (tmp_path / "o" / "big.bin").read_bytes() == payload
+    assert (tmp_path / "o" / "empty.bin").read_bytes() == b""
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["big.bin", "empty.bin"]
+
+
+def test_copy_raises_when_the_destination_cannot_be_written(tmp_path: Path, monkeypatch) -> None:
+    import errno
+    import os
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "sendfile", full)
+    (tmp_path / "a.bin").write_bytes(b"abc")
+    with pytest.raises(OSError) as info:
+        transfer_files([(tmp_path / "a.bin", tmp_path / "o" / "a.bin")], "copy")
+    assert info.value.errno == errno.ENOSPC
+
+
 def test_unsafe_member_mask_agrees_with_check_member() -> None:
     import pandas as pd
 

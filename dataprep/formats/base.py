@@ -19,6 +19,7 @@ A format module exports ``FORMAT = FormatSpec(...)`` with:
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -417,13 +418,14 @@ def place_images(ds: Dataset, destinations: Iterable[str | Path], mode: str) -> 
     if mode == "none":
         return 0, 0
     names = ds.images["file_name"].tolist()
-    pairs = [(ds.resolve(n), Path(d)) for n, d in zip(names, destinations, strict=True)]
+    root = os.fspath(ds.root or ".")
+    pairs = [(os.path.join(root, n), os.fspath(d)) for n, d in zip(names, destinations, strict=True)]
     placed = transfer_files(pairs, mode)
     if placed < len(pairs) and ds.root is not None:  # only then: the common case costs nothing more
         for name, (_, dst) in zip(names, pairs, strict=True):
-            if not dst.exists() and (data := embedded_image(ds.root, name)) is not None:
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                dst.write_bytes(data)
+            if not os.path.exists(dst) and (data := embedded_image(ds.root, name)) is not None:
+                Path(dst).parent.mkdir(parents=True, exist_ok=True)
+                Path(dst).write_bytes(data)
                 placed += 1
     return placed, len(pairs) - placed
 

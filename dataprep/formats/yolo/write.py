@@ -325,7 +325,7 @@ def write(
 
     names = ds.categories["name"].astype(str).tolist()
     _write_config(out, layout, prepared.splits, image_members, names)
-    placed, missing = place_images(ds, (out / member for member in image_members), images)
+    placed, missing = place_images(ds, [f"{out}/{member}" for member in image_members], images)
     return WriteReport(
         format="yolo",
         path=str(out),
