@@ -220,7 +220,7 @@ def _has_keypoints(attrs: Any) -> bool:
     return isinstance(extra, dict) and bool(extra.get("keypoints"))
 
 
-def _only_keypoints(attrs: dict[str, Any]) -> bool:
+def only_keypoints(attrs: dict[str, Any]) -> bool:
     """True when the keypoints are all an annotation's attributes (so no attributes-dropped as well)."""
     return (
         isinstance(attrs, dict)
@@ -294,7 +294,7 @@ def _keypoint_rows(ds: Dataset, caps: Capabilities) -> tuple[npt.NDArray[np.bool
         values = anns["attributes"].to_numpy()[rows]
         kp = rows[[_has_keypoints(a) for a in values]]
         if len(kp):
-            has_attrs[[r for r, a in zip(rows, values, strict=True) if _only_keypoints(a)]] = False
+            has_attrs[[r for r, a in zip(rows, values, strict=True) if only_keypoints(a)]] = False
     return has_attrs, kp
 
 

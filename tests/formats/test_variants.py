@@ -199,6 +199,7 @@ def test_pose_keypoints_are_kept_by_coco_and_listed_as_a_loss_elsewhere(tmp_path
     for fmt in ("yolo", "voc"):
         losses = {x.code: x.count for x in dataprep.convert(src, tmp_path / fmt, to=fmt).written.losses}
         assert losses["keypoints-dropped"] == 1
+        assert "attributes-dropped" not in losses  # said once, not also as a dropped attribute
 
 
 # -- item 20: reports that said something untrue ---------------------------------------------------

@@ -29,6 +29,7 @@ from dataprep.formats.base import (
     Loss,
     WriteReport,
     image_layout,
+    only_keypoints,
     place_images,
     plan_losses,
     split_file_name,
@@ -238,7 +239,7 @@ def _attribute_losses(values: npt.NDArray[np.object_], ann_ids: Any) -> tuple[li
     dropped_keys: Counter[str] = Counter()
     for k in np.flatnonzero(pd.notna(values)).tolist():  # most annotations have none: look at the others only
         attrs = values[k]
-        if not isinstance(attrs, dict) or not attrs:
+        if not isinstance(attrs, dict) or not attrs or only_keypoints(attrs):  # keypoints-dropped says it
             continue
         lost, typed = check_attributes(attrs)
         if lost:
