@@ -23,6 +23,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 SIZES_WH = [(64, 48), (48, 64), (80, 60), (96, 72)]
@@ -235,6 +236,30 @@ def generate_tool_inputs(data: Path, dest: Path) -> None:
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
 
+def ensure_coco(workdir: Path, n_images: int, console: Any) -> Path:
+    """``WORKDIR/coco_N``, generated once (in a child: a child's peak RSS includes its parent's at spawn)."""
+    data = workdir / f"coco_{n_images}"
+    if not (data / ".complete").exists():
+        shutil.rmtree(data, ignore_errors=True)
+        with console.status(f"generating {n_images:,} images"):
+            cmd = [sys.executable, __file__, "--images", str(n_images), "--generate-only", str(data)]
+            subprocess.run(cmd, check=True)
+    return data
+
+
+def ensure_tool_inputs(workdir: Path, n_images: int, console: Any) -> Path:
+    """``WORKDIR/tools_N``: the LabelMe/CVAT/Label Studio inputs made from ``coco_N`` (`generate_tool_inputs`)."""
+    data = ensure_coco(workdir, n_images, console)
+    tools = workdir / f"tools_{n_images}"
+    if not (tools / ".complete").exists():
+        shutil.rmtree(tools, ignore_errors=True)
+        code = f"import sys; sys.path.insert(0, {str(HERE)!r}); import convert; convert.generate_tool_inputs("
+        code += f"__import__('pathlib').Path({str(data)!r}), __import__('pathlib').Path({str(tools)!r}))"
+        subprocess.run([sys.executable, "-c", code], check=True)
+        (tools / ".complete").write_text("ok")
+    return tools
+
+
 def tool_cases(tools: Path, work: Path, python: str, others: bool) -> list[tuple[str, str, list[str], Path]]:
     """(case, tool, command, output): LabelMe/CVAT/Label Studio -> COCO/YOLO, dataprep and the tools' converters."""
     exe = [sys.executable, "-m", "dataprep", "convert"]  # with --from: the tools are told their format too
@@ -307,6 +332,43 @@ def tool_cases(tools: Path, work: Path, python: str, others: bool) -> list[tuple
     return cases
 
 
+STARTUP_IMAGES = 3
+STARTUP = " (start-up)"
+
+
+def tools_table(runs: list[Run], n_images: int, n_boxes: int, repeat: int) -> Any:
+    """Annotation-tool rows: whole process, start-up (3 images), and the rest, each against dataprep's."""
+    from rich.table import Table
+
+    startup = {(r.case.removesuffix(STARTUP), r.tool): r.seconds for r in runs if r.case.endswith(STARTUP) and r.ok}
+    rows = [r for r in runs if not r.case.endswith(STARTUP)]
+    ours = {r.case: r for r in rows if r.tool == "dataprep" and r.ok}
+    table = Table(
+        title=f"Annotation-tool conversions, {n_images:,} images / {n_boxes:,} boxes, best of {repeat} "
+        f"(whole process; start-up = the same command on {STARTUP_IMAGES} images)"
+    )
+    for col in ("case", "tool", "wall s", "start-up s", "rest s", "peak MB", "x dataprep", "rest x dataprep"):
+        table.add_column(col, justify="left" if col in ("case", "tool") else "right")
+    for r in rows:
+        first = startup.get((r.case, r.tool))
+        rest = r.seconds - first if first is not None else None
+        mine = ours.get(r.case)
+        mine_rest = mine.seconds - startup[(r.case, "dataprep")] if mine and (r.case, "dataprep") in startup else None
+        ratio = f"{r.seconds / mine.seconds:.1f}x" if r.ok and mine and r.tool != "dataprep" else ""
+        rest_ratio = f"{rest / mine_rest:.1f}x" if r.ok and rest and mine_rest and r.tool != "dataprep" else ""
+        table.add_row(
+            r.case,
+            r.tool,
+            f"{r.seconds:.2f}" if r.ok else "failed",
+            f"{first:.2f}" if first is not None else "",
+            f"{rest:.2f}" if rest is not None and r.ok else "",
+            f"{r.peak_mb:.0f}",
+            ratio,
+            rest_ratio,
+        )
+    return table
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=50_000, help="images in the synthetic set")
@@ -347,15 +409,9 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
-    data = args.workdir / f"coco_{args.images}"
+    console = Console(width=max(shutil.get_terminal_size().columns, 150))  # tables unwrapped in a pipe too
+    data = ensure_coco(args.workdir, args.images, console)
     marker = data / ".complete"
-    if not marker.exists():
-        shutil.rmtree(data, ignore_errors=True)
-        # in a child process: a child's peak RSS includes its parent's at spawn, so the parent stays small
-        with console.status(f"generating {args.images:,} images"):
-            cmd = [sys.executable, __file__, "--images", str(args.images), "--generate-only", str(data)]
-            subprocess.run(cmd, check=True)
     n_boxes = int(marker.read_text())
     console.print(f"data: {data} — {args.images:,} images, {n_boxes:,} boxes")
     work = args.out_dir or args.workdir / "out"
@@ -406,21 +462,20 @@ def main() -> None:
         for case, tool, cmd, out in other_tools(data, work, args.others_python):
             measure(case, tool, cmd, out)
     if args.annotation_tools:
-        tools = args.workdir / f"tools_{args.images}"
-        if not (tools / ".complete").exists():
-            shutil.rmtree(tools, ignore_errors=True)
-            code = f"import sys; sys.path.insert(0, {str(HERE)!r}); import convert; convert.generate_tool_inputs("
-            code += f"__import__('pathlib').Path({str(data)!r}), __import__('pathlib').Path({str(tools)!r}))"
-            subprocess.run([sys.executable, "-c", code], check=True)
-            (tools / ".complete").write_text("ok")
-        cases = tool_cases(tools, work, args.others_python, not args.no_others)
-        for case, tool, cmd, out in cases:
+        # every case twice: on N images, and on 3 images for the tool's start-up (imports, set-up)
+        big = ensure_tool_inputs(args.workdir, args.images, console)
+        small = ensure_tool_inputs(args.workdir, STARTUP_IMAGES, console)
+        for case, tool, cmd, out in tool_cases(big, work, args.others_python, not args.no_others):
             measure(case, tool, cmd, out)
             if args.baseline and tool == "dataprep":
                 # `python -m` puts the working folder first on sys.path: run in the baseline tree
                 base_out = out.with_name(out.name + "_baseline")
                 base_cmd = [str(base_out) if c == str(out) else c for c in cmd]
                 measure(case, "dataprep@baseline", base_cmd, base_out, cwd=args.baseline.resolve())
+        for case, tool, cmd, out in tool_cases(small, work / "startup", args.others_python, not args.no_others):
+            measure(case + STARTUP, tool, cmd, out)
+        console.print(tools_table(runs, args.images, n_boxes, args.repeat))
+        return
 
     base = {r.case: r.seconds for r in runs if r.tool == "dataprep" and r.ok}
     table = Table(
