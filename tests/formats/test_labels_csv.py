@@ -14,6 +14,7 @@ import dataprep.formats as F
 from dataprep.dataset import Dataset
 from dataprep.errors import InputError
 from dataprep.formats import labels_csv
+from dataprep.formats.labels_csv.parse import order_names
 
 
 def _csv(path: Path, text: str, *, encoding: str = "utf-8") -> Path:
@@ -309,7 +310,7 @@ def test_round_trip_property(tmp_path_factory: pytest.TempPathFactory, ds: Datas
         expected_codes.add("category-id-changed")
     assert {loss.code for loss in report.losses} == expected_codes
     # ids follow sorted names: class_index is reproducible from the file alone
-    assert back.categories["name"].tolist() == labels_csv._order_names(back.categories["name"].tolist())
+    assert back.categories["name"].tolist() == order_names(back.categories["name"].tolist())
 
 
 def test_csv_folders_csv_keeps_labels(tmp_path: Path) -> None:
@@ -348,7 +349,8 @@ def test_does_not_import_the_folders_format() -> None:
     """Shared helpers live in formats/_classification.py, not in another format."""
     import ast
 
-    tree = ast.parse(Path(labels_csv.__file__).read_text())
-    modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    package = Path(labels_csv.__file__).parent  # every module of the package
+    trees = [ast.parse(p.read_text()) for p in sorted(package.glob("*.py"))]
+    modules = {n.module for tree in trees for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert "dataprep.formats._classification" in modules
     assert not any(m and m.startswith("dataprep.formats.folders") for m in modules)
