@@ -386,7 +386,19 @@ def test_plain_and_mixed_files_read_alike(tmp_path: Path) -> None:
     assert ds.annotations["attributes"].tolist() == [None, None, None, {"x": True}, None, None]
 
 
-@pytest.mark.parametrize("bad", [[[1, 2], [3, "nan"]], [[1, 2, 3], [3, 4]], [[1, 2], "x"], [[1, 2], None]])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        [[1, 2], [3, "nan"]],
+        [[1, 2, 3], [3, 4]],
+        [[1, 2], "x"],
+        [[1, 2], None],
+        [[1, 2, 3], [4]],  # four numbers, but not two [x, y] pairs
+        [[1, 2], "34"],  # a string of two characters is no point
+        [[1, 2], {"x": 3, "y": 4}],
+        [[1, 2], [[3, 4], 5]],
+    ],
+)
 def test_a_bad_point_among_plain_files_is_named(tmp_path: Path, bad: list) -> None:
     for name in ("a", "c"):
         labelme_file(tmp_path / f"{name}.json", [shape("cat", [[0, 0], [5, 5]], "rectangle")])
@@ -402,6 +414,46 @@ def test_unknown_shape_type_is_reported(tmp_path: Path) -> None:
     labelme_file(tmp_path / "a.json", [shape("cat", [[1, 2], [3, 4]], "hexagon")])
     with pytest.raises(InputError, match="hexagon"):
         labelme.read(tmp_path)
+    labelme_file(tmp_path / "a.json", [shape("cat", [[1, 2], [3, 4]], ["rectangle"])])  # unhashable: no crash
+    with pytest.raises(InputError, match="unknown shape_type") as info:
+        labelme.read(tmp_path)
+    assert info.value.record == "shapes[0].shape_type"
+
+
+def test_odd_numbers_read_as_shape_by_shape(tmp_path: Path) -> None:
+    # numbers as strings or booleans, as numpy reads them; the one-pass route leaves such a file
+    # to the shape-by-shape parser or reads it alike
+    from dataprep.formats.labelme import Collector, _parse_files, resolve_deferred, resolve_layout
+
+    labelme_file(tmp_path / "a.json", [shape("cat", [["1.5", 2], [4, "9"]], "rectangle")])
+    labelme_file(
+        tmp_path / "b.json", [shape("cat", [[True, 2], [4, 9]], "rectangle"), shape("dog", [[0, 0], [1, 1], [0, 1]])]
+    )
+    labelme_file(
+        tmp_path / "c.json", [shape("dog", [[0, 0], [3, 1], [2, 2]]), shape("cat", [[9, 9], [0, 0]], "rectangle")]
+    )
+    layout = resolve_layout(tmp_path)
+    fast = _parse_files(layout, Collector("raise"), defer=True)
+    assert resolve_deferred(fast) and fast.deferred_rows
+    assert_same_rows(fast, _parse_files(layout, Collector("raise"), defer=False))
+    boxes = labelme.read(tmp_path).dataset.boxes_xyxy()
+    np.testing.assert_array_equal(boxes[:2], [[1.5, 2, 4, 9], [1, 2, 4, 9]])
+
+
+@pytest.mark.parametrize("size", [0, 65535, 65536, 65537, 300_001])
+def test_reads_files_of_any_size(tmp_path: Path, size: int) -> None:
+    from dataprep.formats.labelme import _read_bytes
+
+    data = os.urandom(size)
+    (tmp_path / "f").write_bytes(data)
+    assert _read_bytes(str(tmp_path / "f")) == data
+
+
+def test_reads_a_large_labelme_file(tmp_path: Path) -> None:
+    shapes = [shape(f"c{k % 7}", [[k % 30, k % 20], [k % 30 + 5, k % 20 + 5]], "rectangle") for k in range(3000)]
+    assert labelme_file(tmp_path / "a.json", shapes).stat().st_size > 200_000
+    ds = labelme.read(tmp_path).dataset
+    assert len(ds.annotations) == 3000 and ds.boxes_xyxy()[2999].tolist() == [29, 19, 34, 24]
 
 
 def test_group_id_merges_masks_and_polygons(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ bytes -> rows), `write` (`plan` and `write` on one ``_prepare``), `documents` (v
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -94,13 +95,35 @@ def _parse_files(layout: Layout, collector: Collector, *, defer: bool) -> Rows:
     for rel in layout.files:
         file = f"{base}/{rel}"  # plain strings: Path objects cost more than parsing on 100k small files
         try:
-            with open(file, "rb") as f:
-                data = f.read()
+            data = _read_bytes(file)
         except OSError as err:
             collector.report(InputError(file, f"cannot read ({err.strerror})", hint="Check permissions"))
             continue
         parse_file(data, rel, file, collector, rows, defer=defer)
     return rows
+
+
+_CHUNK = 1 << 16  # most LabelMe files without imageData are a few KiB
+
+
+def _read_bytes(path: str) -> bytes:
+    """The bytes of the file at `path`: raw descriptor reads, half the cost of ``open().read()`` on small files.
+
+    Raises:
+        OSError: as ``open`` and ``read`` do (a folder: ``IsADirectoryError`` from the read).
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        data = os.read(fd, _CHUNK)
+        if len(data) < _CHUNK:
+            return data
+        chunks = [data]
+        size = max(_CHUNK, os.fstat(fd).st_size - len(data) + 1)  # the rest in one read, unless it grows
+        while chunk := os.read(fd, size):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def _notes(layout: Layout, rows: Rows) -> None:

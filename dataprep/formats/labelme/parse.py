@@ -27,7 +27,9 @@ import math
 import os
 import posixpath
 import re
+from array import array
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +68,11 @@ class Rows(ObjectRows):
     ignored: int = 0
     path_fallbacks: int = 0
     sizes_from_data: int = 0
-    # plain rectangles and polygons, deferred to one numpy pass (`resolve_deferred`): their raw
-    # ``points`` lists, polygon or not (rows and boxes: `ObjectRows`)
-    deferred_points: list[Any] = field(default_factory=list)
+    # plain rectangles and polygons, deferred to one numpy pass (`resolve_deferred`): their points'
+    # x, y numbers flat (doubles, not the parsed lists: keeping those costs more than reading them),
+    # how many points each has, polygon or not (rows and boxes: `ObjectRows`)
+    deferred_coords: array[float] = field(default_factory=lambda: array("d"))
+    deferred_counts: list[int] = field(default_factory=list)
     deferred_polygon: list[bool] = field(default_factory=list)
 
 
@@ -167,12 +171,15 @@ def _image_name(json_rel: str, image_path: Any, rows: Rows) -> str:
     return stem + ".jpg"
 
 
-def _size(doc: dict[str, Any], path: str, rows: Rows) -> tuple[int | None, int | None]:
-    w, h = doc.get("imageWidth"), doc.get("imageHeight")
-    ok = all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (w, h))
-    data = doc.get("imageData")
-    if isinstance(data, str) and data and (len(data) > MAX_IMAGE_DATA_CHARS or not ok):
-        dw, dh = image_data_size(data, path)  # raises on a bomb even when the size is given
+def _size(w: Any, h: Any, image_data: Any, path: str, rows: Rows) -> tuple[int | None, int | None]:
+    """``(width, height)`` from ``imageWidth``/``imageHeight`` (`w`, `h`), else from `image_data`'s header.
+
+    Raises:
+        InputError: `image_data` is a base64 bomb or not an image (checked even when the size is given).
+    """
+    ok = type(w) is int and type(h) is int and w > 0 and h > 0  # JSON ints are exact ints (no bool)
+    if image_data and type(image_data) is str and (len(image_data) > MAX_IMAGE_DATA_CHARS or not ok):
+        dw, dh = image_data_size(image_data, path)  # raises on a bomb even when the size is given
         if not ok:
             rows.sizes_from_data += 1
             return dw, dh
@@ -185,34 +192,37 @@ def parse_file(data: bytes, json_rel: str, path: str, collector: Collector, rows
     With `defer`, a file of plain rectangles and polygons (no group, flags or description) only
     queues its points for `resolve_deferred`; every other file is parsed shape by shape here.
     """
-    import orjson
+    import orjson  # imported on first use: 16 ms
 
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as err:
         collector.report(InputError(path, f"not valid JSON ({err})", hint="Re-save the file from LabelMe"))
         return
-    if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list):
+    shapes = doc.get("shapes") if type(doc) is dict else None
+    if type(shapes) is not list:
         collector.report(InputError(path, "not a LabelMe file: no 'shapes' list", hint="Remove it from the folder"))
         return
-    try:
-        width, height = _size(doc, path, rows)
-    except InputError as err:
-        collector.report(err)
-        return
+    image_data, width, height = doc.get("imageData"), doc.get("imageWidth"), doc.get("imageHeight")
+    if not (image_data is None and type(width) is int and type(height) is int and width > 0 and height > 0):
+        try:  # the common case above: sizes given, no imageData
+            width, height = _size(width, height, image_data, path, rows)
+        except InputError as err:
+            collector.report(err)
+            return
     image = len(rows.file_name)
     rows.file_name.append(_image_name(json_rel, doc.get("imagePath"), rows))
     rows.width.append(width)
     rows.height.append(height)
     rows.source.append(json_rel)
-    rows.embedded.append(isinstance(doc.get("imageData"), str) and bool(doc.get("imageData")))
-    if not (defer and _defer_shapes(doc["shapes"], image, rows)):
-        _parse_shapes(doc["shapes"], image, (width, height), path, collector, rows)
+    rows.embedded.append(type(image_data) is str and image_data != "")
+    if not (defer and _defer_shapes(shapes, image, rows)):
+        _parse_shapes(shapes, image, (width, height), path, collector, rows)
     flags = doc.get("flags")
-    if isinstance(flags, dict):
+    if flags and type(flags) is dict:
         for name, on in flags.items():
             if on is True:
-                rows.add(image, str(name), (math.nan,) * 4, None, None, f"flags.{name}")
+                rows.add(image, str(name), _NAN4, None, None, f"flags.{name}")
 
 
 _NAN4 = (math.nan,) * 4
@@ -220,14 +230,20 @@ _DEFERRED_LEAST = {"rectangle": 2, "polygon": 3}
 
 
 def _defer_shapes(shapes: list[Any], image: int, rows: Rows) -> bool:
-    """Queue the shapes of a file of plain rectangles and polygons; False (nothing queued) for any other file."""
+    """Queue the shapes of a file of plain rectangles and polygons; False (nothing queued) for any other file.
+
+    Plain: no group, flags, description or ``__ignore__`` label, and every point a list of two
+    numbers (JSON's numbers and booleans, as numpy reads them); point counts and finiteness are
+    checked by `resolve_deferred`.
+    """
     labels, points, polygon = [], [], []
     for shape in shapes:
         if type(shape) is not dict:
             return False
         kind, label, pts = shape.get("shape_type") or "polygon", shape.get("label"), shape.get("points")
         if (
-            kind not in _DEFERRED_LEAST
+            type(kind) is not str
+            or kind not in _DEFERRED_LEAST
             or type(label) is not str
             or type(pts) is not list
             or label == IGNORE_LABEL
@@ -239,9 +255,21 @@ def _defer_shapes(shapes: list[Any], image: int, rows: Rows) -> bool:
         labels.append(label)
         points.append(pts)
         polygon.append(kind == "polygon")
+    flat = list(chain.from_iterable(points))
+    if flat and set(map(type, flat)) != _LIST:
+        return False
+    coords = rows.deferred_coords
+    before = len(coords)
+    try:
+        for _x, _y in flat:  # every point two values
+            pass
+        coords.extend(chain.from_iterable(flat))  # refuses anything but numbers (and booleans)
+    except (ValueError, TypeError, OverflowError):
+        del coords[before:]
+        return False
     n, start = len(labels), len(rows.image)
     rows.deferred_rows += range(start, start + n)
-    rows.deferred_points += points
+    rows.deferred_counts += map(len, points)
     rows.deferred_polygon += polygon
     rows.image += [image] * n
     rows.label += labels
@@ -252,6 +280,7 @@ def _defer_shapes(shapes: list[Any], image: int, rows: Rows) -> bool:
     return True
 
 
+_LIST = {list}
 _RECORDS: list[str] = []
 
 
@@ -266,22 +295,19 @@ def resolve_deferred(rows: Rows) -> bool:
     """Boxes (and polygons) of the queued shapes in one numpy pass over all their points.
 
     Box = the points' extent, as `_shape_geometry` gives it; a polygon's segmentation is its
-    ``(K, 2)`` points. Returns False, changing nothing, when any queued shape is malformed
-    (not ``[x, y]`` numbers, non-finite, too few points): the caller parses again shape by
-    shape, which names the record.
+    ``(K, 2)`` points (views of one array). Returns False, changing nothing, when any queued
+    shape is malformed (too few points, a non-finite number; `_defer_shapes` queues only
+    ``[x, y]`` numbers): the caller parses again shape by shape, which names the record.
     """
     n = len(rows.deferred_rows)
     if not n:
         return True
-    counts = np.fromiter(map(len, rows.deferred_points), np.int64, n)
+    counts = np.array(rows.deferred_counts, dtype=np.int64)
     polygon = np.array(rows.deferred_polygon, dtype=bool)
     if (counts < np.where(polygon, 3, 2)).any():
         return False
-    try:
-        coords = np.array([pt for pts in rows.deferred_points for pt in pts], dtype=np.float64)
-    except (TypeError, ValueError, OverflowError):
-        return False
-    if coords.shape != (int(counts.sum()), 2) or not np.isfinite(coords).all():
+    coords = np.frombuffer(rows.deferred_coords, dtype=np.float64).reshape(-1, 2)  # no copy
+    if len(coords) != counts.sum() or not np.isfinite(coords).all():
         return False
     starts = np.zeros(n, dtype=np.int64)
     np.cumsum(counts[:-1], out=starts[1:])
@@ -426,7 +452,7 @@ def _shape_geometry(shape: Any, k: int, size_wh: tuple[Any, Any], path: str) -> 
         raise InputError(path, "a shape needs a string 'label'", record=f"shapes[{k}]", hint=_SHAPE_HINT)
     label = shape["label"]
     kind = shape.get("shape_type") or "polygon"
-    if kind not in _LEAST_POINTS:
+    if type(kind) is not str or kind not in _LEAST_POINTS:  # (a list or an object is unhashable)
         raise InputError(
             path,
             f"unknown shape_type {kind!r}",
