@@ -483,6 +483,21 @@ def test_layouts_are_frozen(tmp_path: Path) -> None:
         found[0].root = "elsewhere"  # type: ignore[misc]
 
 
+def test_layout_modules_stay_small() -> None:
+    """Finding a dataset is split by role (detection, data.yaml, obj.data, paths): small modules, short functions."""
+    import ast
+
+    folder = Path(yolo.__file__).parent
+    for name in ("layout", "inventory", "paths", "data_yaml", "obj_data"):
+        text = (folder / f"{name}.py").read_text(encoding="utf-8")
+        assert len(text.splitlines()) <= 400, name
+        functions = [n for n in ast.walk(ast.parse(text)) if isinstance(n, ast.FunctionDef)]
+        assert all(f.end_lineno - f.lineno < 60 for f in functions), name
+    from dataprep.formats.yolo import layout, paths
+
+    assert layout.label_path_for is paths.label_path_for is yolo.label_path_for
+
+
 def test_plan_and_write_share_one_preparation(tmp_path: Path) -> None:
     from dataprep.formats.yolo import write as writer
 
