@@ -3,17 +3,21 @@
 The context computes shared facts once, lazily, and only when a selected check needs them:
 boxes as one ``(N, 4)`` array, image sizes, one header read per image file (`image_probes`)
 and content digests of same-size files (`image_digests`). It asks the format's
-`ValidationHooks` which format-specific checks apply, so no check names a format.
+`ValidationHooks` which format-specific checks apply, so no check names a format, and the
+format's `FormatSpec.image_source` for images its label files embed (`embedded_source`).
 """
 
 from __future__ import annotations
 
+import inspect
+import io
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +26,7 @@ import pandas as pd
 from dataprep.dataset import Dataset
 
 if TYPE_CHECKING:
+    from dataprep.files import ImageHeader
     from dataprep.formats.base import ValidationHooks
 
 
@@ -139,21 +144,50 @@ class CheckContext:
             return str(path)
 
     @cached_property
+    def embedded_source(self) -> Callable[[str], bytes | None] | None:
+        """``file_name -> bytes | None``: the image as the dataset's label files embed it (None: they don't).
+
+        The format's `FormatSpec.image_source` under the dataset's root (LabelMe's base64
+        ``imageData``); for a dataset of unknown format, every format's. A source that takes
+        ``strict`` is asked with ``strict=True``: it raises `InputError` saying why embedded data
+        it finds cannot be used (not base64, a decompression bomb), where it would return None.
+        None when the dataset has no root or its format embeds no images.
+        """
+        from dataprep.formats import FORMATS
+        from dataprep.formats.base import embedded_image
+
+        root = self.ds.root
+        if root is None:
+            return None
+        if self.format is None:
+            return partial(embedded_image, root)
+        spec = FORMATS.get(self.format)
+        source = None if spec is None else spec.image_source
+        if source is None:
+            return None
+        strict = "strict" in inspect.signature(source).parameters
+        return partial(source, root, strict=True) if strict else partial(source, root)
+
+    @cached_property
     def image_probes(self) -> pd.DataFrame:
         """One header read (and with `decode` a full decode) per image, threaded.
 
         Columns: ``status`` (``ok``/``missing``/``unreadable``/``corrupt``), ``error`` (str),
         ``width``/``height`` (as displayed, EXIF applied), ``stored_width``/``stored_height``,
         ``orientation`` (EXIF 1..8), ``nbytes`` (file size). Sizes are ``<NA>`` when unread.
+
+        An image whose file is not there but which the label files embed (`embedded_source`) is
+        probed from those bytes (``nbytes`` their length); where the file exists, the file wins.
         """
         images = self.ds.images
-        paths = [self.image_path(name) for name in images["file_name"].astype(object)]
-        decode = self.decode
+        names = images["file_name"].astype(object).tolist()
+        paths = [self.image_path(name) for name in names]
+        decode, source = self.decode, self.embedded_source
         if len(paths) > 64 and self.workers > 1:
             with ThreadPoolExecutor(max_workers=self.workers) as pool:
-                rows = list(pool.map(lambda p: _probe_one(p, decode), paths, chunksize=64))
+                rows = list(pool.map(lambda p, n: _probe_one(p, decode, n, source), paths, names, chunksize=64))
         else:
-            rows = [_probe_one(p, decode) for p in paths]
+            rows = [_probe_one(p, decode, n, source) for p, n in zip(paths, names, strict=True)]
         columns = ["status", "error", "width", "height", "stored_width", "stored_height", "orientation", "nbytes"]
         frame = pd.DataFrame.from_records(rows, columns=columns, index=images.index)
         for name in columns[2:]:
@@ -198,14 +232,22 @@ def _escapes(path: Path, base: Path) -> bool:
     return rel == ".." or rel.startswith(".." + os.sep)
 
 
-def _probe_one(path: Path, decode: bool) -> tuple[Any, ...]:
-    """``(status, error, width, height, stored_width, stored_height, orientation, nbytes)``."""
+_MISSING = ("missing", "file not found", None, None, None, None, None, None)
+
+
+def _probe_one(
+    path: Path, decode: bool, name: str | None = None, source: Callable[[str], bytes | None] | None = None
+) -> tuple[Any, ...]:
+    """``(status, error, width, height, stored_width, stored_height, orientation, nbytes)``.
+
+    A missing file is looked up as `source` (the label files' embedded copy of image `name`).
+    """
     from dataprep.files import probe_image
 
     try:
         nbytes = os.stat(path).st_size
     except FileNotFoundError:
-        return ("missing", "file not found", None, None, None, None, None, None)
+        return _MISSING if source is None or name is None else _probe_embedded(source, name, decode)
     except OSError as err:  # permission denied on a folder, name too long...
         return ("unreadable", err.strerror or str(err), None, None, None, None, None, None)
     except ValueError:  # a NUL byte in the name
@@ -231,7 +273,59 @@ def _probe_one(path: Path, decode: bool) -> tuple[Any, ...]:
     return row
 
 
-def _decode_error(path: Path) -> str | None:
+def _probe_embedded(source: Callable[[str], bytes | None], name: str, decode: bool) -> tuple[Any, ...]:
+    """`_probe_one` of the bytes `source` gives for image `name`: missing when it gives None."""
+    from dataprep.errors import InputError
+
+    try:
+        data = source(name)
+    except InputError as err:
+        where = Path(err.path).name if err.path else "its label file"
+        return ("unreadable", f"{where} embeds it, but {err.problem}", *(None,) * 6)
+    if data is None:
+        return _MISSING
+    try:
+        header = _header_of_bytes(data)
+    except Exception as err:
+        return ("unreadable", f"the copy its labels embed: {_short_error(err)}", *(None,) * 5, len(data))
+    row = ("ok", None, header.width, header.height, header.stored_width, header.stored_height, header.orientation)
+    if decode:
+        error = _decode_error(io.BytesIO(data))
+        if error is not None:
+            return ("corrupt", f"the copy its labels embed: {error}", *row[2:], len(data))
+    return (*row, len(data))
+
+
+def _header_of_bytes(data: bytes) -> ImageHeader:
+    """`dataprep.files.probe_image` of an image held in memory (its Pillow route: size, format, EXIF orientation).
+
+    Raises:
+        PIL.UnidentifiedImageError, OSError, ValueError: not an image Pillow opens (or a bomb).
+    """
+    from PIL import Image
+
+    from dataprep.files import ImageHeader
+
+    with Image.open(io.BytesIO(data)) as im:
+        stored_w, stored_h = im.size
+        fmt = im.format
+        try:
+            if fmt == "PNG":  # getexif() would decode a PNG to find a trailing eXIf chunk
+                exif = Image.Exif()
+                if "exif" in im.info:
+                    exif.load(im.info["exif"])
+            else:
+                exif = im.getexif()
+            orientation = int(exif.get(0x0112, 1) or 1)
+        except Exception:  # a broken EXIF block is not a broken image
+            orientation = 1
+    if orientation not in range(1, 9):
+        orientation = 1
+    w, h = (stored_h, stored_w) if orientation >= 5 else (stored_w, stored_h)
+    return ImageHeader(w, h, stored_w, stored_h, orientation, fmt)
+
+
+def _decode_error(path: Path | IO[bytes]) -> str | None:
     """None when Pillow decodes every pixel, else why it could not."""
     from PIL import Image
 

@@ -56,6 +56,7 @@ _LEAST_POINTS = {
     "points": 1,
 }
 _PLAIN_NAME = re.compile(r"(?!\.\.?\Z)[^/\\:\x00]+\Z")  # a bare file name: no folder, drive, NUL, "." or ".."
+_DATA_HINT = "Set imageData to null and keep the image file beside the json (LabelMe: File > Save without image data)"
 _SHAPE_HINT = "Fix or remove the shape in LabelMe (a polygon needs 3 points, a rectangle/circle/line 2)"
 
 
@@ -84,7 +85,7 @@ def image_data_size(text: str, path: str) -> tuple[int, int]:
     """
     from PIL import Image, UnidentifiedImageError
 
-    hint = "Set imageData to null and keep the image file beside the json (LabelMe: File > Save without image data)"
+    hint = _DATA_HINT
     if len(text) > MAX_IMAGE_DATA_CHARS:
         raise InputError(
             path,
@@ -121,12 +122,21 @@ def image_data_size(text: str, path: str) -> tuple[int, int]:
     return int(w), int(h)
 
 
-def embedded_image(root: Path, file_name: str) -> bytes | None:
+def embedded_image(root: Path, file_name: str, *, strict: bool = False) -> bytes | None:
     """The image file `file_name` as the LabelMe json beside it embeds it (base64 ``imageData``), or None.
 
     The json is ``<stem of file_name>.json`` (where LabelMe saves it) and counts only when its
     ``imagePath`` resolves to `file_name`, as on reading. Bounded as on reading: a json over the
-    ``imageData`` limit is not opened, and a decompression-bomb header gives None.
+    ``imageData`` limit is not opened, and a decompression-bomb header gives None. None also
+    when no such json embeds anything (no json, invalid JSON, ``imageData`` null).
+
+    Args:
+        strict: raise instead of returning None when the json embeds data for `file_name` that
+            cannot be used (validation reports why; writers placing images count it missing).
+
+    Raises:
+        InputError: with `strict`, the embedded data is over the limit, not base64, not an
+            image, or a decompression bomb (the json and ``imageData`` named).
     """
     import orjson
 
@@ -134,6 +144,13 @@ def embedded_image(root: Path, file_name: str) -> bytes | None:
     path = f"{root}/{json_rel}"
     try:
         if os.path.getsize(path) > MAX_IMAGE_DATA_CHARS + _HEAD_CHARS:
+            if strict:
+                raise InputError(
+                    path,
+                    f"the json is over the {MAX_IMAGE_DATA_CHARS >> 20} MiB imageData limit: its image is not read",
+                    record="imageData",
+                    hint=_DATA_HINT,
+                )
             return None
         with open(path, "rb") as f:
             doc = orjson.loads(f.read())
@@ -144,9 +161,15 @@ def embedded_image(root: Path, file_name: str) -> bytes | None:
         return None
     try:
         image_data_size(text, path)
-    except InputError:
+        return base64.b64decode(text)  # (the header check decodes only a prefix of a long text)
+    except binascii.Error:
+        if strict:
+            raise InputError(path, "imageData is not valid base64", record="imageData", hint=_DATA_HINT) from None
         return None
-    return base64.b64decode(text)
+    except InputError:
+        if strict:
+            raise
+        return None
 
 
 def _image_name(json_rel: str, image_path: Any, rows: Rows) -> str:
