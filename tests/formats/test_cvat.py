@@ -316,3 +316,69 @@ def test_one_pass_matches_shape_by_shape_on_datumaro_exports(conformance: Path, 
             assert all(np.array_equal(p, q) for p, q in zip(seg_a, seg_b, strict=True))
         else:
             assert seg_a == seg_b
+
+
+# -- the bulk path (`bulk.scan`): the same rows as the tree, or no bulk path at all ---------------
+
+_PLAIN = '<box label="x" source="manual" occluded="0" z_order="0" xtl="1.5" ytl="2" xbr="3" ybr="4.25"/>'
+_X = '"x"'
+_SPEC_META = (
+    "<labels><label><name>x</name></label><label><name>y</name><attributes><attribute><name>a</name>"
+    "<input_type>text</input_type><default_value>d</default_value></attribute></attributes></label></labels>"
+)
+_VARIANTS = {  # name: (images, bulk path taken)
+    "plain": (f'<image id="0" name="a.jpg" width="40" height="30">{_PLAIN}{_PLAIN}</image>', True),
+    "cvat order, empty images, open boxes, white space": (
+        '<image id="0" name="a b.jpg" subset="Train" task_id="1" width="40" height="30">\n'
+        '  <box label="é" source="auto" occluded="0" xtl="1" ytl="2" xbr="3" ybr="4" z_order="0">\n  </box>\n'
+        '  <box label="x" occluded="0" xtl="-1e2" ytl=" 2" xbr="3" ybr="4" z_order="0"></box>\n</image>\n'
+        '<image id="1" name="./sub/c.jpg" width="0" height="x"/>\n<image name="d.jpg">\r\n</image>',
+        True,
+    ),
+    "occluded": ('<image name="a.jpg">' + _PLAIN + _PLAIN.replace('occluded="0"', 'occluded="1"') + "</image>", False),
+    "rotation": ('<image name="a.jpg">' + _PLAIN.replace("/>", ' rotation="30"/>') + "</image>", False),
+    "entity": ('<image name="a&amp;b.jpg">' + _PLAIN.replace(_X, '"x&lt;"') + "</image>", False),
+    "comment": (f'<image name="a.jpg">{_PLAIN}</image><!-- c --><image name="b.jpg"/>', False),
+    "label with attribute specs": ('<image name="a.jpg">' + _PLAIN.replace(_X, '"y"') + _PLAIN + "</image>", True),
+    "namespace": (f'<image xmlns="urn:x" name="a.jpg">{_PLAIN}</image><image name="b.jpg">{_PLAIN}</image>', False),
+    "tab in a value": (f'<image name="a\tb.jpg">{_PLAIN}</image>', False),
+    "polygon": (f'<image name="a.jpg">{_PLAIN}<polygon label="x" points="0,0;1,0;1,1"/></image>', False),
+    "empty label": ('<image name="a.jpg">' + _PLAIN.replace(_X, '""') + "</image>", False),
+    "attribute element": (f'<image name="a.jpg">{_PLAIN[:-2]}><attribute name="a">1</attribute></box></image>', False),
+    "text": (f'<image name="a.jpg">{_PLAIN} text </image>', False),
+    "unsafe name": (f'<image name="../a.jpg">{_PLAIN}</image><image name="b.jpg">{_PLAIN}</image>', True),
+    "bad number": (f'<image name="a.jpg">{_PLAIN}{_PLAIN.replace("1.5", "oops")}</image>', True),
+    "duplicate attribute": (f'<image name="a.jpg" name="b.jpg">{_PLAIN}</image>', False),
+    "track after the images": (f'<image name="a.jpg">{_PLAIN}</image><track id="0" label="x"/>', False),
+}
+
+
+def _outcome(folder: Path, on_error: str, *, defer: bool) -> tuple:
+    """Everything a read gives (columns, counts, findings), or the error it raises; NaN and arrays as text."""
+    from dataprep.formats.cvat import Collector, _parse_files, resolve_deferred, resolve_layout
+
+    try:
+        collector = Collector(on_error)
+        rows = _parse_files(resolve_layout(folder), collector, defer=defer)
+        if defer and not resolve_deferred(rows):
+            collector = Collector(on_error)
+            rows = _parse_files(resolve_layout(folder), collector, defer=False)
+    except InputError as err:
+        return ("error", str(err), err.record)
+    xyxy, *columns = _columns(rows)
+    counts = [getattr(rows, k) for k in ("file_name", "width", "height", "split", "source", "missing_files")]
+    counts += [rows.unlabelled, rows.skipped, [(f.record, f.message) for f in collector.findings]]
+    return repr(xyxy.tolist()), repr(columns), counts
+
+
+@pytest.mark.parametrize("variant", list(_VARIANTS))
+def test_bulk_path_reads_like_the_tree(tmp_path: Path, variant: str) -> None:
+    from dataprep.formats.cvat import bulk
+
+    images, bulk_path = _VARIANTS[variant]
+    xml = cvat_xml(tmp_path / "annotations.xml", images, _SPEC_META)
+    (tmp_path / "images" / "Train").mkdir(parents=True)
+    (tmp_path / "images" / "Train" / "a b.jpg").write_bytes(b"")
+    assert (bulk.scan(xml.read_bytes()) is not None) == bulk_path
+    for on_error in ("raise", "collect"):
+        assert _outcome(tmp_path, on_error, defer=True) == _outcome(tmp_path, on_error, defer=False)

@@ -30,6 +30,7 @@ import numpy as np
 from dataprep.errors import InputError
 from dataprep.files import check_member
 from dataprep.formats._annotation_tools import Collector, ObjectRows, refuse_unsafe_xml
+from dataprep.formats.cvat import bulk
 from dataprep.formats.cvat.layout import image_file_name
 
 KEPT_KEYS = ("occluded", "z_order", "group_id", "rotation")
@@ -56,8 +57,8 @@ class Rows(ObjectRows):
     unlabelled: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     missing_files: int = 0
-    # plain boxes (no rotation, flags, group or attributes), converted in one pass by
-    # `resolve_deferred`: their xtl, ytl, xbr, ybr texts (rows and boxes: `ObjectRows`)
+    # plain boxes (no rotation, flags, group or attributes) of files read as a tree, converted
+    # in one pass by `resolve_deferred`: their xtl, ytl, xbr, ybr texts (rows and boxes: `ObjectRows`)
     deferred_text: list[Any] = field(default_factory=list)
 
 
@@ -130,14 +131,12 @@ def parse_file(
 ) -> None:
     """Parse one CVAT xml (`data`, shown as `path`, provenance `source`) into `rows`.
 
-    With `defer`, plain boxes only queue their coordinate texts for `resolve_deferred`.
+    With `defer`, a file of plain boxes is read in bulk, without a tree (`bulk.scan`); in any
+    other file plain boxes only queue their coordinate texts for `resolve_deferred`.
     """
     check_safe(data, path)
-    try:
-        root = ElementTree.fromstring(data)
-    except ElementTree.ParseError as err:
-        line = err.position[0] if err.position else None
-        raise InputError(path, f"malformed XML ({err})", line=line, hint="Re-export from CVAT") from None
+    scanned = bulk.scan(data) if defer else None  # the common case, without a tree (`bulk`)
+    root = scanned.head if scanned else _tree(data, path)
     if root.tag != "annotations":
         raise InputError(path, f"root element is <{root.tag}>, not <annotations>", hint=_HINT)
     if root.find("track") is not None:
@@ -151,6 +150,10 @@ def parse_file(
     for name, spec in _labels(meta).items():
         rows.labels.setdefault(name, spec)
     by_task, task_subset = _subsets(meta)
+    if scanned:
+        if _add_scanned(scanned, by_task, task_subset or default_subset, source, rows, image_files):
+            return
+        root = _tree(data, path)  # attribute specs, a bad number or an unsafe name: shape by shape
     for k, image in enumerate(root.iterfind("image"), start=1):
         record = f"image[{k}]"
         try:
@@ -163,11 +166,50 @@ def parse_file(
         rows.missing_files += not found
         index = len(rows.file_name)
         rows.file_name.append(file_name)
-        rows.width.append(_int(image.get("width")))
-        rows.height.append(_int(image.get("height")))
+        rows.width.append(bulk.positive_int(image.get("width")))
+        rows.height.append(bulk.positive_int(image.get("height")))
         rows.split.append(subset)
         rows.source.append(source)
         _parse_shapes(image, index, record, path, collector, rows, defer)
+
+
+def _tree(data: bytes, path: str) -> ElementTree.Element:
+    try:
+        return ElementTree.fromstring(data)
+    except ElementTree.ParseError as err:
+        line = err.position[0] if err.position else None
+        raise InputError(path, f"malformed XML ({err})", line=line, hint="Re-export from CVAT") from None
+
+
+def _add_scanned(
+    scanned: bulk.Scan, by_task: dict[str, str], fallback: str | None, source: str, rows: Rows, image_files: set[str]
+) -> bool:
+    """Add the images and plain boxes `bulk.scan` read; False (nothing added) where a label has attribute
+    specs (defaults to fill), a coordinate is not a number or an image name is unsafe."""
+    labels = scanned.labels
+    used = set(labels)
+    if any(spec.attributes for name, spec in rows.labels.items() if name in used):
+        return False
+    xyxy = bulk.floats(scanned.coordinates)
+    columns = bulk.image_columns(scanned.images, by_task, fallback, image_files)
+    if xyxy is None or any(columns.unsafe):
+        return False
+    start, n = len(rows.file_name), len(labels)
+    rows.file_name += columns.file_names
+    rows.width += columns.widths
+    rows.height += columns.heights
+    rows.split += columns.subsets
+    rows.source += [source] * len(columns.file_names)
+    rows.missing_files += columns.found.count(False)
+    counts = scanned.counts
+    nones = [None] * n
+    rows.image += np.repeat(np.arange(start, start + len(counts)), counts).tolist()
+    rows.label += labels
+    rows.xyxy += xyxy.tolist()
+    rows.segmentation += nones
+    rows.attributes += nones
+    rows.record += [f"image[{k}]/box[{j}]" for k, c in enumerate(counts, start=1) for j in range(1, c + 1)]
+    return True
 
 
 _UNSET = ("0", "")
@@ -187,14 +229,6 @@ def resolve_deferred(rows: Rows) -> bool:
         return False
     rows.deferred_xyxy = values.reshape(-1, 4)
     return True
-
-
-def _int(text: str | None) -> int | None:
-    try:
-        value = int(text or "")
-    except ValueError:
-        return None
-    return value if value > 0 else None
 
 
 def _parse_shapes(
@@ -248,7 +282,7 @@ def _attributes(shape: ElementTree.Element, spec: LabelSpec | None) -> dict[str,
     if shape.get("occluded", "0") not in ("0", ""):
         attrs["occluded"] = True
     for key in ("z_order", "group_id"):
-        value = _int(shape.get(key))
+        value = bulk.positive_int(shape.get(key))
         if value:
             attrs[key] = value
     given = {a.get("name", ""): a.text for a in shape.iterfind("attribute")}
