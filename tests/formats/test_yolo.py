@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -839,3 +840,91 @@ def test_orphan_label_in_a_split_without_images_is_reported(tmp_path: Path) -> N
         yolo.read(tmp_path)
     collected = yolo.read(tmp_path, on_error="collect")
     assert [f.code for f in collected.findings] == ["label-without-image"]
+
+
+# ---------------------------------------------------------------------------------------------
+# darknet's own tree (AlexeyAB): ROOT/data/obj.data, paths in it written relative to ROOT
+
+
+def darknet_root(root: Path) -> None:
+    """ROOT/data/{obj.data, obj.names, train.txt, valid.txt, obj/img*.jpg + .txt}, as darknet's examples lay it out."""
+    for i, (w, h) in enumerate([(20, 10), (16, 16), (10, 20)], 1):
+        make_image(root / "data" / "obj" / f"img{i}.jpg", w, h)
+    write_labels(
+        root / "data",
+        {
+            "obj/img1.txt": "0 0.5 0.5 0.5 0.5\n",
+            "obj/img2.txt": "1 0.5 0.5 0.5 0.5\n",
+            "obj/img3.txt": "1 0.25 0.5 0.5 0.5\n",
+            "obj.names": "cat\ndog\n",
+            "obj.data": "classes = 2\ntrain = data/train.txt\nvalid = data/valid.txt\nnames = data/obj.names\n"
+            "backup = backup/\n",
+            "train.txt": "data/obj/img1.jpg\ndata/obj/img2.jpg\n",
+            "valid.txt": "data/obj/img3.jpg\n",
+        },
+    )
+
+
+@pytest.mark.parametrize(("given", "prefix"), [("", "data/"), ("data", ""), ("data/obj.data", "")])
+def test_darknet_tree_is_read_from_root_and_from_data(tmp_path: Path, given: str, prefix: str) -> None:
+    darknet_root(tmp_path)
+    path = tmp_path / given
+    assert formats.detect(path)[0] == ("yolo", 0.9)
+    result = formats.load(path)
+    ds = result.dataset
+    assert "layout: darknet (obj.data)" in result.notes
+    assert ds.root == (tmp_path if not given else tmp_path / "data")
+    assert ds.images["file_name"].tolist() == [f"{prefix}obj/img{i}.jpg" for i in (1, 2, 3)]
+    assert ds.images["split"].tolist() == ["train", "train", "val"]  # from train.txt and valid.txt
+    assert ds.categories["name"].tolist() == ["cat", "dog"]
+    assert ds.annotations["category_id"].tolist() == [1, 2, 2]
+    np.testing.assert_allclose(ds.annotations[["x_min", "y_min", "x_max", "y_max"]].to_numpy()[2], [0, 5, 5, 15])
+    assert result.findings == []
+
+
+def test_darknet_tree_from_root_through_the_cli(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from dataprep.cli import app
+
+    darknet_root(tmp_path / "root")
+    runner = CliRunner()
+    info = runner.invoke(app, ["info", str(tmp_path / "root"), "--json"])
+    assert info.exit_code == 0, info.output
+    assert [(s["split"], s["images"]) for s in json.loads(info.stdout)["splits"]] == [("train", 2), ("val", 1)]
+    done = runner.invoke(app, ["convert", str(tmp_path / "root"), str(tmp_path / "coco"), "--to", "coco"])
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / "coco" / "annotations" / "instances_val.json").is_file()
+    assert runner.invoke(app, ["validate", str(tmp_path / "root")]).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("missing", "line", "problem"),
+    [
+        ("valid.txt", 3, "valid list 'data/valid.txt' not found"),
+        ("obj.names", 4, "names file 'data/obj.names' not found"),
+    ],
+)
+def test_darknet_tree_names_obj_data_when_a_listed_file_is_missing(
+    tmp_path: Path, missing: str, line: int, problem: str
+) -> None:
+    darknet_root(tmp_path)
+    (tmp_path / "data" / missing).unlink()
+    with pytest.raises(InputError, match=problem) as info:
+        formats.read(tmp_path)
+    err = info.value
+    assert err.path == str(tmp_path / "data" / "obj.data") and err.line == line
+    assert f"looked under {tmp_path / 'data'} and {tmp_path}" in err.problem
+    assert "relative to the obj.data folder or the one above it" in err.hint
+    if missing == "valid.txt":  # collected: the train images are still read
+        result = formats.load(tmp_path, on_error="collect")
+        assert [(f.code, f.file, f.line) for f in result.findings] == [
+            ("missing-split", str(tmp_path / "data" / "obj.data"), 3)
+        ]
+        assert result.dataset.images["split"].tolist() == ["train", "train"]
+
+
+def test_darknet_tree_is_not_guessed_from_a_data_folder_without_obj_data(tmp_path: Path) -> None:
+    darknet_root(tmp_path)
+    (tmp_path / "data" / "obj.data").rename(tmp_path / "data" / "other.txt")
+    assert yolo.detect(tmp_path) is None

@@ -5,7 +5,8 @@ Three layouts, one function each, each returning a frozen `Layout` (`inventory`)
 - `ultralytics_layout` (`data_yaml`): ``data.yaml`` (splits as folders, ``.txt`` lists of
   images, or lists of those; labels found by replacing the last ``images`` path component with
   ``labels``);
-- `darknet_layout` (`obj_data`): ``obj.data`` (list files, labels beside the images);
+- `darknet_layout` (`obj_data`): ``obj.data`` (list files, labels beside the images), found in
+  the folder given or in its ``data/`` folder (darknet's own tree: ``ROOT/data/obj.data``);
 - `loose_layout` (here): folders without a config (``images/`` + ``labels/``, ``Images/`` +
   ``Annotations/``, or labels beside the images, with ``obj.names``/``classes.txt`` for the names).
 
@@ -25,7 +26,7 @@ from dataprep.formats.yolo import names as class_names
 from dataprep.formats.yolo._common import CONFIG_YAMLS, NAMES_FILES, NOT_LABELS, Listing, ReadContext, relative
 from dataprep.formats.yolo.data_yaml import ultralytics_layout
 from dataprep.formats.yolo.inventory import Layout, split_from_path
-from dataprep.formats.yolo.obj_data import darknet_layout
+from dataprep.formats.yolo.obj_data import DARKNET_DIR, darknet_layout
 from dataprep.formats.yolo.paths import MIRRORS, label_dirs, label_name, label_path_for, walk_images
 
 __all__ = [
@@ -61,7 +62,7 @@ def detect(path: Path) -> float | None:
     for name in CONFIG_YAMLS:
         if name in entries and _detect_file(path / name):
             return 0.9
-    if "obj.data" in entries:
+    if "obj.data" in entries or (DARKNET_DIR in entries and (path / DARKNET_DIR / "obj.data").is_file()):
         return 0.9
     has_names = any(n in entries for n in NAMES_FILES)
     for label_dir in ("labels", "Annotations", "Labels"):
@@ -125,7 +126,7 @@ def find(path: Path, ctx: ReadContext) -> Layout:
     if kind == "ultralytics":
         layout = ultralytics_layout(config, ctx, listing)  # type: ignore[arg-type]
     elif kind == "darknet":
-        layout = darknet_layout(config, ctx, listing)  # type: ignore[arg-type]
+        layout = darknet_layout(config, ctx, listing, root=root)  # type: ignore[arg-type]
     else:
         layout = loose_layout(root, ctx, listing)
     ctx.notes.insert(0, f"layout: {layout.kind}" + (f" ({os.path.basename(config)})" if config else ""))
@@ -164,6 +165,10 @@ def _locate(path: Path, ctx: ReadContext) -> tuple[str, str | None, str]:
     datas = sorted(n for n in entries if n.lower().endswith(".data") and _detect_file(Path(p, n)))
     if len(datas) == 1:
         return "darknet", os.path.join(p, datas[0]), p
+    if DARKNET_DIR in entries and os.path.isfile(os.path.join(p, DARKNET_DIR, "obj.data")):
+        # darknet's own tree (AlexeyAB): ROOT/data/obj.data, its paths written relative to ROOT
+        ctx.notes.append(f"config: {DARKNET_DIR}/obj.data")
+        return "darknet", os.path.join(p, DARKNET_DIR, "obj.data"), p
     return "loose", None, p
 
 

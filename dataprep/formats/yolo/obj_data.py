@@ -1,7 +1,10 @@
 """The darknet layout: what an ``obj.data`` names (the class names file or a class count, the image lists).
 
 Labels sit beside the images. Paths in obj.data and in the lists are resolved from obj.data's
-folder, then from its parent (darknet runs from the folder above ``data/``).
+folder, then from its parent: darknet runs from the folder above ``data/``, so its own examples
+(AlexeyAB) write ``ROOT/data/obj.data`` with ``train = data/train.txt`` and lists of
+``data/obj/img1.jpg``. Given ROOT, file names are relative to ROOT (``data/obj/img1.jpg``);
+given ``data/`` or the obj.data file, relative to that folder (``obj/img1.jpg``).
 """
 
 from __future__ import annotations
@@ -16,13 +19,19 @@ from dataprep.formats.yolo.paths import list_file, resolve, resolved
 
 _DARKNET_SPLIT_KEYS = {"train": "train", "valid": "val", "val": "val", "test": "test"}
 _DARKNET_RESERVED = frozenset({"classes", "names", "backup", "eval", "results", "map", "top"})
+DARKNET_DIR = "data"  # where darknet's own tree keeps obj.data, obj.names and the lists
 
 
-def darknet_layout(config: str, ctx: ReadContext, listing: Listing) -> Layout:
+def darknet_layout(config: str, ctx: ReadContext, listing: Listing, *, root: str | None = None) -> Layout:
     """The layout an obj.data describes: the names file (or a class count) and the image lists.
 
+    Args:
+        config: the obj.data file.
+        root: what file names are relative to; obj.data's folder when None.
+
     Raises:
-        InputError: a line that is not ``key = value``, no names, or no image list.
+        InputError: a line that is not ``key = value``, no names, or no image list (all naming
+            obj.data and the line); with ``on_error="raise"``, a list file that is not found.
     """
     values = _darknet_values(config)
     cdir = os.path.dirname(config)
@@ -39,7 +48,10 @@ def darknet_layout(config: str, ctx: ReadContext, listing: Listing) -> Layout:
         if how is None:
             ctx.fail(
                 InputError(
-                    config, f"{key} list {value!r} not found", line=number, hint="Fix the path of the image list"
+                    config,
+                    f"{key} list {value!r} not found (looked under {_where(bases)})",
+                    line=number,
+                    hint="Fix the path of the image list (relative to the obj.data folder or the one above it)",
                 ),
                 "missing-split",
             )
@@ -49,8 +61,14 @@ def darknet_layout(config: str, ctx: ReadContext, listing: Listing) -> Layout:
         raise InputError(
             config, "no image list (train = ..., valid = ...)", record="train", hint="Add train = data/train.txt"
         )
-    paths, splits = assign_splits(per_key, cdir, ctx)
-    return Layout("darknet", cdir, config, paths, splits, names, names_source, listing)
+    root = root or cdir
+    paths, splits = assign_splits(per_key, root, ctx)
+    return Layout("darknet", root, config, paths, splits, names, names_source, listing)
+
+
+def _where(bases: list[str]) -> str:
+    """The folders obj.data entries are resolved from, for a message."""
+    return " and ".join(dict.fromkeys(bases))
 
 
 def _darknet_values(config: str) -> dict[str, tuple[str, int]]:
@@ -95,9 +113,10 @@ def _darknet_names(
         if how is None:
             raise InputError(
                 config,
-                f"names file {value!r} not found",
+                f"names file {value!r} not found (looked under {_where(bases)})",
                 line=number,
-                hint="Fix the path of the class names file (one name per line), relative to obj.data",
+                hint="Fix the path of the class names file (one name per line), relative to the obj.data folder"
+                " or the one above it",
             )
         names_path = resolved(value, how)
         names = class_names.from_file(names_path, ctx)
