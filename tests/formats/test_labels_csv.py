@@ -354,3 +354,15 @@ def test_does_not_import_the_folders_format() -> None:
     modules = {n.module for tree in trees for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert "dataprep.formats._classification" in modules
     assert not any(m and m.startswith("dataprep.formats.folders") for m in modules)
+
+
+def test_package_modules_stay_small() -> None:
+    """The format is split by role (layout, parse, write, read in __init__): small modules, short functions."""
+    import ast
+
+    for file in sorted(Path(labels_csv.__file__).parent.glob("*.py")):
+        text = file.read_text(encoding="utf-8")
+        assert len(text.splitlines()) <= 400, file.name
+        functions = [n for n in ast.walk(ast.parse(text)) if isinstance(n, ast.FunctionDef)]
+        assert all(f.end_lineno - f.lineno < 60 for f in functions), file.name
+    assert {p.stem for p in Path(labels_csv.__file__).parent.glob("*.py")} == {"__init__", "layout", "parse", "write"}
