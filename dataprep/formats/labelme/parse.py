@@ -279,14 +279,12 @@ def _defer_shapes(shapes: list[Any], image: int, rows: Rows) -> bool:
         points.append(pts)
         polygon.append(kind == "polygon")
     flat = list(chain.from_iterable(points))
-    if flat and set(map(type, flat)) != _LIST:
-        return False
     coords = rows.deferred_coords
     before = len(coords)
     try:
-        for _x, _y in flat:  # every point two values
+        for _x, _y in flat:  # every point two values (in JSON: a list, or a str or object of two)
             pass
-        coords.extend(chain.from_iterable(flat))  # refuses anything but numbers (and booleans)
+        coords.extend(chain.from_iterable(flat))  # refuses anything but numbers and booleans (str, None, list)
     except (ValueError, TypeError, OverflowError):
         del coords[before:]
         return False
@@ -303,7 +301,6 @@ def _defer_shapes(shapes: list[Any], image: int, rows: Rows) -> bool:
     return True
 
 
-_LIST = {list}
 _RECORDS: list[str] = []
 
 
