@@ -331,7 +331,7 @@ _VARIANTS = {  # name: (images, bulk path taken)
     "cvat order, empty images, open boxes, white space": (
         '<image id="0" name="a b.jpg" subset="Train" task_id="1" width="40" height="30">\n'
         '  <box label="é" source="auto" occluded="0" xtl="1" ytl="2" xbr="3" ybr="4" z_order="0">\n  </box>\n'
-        '  <box label="x" occluded="0" xtl="-1e2" ytl=" 2" xbr="3" ybr="4" z_order="0"></box>\n</image>\n'
+        '  <box label="x" occluded="0" xtl="-1e2" ytl="+2." xbr="3" ybr="4" z_order="0"></box>\n</image>\n'
         '<image id="1" name="./sub/c.jpg" width="0" height="x"/>\n<image name="d.jpg">\r\n</image>',
         True,
     ),
@@ -347,7 +347,8 @@ _VARIANTS = {  # name: (images, bulk path taken)
     "attribute element": (f'<image name="a.jpg">{_PLAIN[:-2]}><attribute name="a">1</attribute></box></image>', False),
     "text": (f'<image name="a.jpg">{_PLAIN} text </image>', False),
     "unsafe name": (f'<image name="../a.jpg">{_PLAIN}</image><image name="b.jpg">{_PLAIN}</image>', True),
-    "bad number": (f'<image name="a.jpg">{_PLAIN}{_PLAIN.replace("1.5", "oops")}</image>', True),
+    "bad number": (f'<image name="a.jpg">{_PLAIN}{_PLAIN.replace("1.5", "1.2.3")}</image>', True),
+    "not a decimal number": (f'<image name="a.jpg">{_PLAIN}{_PLAIN.replace("1.5", " 1.5")}</image>', False),
     "duplicate attribute": (f'<image name="a.jpg" name="b.jpg">{_PLAIN}</image>', False),
     "track after the images": (f'<image name="a.jpg">{_PLAIN}</image><track id="0" label="x"/>', False),
 }

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from itertools import chain, islice, repeat
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -35,21 +36,18 @@ _S = r"[ \t\r\n]"
 _VALUE = r'[^"<&\x00-\x1f]'  # no reference, no markup, no control character: the text is the value
 
 
-def _box(capture: str) -> str:
-    """A plain ``<box>``; `capture` opens the label and coordinate groups (``(`` or ``(?:``)."""
-    c = capture
-    return (
-        rf'<box{_S}+label="{c}{_VALUE}+)"(?:{_S}+source="{_VALUE}*")?{_S}+occluded="0"(?P<z>{_S}+z_order="0")?'
-        rf'{_S}+xtl="{c}{_VALUE}*)"{_S}+ytl="{c}{_VALUE}*)"{_S}+xbr="{c}{_VALUE}*)"{_S}+ybr="{c}{_VALUE}*)"'
-        rf"(?(z)|{_S}+z_order=\"0\"){_S}*(?:/>|>{_S}*</box>)"
-    )
-
-
-_BOXES = re.compile(_box("("))  # groups: label, z, xtl, ytl, xbr, ybr
-_IMAGES = re.compile(  # groups: the whole element (and the white space after it), its attributes, z
-    rf'(<image((?:{_S}+[A-Za-z_][A-Za-z0-9_.-]*="{_VALUE}*")*){_S}*'
-    rf"(?:/>|>(?:{_S}*{_box('(?:')})*{_S}*</image>){_S}*)"
+_NUMBER = r"[-+.0-9eE]"  # decimal numbers only ("nan", " 2"...: the tree path)
+_BOXES = re.compile(  # groups: the whole element with the white space after it, label, z, xtl, ytl, xbr, ybr
+    rf'(<box{_S}+label="({_VALUE}+)"(?:{_S}+source="{_VALUE}*")?{_S}+occluded="0"(?P<z>{_S}+z_order="0")?'
+    rf'{_S}+xtl="({_NUMBER}*)"{_S}+ytl="({_NUMBER}*)"{_S}+xbr="({_NUMBER}*)"{_S}+ybr="({_NUMBER}*)"'
+    rf'(?(z)|{_S}+z_order="0"){_S}*(?:/>|>{_S}*</box>){_S}*)'
 )
+_IMAGES = re.compile(  # groups: the whole element with the white space after it, its attributes, its content
+    rf'(<image((?:{_S}+[A-Za-z_][A-Za-z0-9_.-]*="{_VALUE}*")*){_S}*'
+    rf"(?:/>|>([^<]*(?:<(?!/image>)[^<]*)*)</image>){_S}*)"
+)
+_WHITE = " \t\r\n"
+_FIRST, _SECOND, _COORDINATES = itemgetter(0), itemgetter(1), itemgetter(3, 4, 5, 6)
 _ATTRIBUTE = re.compile(rf'([A-Za-z_][A-Za-z0-9_.-]*)="({_VALUE}*)"')
 _FIRST_IMAGE = re.compile(rb"<image[ \t\r\n/>]")
 _END = re.compile(rf"</annotations>{_S}*\Z")
@@ -85,20 +83,22 @@ def scan(data: bytes) -> Scan | None:
         return None
     body = text[: end.start()]
     found = _IMAGES.findall(body)
-    if sum(len(image[0]) for image in found) != len(body):  # the images tile the text: nothing else
+    if sum(map(len, map(_FIRST, found))) != len(body):  # the images tile the text: nothing else
         return None
-    attributes = [image[1] for image in found]
+    attributes = list(map(_SECOND, found))
     sizes = [a.count('"') >> 1 for a in attributes]  # values hold no '"': two per attribute
     pairs = iter(_ATTRIBUTE.findall("".join(attributes)))  # each starts with white space: no two run together
     images = [dict(islice(pairs, n)) for n in sizes]
     if list(map(len, images)) != sizes or any("xmlns" in a for a in images):
         return None  # a duplicate attribute (malformed) or a namespace (other element names)
-    counts = [image[0].count("<box") for image in found]
-    boxes = _BOXES.findall(body)
-    if len(boxes) != sum(counts):
+    contents = [image[2].strip(_WHITE) for image in found]
+    joined = "\x00".join(contents)  # NUL: no box matches across two images
+    boxes = _BOXES.findall(joined)
+    if sum(map(len, map(_FIRST, boxes))) + len(contents) - 1 != len(joined):  # only boxes in the images
         return None
-    labels = [box[0] for box in boxes]
-    coordinates = [box[2:6] for box in boxes]
+    counts = [content.count("<box") for content in contents]
+    labels = list(map(_SECOND, boxes))
+    coordinates = list(map(_COORDINATES, boxes))
     return Scan(head, images, counts, labels, coordinates)
 
 

@@ -31,6 +31,7 @@ TASKS_FILE = "tasks.json"
 CONFIG_FILE = "label_config.xml"
 LOCAL_FILES_PREFIX = "/data/local-files/?d="
 _UPLOAD_RE = re.compile(r"^/?data/upload/\d+/")
+_SLASHES_DRIVE = re.compile(r"/+[A-Za-z]:")
 _REMOTE_SCHEMES = ("http", "https", "s3", "gs", "azure-blob", "gcs")
 _HEAD_BYTES = 65536
 
@@ -131,6 +132,6 @@ def file_name_from_url(url: str, *, path: str, record: str) -> tuple[str, bool]:
     else:
         name = text
     name = name.replace("\\", "/")
-    if not re.match(r"^/+[A-Za-z]:", name):  # "/C:/x" keeps its drive, refused below
+    if name.startswith("/") and not _SLASHES_DRIVE.match(name):  # "/C:/x" keeps its drive, refused below
         name = name.lstrip("/")
     return check_member(name, path=path, record=record), remote

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,8 @@ from dataprep.errors import InputError
 from dataprep.formats._annotation_tools import Collector, ObjectRows
 from dataprep.formats.label_studio import brush
 from dataprep.formats.label_studio.layout import file_name_from_url
+
+_NAN4 = (math.nan,) * 4
 
 LABEL_TYPES = ("rectanglelabels", "polygonlabels", "keypointlabels", "brushlabels", "choices")
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -42,10 +45,9 @@ class Rows(ObjectRows):
     multi_annotator: int = 0
     predictions: int = 0
     skipped_types: dict[str, int] = field(default_factory=dict)
-    # unrotated rectangles, converted to pixels in one pass by `resolve_deferred`: their
-    # raw x, y, width, height (percent), the image's width, height (rows and boxes: `ObjectRows`)
+    # unrotated rectangles of images of known size, converted to pixels in one pass by
+    # `resolve_deferred`: their raw x, y, width, height (percent) (rows and boxes: `ObjectRows`)
     deferred_values: list[Any] = field(default_factory=list)
-    deferred_size: list[int] = field(default_factory=list)
 
 
 def _image_url(data: Any) -> str | None:
@@ -95,25 +97,63 @@ def parse_tasks(tasks: Any, path: str, collector: Collector, rows: Rows, *, defe
             _parse_full(task, index, record, path, collector, rows, defer)
 
 
-def _defer_rectangle(result: Any, index: int, where: str, rows: Rows) -> bool:
-    """Queue an unrotated ``rectanglelabels`` result whose image size is known; False for any other."""
-    if type(result) is not dict or result.get("type") != "rectanglelabels":
-        return False
-    value = result.get("value")
-    if type(value) is not dict or value.get("rotation"):
-        return False
-    labels = value.get("rectanglelabels")
-    if type(labels) is not list or not labels or any(type(n) is not str for n in labels):
-        return False
-    sizes = {k: value[k] if k in value else result.get(k) for k in ("original_width", "original_height")}
-    width, height = _size(sizes, index, rows)
-    if width is None or height is None:
-        return False
-    for name in labels:
-        rows.deferred_values += (value.get("x"), value.get("y"), value.get("width"), value.get("height"))
-        rows.deferred_size += (width, height)
-        rows.add_deferred(index, name, where)
-    return True
+def _defer_rectangles(results: list[Any], start: int, index: int, prefix: str, rows: Rows) -> int:
+    """Queue the unrotated ``rectanglelabels`` results from `start` on, up to the first other; its position.
+
+    A queued result is read as `_read_result` reads it otherwise: each of its labels (a non-empty
+    list of strings) is an object whose pixel box `resolve_deferred` computes; the image's size
+    is the first valid ``original_width``/``original_height`` pair (`_size`), and a result met
+    while it is unknown and without a valid pair is not queued.
+    """
+    label, record, values = rows.label, rows.record, rows.deferred_values
+    first = len(label)
+    sized = rows.width[index] is not None
+    r = start
+    for r in range(start, len(results)):
+        result = results[r]
+        if type(result) is not dict or result.get("type") != "rectanglelabels":
+            break
+        value = result.get("value")
+        if type(value) is not dict or value.get("rotation"):
+            break
+        labels = value.get("rectanglelabels")
+        if type(labels) is not list or not labels:
+            break
+        if len(labels) > 1 and any(type(n) is not str for n in labels):
+            break
+        name = labels[0]
+        if type(name) is not str:
+            break
+        if not sized:
+            sizes = {key: value[key] if key in value else result.get(key) for key in _SIZE_KEYS}
+            if _size(sizes, index, rows)[0] is None:
+                break
+            sized = True
+        try:
+            box = _XYWH(value)
+        except KeyError:  # None where missing: `resolve_deferred` refuses it
+            box = (value.get("x"), value.get("y"), value.get("width"), value.get("height"))
+        where = f"{prefix}{r}]"
+        label.append(name)
+        record.append(where)
+        values += box
+        for name in labels[1:]:
+            label.append(name)
+            record.append(where)
+            values += box
+    else:
+        r = len(results)
+    n = len(label) - first  # the queued objects (rows first.., all deferred): their other columns
+    rows.deferred_rows += range(first, first + n)
+    rows.image += [index] * n
+    rows.xyxy += [_NAN4] * n
+    rows.segmentation += [None] * n
+    rows.attributes += [None] * n
+    return r
+
+
+_SIZE_KEYS = ("original_width", "original_height")
+_XYWH = itemgetter("x", "y", "width", "height")
 
 
 def resolve_deferred(rows: Rows) -> bool:
@@ -131,7 +171,10 @@ def resolve_deferred(rows: Rows) -> bool:
     if values.shape != (4 * len(rows.deferred_rows),) or not np.isfinite(values).all():
         return False
     x, y, w, h = values.reshape(-1, 4).T
-    width, height = np.array(rows.deferred_size, dtype=np.float64).reshape(-1, 2).T
+    sizes = np.array([np.nan if w is None else w for w in rows.width], dtype=np.float64)
+    image = np.array(rows.image, dtype=np.int64)[rows.deferred_rows]
+    width = sizes[image]
+    height = np.array([np.nan if h is None else h for h in rows.height], dtype=np.float64)[image]
     x, y, w, h = x * width / 100, y * height / 100, w * width / 100, h * height / 100
     rows.deferred_xyxy = np.stack([x, y, x + w, y + h], axis=1)
     return True
@@ -147,17 +190,28 @@ def _parse_full(
     for a, ann in enumerate(annotations):
         if not isinstance(ann, dict) or ann.get("was_cancelled"):
             continue
-        for r, result in enumerate(ann.get("result") or []):
-            where = f"{record}.annotations[{a}].result[{r}]"
-            if defer and _defer_rectangle(result, index, where, rows):
-                continue
-            if not isinstance(result, dict) or not isinstance(result.get("value"), dict):
-                collector.report(InputError(path, "a result needs a 'value' object", record=where, hint=_HINT))
-                continue
-            value = dict(result["value"])
-            for key in ("original_width", "original_height"):
-                value.setdefault(key, result.get(key))
-            _add_result(str(result.get("type", "")).lower(), value, index, where, path, collector, rows)
+        results = ann.get("result") or []
+        prefix = f"{record}.annotations[{a}].result["
+        if not (defer and type(results) is list):
+            for r, result in enumerate(results):
+                _read_result(result, index, f"{prefix}{r}]", path, collector, rows)
+            continue
+        r = 0
+        while r < len(results):  # runs of queued rectangles, the others result by result
+            r = _defer_rectangles(results, r, index, prefix, rows)
+            if r < len(results):
+                _read_result(results[r], index, f"{prefix}{r}]", path, collector, rows)
+                r += 1
+
+
+def _read_result(result: Any, index: int, where: str, path: str, collector: Collector, rows: Rows) -> None:
+    if not isinstance(result, dict) or not isinstance(result.get("value"), dict):
+        collector.report(InputError(path, "a result needs a 'value' object", record=where, hint=_HINT))
+        return
+    value = dict(result["value"])
+    for key in ("original_width", "original_height"):
+        value.setdefault(key, result.get(key))
+    _add_result(str(result.get("type", "")).lower(), value, index, where, path, collector, rows)
 
 
 def _parse_minimal(task: dict[str, Any], index: int, record: str, path: str, collector: Collector, rows: Rows) -> None:
