@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -123,6 +123,17 @@ class ReadResult:
     annotation_sources: pd.DataFrame | None = None
 
 
+class ImageSource(Protocol):
+    """``(root, file_name, *, strict=False) -> bytes | None``: an image as the label files under `root` embed it.
+
+    Bounded like the reader (size limits, decompression bombs). None when no label file embeds
+    `file_name`; with ``strict=True`` embedded data that cannot be used (not base64, over the
+    limit, not an image, a bomb) raises `InputError` saying why, where it would give None.
+    """
+
+    def __call__(self, root: Path, file_name: str, *, strict: bool = False) -> bytes | None: ...
+
+
 @dataclass(frozen=True)
 class FormatSpec:
     """One label format: its name, what it holds, and its detect/read/write functions."""
@@ -138,9 +149,9 @@ class FormatSpec:
     plan: Callable[..., list[Loss]] | None = None
     validation: ValidationHooks | None = None  # None: no documents, no derived locations
     # Image files the format's label files can hold themselves (LabelMe's base64 ``imageData``):
-    # ``(root, file_name) -> bytes | None``, bounded like the reader; `place_images` and
-    # `image_bytes` ask it for images missing on disk. None: the format embeds no images.
-    image_source: Callable[[Path, str], bytes | None] | None = None
+    # The images its label files embed (`ImageSource`); `place_images`, `image_bytes` and
+    # validation ask it for images missing on disk. None: the format embeds no images.
+    image_source: ImageSource | None = None
 
     def __post_init__(self) -> None:
         # declared here, asked by `embedded_image` without importing the registry (formats import base)
@@ -149,7 +160,7 @@ class FormatSpec:
 
 
 # every FormatSpec.image_source declared so far, in declaration order
-_IMAGE_SOURCES: list[Callable[[Path, str], bytes | None]] = []
+_IMAGE_SOURCES: list[ImageSource] = []
 
 
 @dataclass(frozen=True)
@@ -430,13 +441,14 @@ def place_images(ds: Dataset, destinations: Iterable[str | Path], mode: str) -> 
     return placed, len(pairs) - placed
 
 
-def embedded_image(root: Path, file_name: str) -> bytes | None:
+def embedded_image(root: Path, file_name: str, *, strict: bool = False) -> bytes | None:
     """The bytes of image `file_name` (relative to `root`) as a label file holds it, or None.
 
-    Asks each format's `FormatSpec.image_source` (LabelMe's base64 ``imageData``).
+    Asks each format's `FormatSpec.image_source` (LabelMe's base64 ``imageData``), passing
+    `strict` on (`ImageSource`).
     """
     for source in _IMAGE_SOURCES:
-        if (data := source(root, file_name)) is not None:
+        if (data := source(root, file_name, strict=strict)) is not None:
             return data
     return None
 

@@ -9,7 +9,6 @@ format's `FormatSpec.image_source` for images its label files embed (`embedded_s
 
 from __future__ import annotations
 
-import inspect
 import io
 import os
 from collections.abc import Callable
@@ -148,9 +147,9 @@ class CheckContext:
         """``file_name -> bytes | None``: the image as the dataset's label files embed it (None: they don't).
 
         The format's `FormatSpec.image_source` under the dataset's root (LabelMe's base64
-        ``imageData``); for a dataset of unknown format, every format's. A source that takes
-        ``strict`` is asked with ``strict=True``: it raises `InputError` saying why embedded data
-        it finds cannot be used (not base64, a decompression bomb), where it would return None.
+        ``imageData``); for a dataset of unknown format, every format's. Asked with
+        ``strict=True`` (`formats.base.ImageSource`): it raises `InputError` saying why embedded
+        data it finds cannot be used (not base64, a decompression bomb), where it would give None.
         None when the dataset has no root or its format embeds no images.
         """
         from dataprep.formats import FORMATS
@@ -160,13 +159,10 @@ class CheckContext:
         if root is None:
             return None
         if self.format is None:
-            return partial(embedded_image, root)
+            return partial(embedded_image, root, strict=True)
         spec = FORMATS.get(self.format)
         source = None if spec is None else spec.image_source
-        if source is None:
-            return None
-        strict = "strict" in inspect.signature(source).parameters
-        return partial(source, root, strict=True) if strict else partial(source, root)
+        return None if source is None else partial(source, root, strict=True)
 
     @cached_property
     def image_probes(self) -> pd.DataFrame:
