@@ -15,8 +15,10 @@ relative to the image as displayed, which is how Ultralytics and OpenCV load it)
 Layouts read (`layout`): Ultralytics ``data.yaml``, darknet ``obj.data``, and loose folders
 without a config. Layouts written (`write`): ``ultralytics`` and ``darknet``.
 
-The package by role: `layout` finds the files and splits (and holds `label_path_for`, the
-images -> labels rule), `labels` pairs images with label files, `names` reads class names,
+The package by role: `layout` finds the files and splits (reading ``data.yaml`` in `data_yaml`,
+``obj.data`` in `obj_data`; `paths` resolves their entries and holds `label_path_for`, the
+images -> labels rule; `inventory` the resulting `Layout`), `labels` pairs images with label
+files, `names` reads class names,
 `parse` turns label bytes into rows and rows into annotations, `write` places and writes (its
 `_prepare` shared with `plan`), `documents` holds the validation hooks.
 """

@@ -44,7 +44,7 @@ class Listing:
 
     def __init__(self) -> None:
         self._cache: dict[str, frozenset[str]] = {}
-        self.walked: dict[str, list[str]] = {}  # folder -> image files under it (see `layout.walk_images`)
+        self.walked: dict[str, list[str]] = {}  # folder -> image files under it (see `paths.walk_images`)
 
     def names(self, folder: str) -> frozenset[str]:
         """Entries of `folder` (empty when it cannot be listed)."""
