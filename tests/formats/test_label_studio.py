@@ -348,3 +348,73 @@ def test_one_pass_matches_result_by_result_on_converter_exports(conformance: Pat
     np.testing.assert_array_equal(a[0], b[0])
     assert a[1:] == b[1:]
     assert export != "data.json" or fast.deferred_rows
+
+
+def _outcome(tasks: list, on_error: str, *, defer: bool) -> tuple:
+    """What `read` makes of `tasks` (columns, names, counts, findings) or the error it raises, as text."""
+    from dataprep.formats._annotation_tools import Collector
+    from dataprep.formats.label_studio.parse import Rows, parse_export, parse_tasks
+
+    try:
+        if defer:
+            rows, collector = parse_export(tasks, "tasks.json", on_error)
+        else:
+            rows, collector = Rows(), Collector(on_error)
+            parse_tasks(tasks, "tasks.json", collector, rows, defer=False)
+    except InputError as err:
+        return ("error", str(err), err.record)
+    xyxy, *columns = _columns(rows)
+    counts = [rows.file_name, rows.task_id, rows.remote, rows.multi_annotator, rows.predictions, rows.skipped_types]
+    return repr(xyxy.tolist()), repr(columns), counts, [(f.record, f.message) for f in collector.findings]
+
+
+def _mixed_tasks() -> list:
+    """Plain rectangles among every other kind of result, name and size."""
+    rotated, choices = rect(10, 20, 30, 40, rotation=90), {"type": "choices", "value": {"choices": ["day"]}}
+    two = rect(1, 2, 3, 4, label="dog")
+    two["value"]["rectanglelabels"] = ["dog", "cat"]
+    unsized, value_sized = rect(5, 5, 10, 10), rect(5, 5, 10, 10, size=(400, 300))
+    del unsized["original_width"]
+    value_sized["value"]["original_width"] = 800  # the value's own size comes first
+    polygon = {"type": "polygonlabels", "original_width": 10, "original_height": 10}
+    polygon["value"] = {"points": [[0, 0], [50, 0], [50, 50]], "polygonlabels": ["cat"]}
+    no_label = rect(1, 1, 2, 2)
+    no_label["value"]["rectanglelabels"] = []
+    tasks = [
+        task("a.jpg", rect(12.5, 25, 50, 10), rotated, two, choices, rect(0, 0, 1, 1), polygon, rect(1, 1, 1, 1)),
+        task("./sub//b.jpg", unsized, value_sized, rect(0, 0, 100, 100), no_label, "not a result", task_id=2),
+        task("http://host/c.png?x=1", rect(1, 2, 3, 4), {"type": "rectanglelabels", "value": "?"}, task_id=3),
+        {"id": 4, "data": {"image": "d.jpg"}, "annotations": [{"was_cancelled": True, "result": [rect(1, 1, 1, 1)]}]},
+        {"id": 5, "data": {"image": "e.jpg"}, "predictions": [{}], "annotations": [{"result": {"x": 1}}]},
+        task("f.jpg", task_id=6),
+    ]
+    tasks[0]["annotations"].append({"result": [rect(2, 2, 2, 2, size=(1, 1))]})  # a second annotator
+    return tasks
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["none", "unsafe name", "unsafe name first", "bad value", "bad value and unsafe name after", "missing value"],
+)
+def test_queued_and_result_by_result_read_alike(change: str) -> None:
+    tasks = _mixed_tasks()
+    if "unsafe name" in change:
+        tasks[-1 if change == "unsafe name" else 0]["data"]["image"] = "/data/local-files/?d=../escape.jpg"
+    if "bad value" in change:
+        tasks[1]["annotations"][0]["result"][2]["value"]["x"] = "left"
+    if change == "bad value and unsafe name after":
+        tasks[2]["data"]["image"] = "../x.png"
+    if change == "missing value":
+        del tasks[0]["annotations"][0]["result"][4]["value"]["y"]
+    for on_error in ("raise", "collect"):
+        assert _outcome(tasks, on_error, defer=True) == _outcome(tasks, on_error, defer=False)
+
+
+def test_the_first_error_in_task_order_is_raised(tmp_path: Path) -> None:
+    # an unsafe name is found at the end of the queued pass; a bad value in a later task must not win
+    bad = rect(1, 1, 5, 5)
+    bad["value"]["x"] = "left"
+    tasks = [task("../a.jpg", rect(1, 1, 5, 5)), task("b.jpg", rect(1, 1, 5, 5), {"type": "rectanglelabels"})]
+    with pytest.raises(InputError, match="unsafe file name") as info:
+        ls.read(write_export(tmp_path / "tasks.json", tasks))
+    assert info.value.record == "[0].data.image"

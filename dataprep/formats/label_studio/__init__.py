@@ -23,14 +23,7 @@ import numpy as np
 import pandas as pd
 
 from dataprep.errors import InputError
-from dataprep.formats._annotation_tools import (
-    Collector,
-    check_options,
-    finish_read,
-    images_table,
-    parse_rows,
-    probe_sizes,
-)
+from dataprep.formats._annotation_tools import check_options, finish_read, images_table, probe_sizes
 from dataprep.formats.base import FormatSpec, OnError, ReadResult
 from dataprep.formats.label_studio import brush, documents
 from dataprep.formats.label_studio.layout import (
@@ -43,7 +36,7 @@ from dataprep.formats.label_studio.layout import (
     file_name_from_url,
     resolve_layout,
 )
-from dataprep.formats.label_studio.parse import Rows, parse_tasks, resolve_deferred
+from dataprep.formats.label_studio.parse import Rows, parse_export
 from dataprep.formats.label_studio.write import CAPABILITIES, plan, write
 
 __all__ = [
@@ -75,18 +68,14 @@ def read(path: Path, *, on_error: OnError = "raise", provenance: bool = False, *
     # 1. layout: the json and its label config
     layout = resolve_layout(Path(path))
     order = _config_labels(layout.config) if layout.config else None
-    # 2. parse (else a bad value among the queued rectangles: again, result by result, to name it)
+    # 2. parse (else a bad value among the queued rectangles or an unsafe image name: again,
+    # result by result, to name it)
     try:
         tasks = orjson.loads(layout.json_file.read_bytes())
     except orjson.JSONDecodeError as err:
         raise InputError(layout.json_file, f"not valid JSON ({err})", hint="Re-export from Label Studio") from None
 
-    def parse(collector: Collector, defer: bool) -> Rows:
-        rows = Rows()
-        parse_tasks(tasks, str(layout.json_file), collector, rows, defer=defer)
-        return rows
-
-    rows, collector = parse_rows(parse, resolve_deferred, on_error)
+    rows, collector = parse_export(tasks, str(layout.json_file), on_error)
     _notes(layout, rows)
     # 3. tables, 4. the result
     tables = (_images_table(layout, rows), *_categories(rows.label, order, layout.notes))

@@ -121,6 +121,12 @@ def file_name_from_url(url: str, *, path: str, record: str) -> tuple[str, bool]:
     Raises:
         InputError: the name would leave the folder (``..``, a drive, NUL) or is empty.
     """
+    name, remote = url_path(url)
+    return check_member(name, path=path, record=record), remote
+
+
+def url_path(url: str) -> tuple[str, bool]:
+    """`file_name_from_url` before the safe-path rule (`dataprep.files.clean_members`): ``(name, remote?)``."""
     text = url.strip()
     remote = False
     if "?d=" in text:
@@ -134,4 +140,4 @@ def file_name_from_url(url: str, *, path: str, record: str) -> tuple[str, bool]:
     name = name.replace("\\", "/")
     if name.startswith("/") and not _SLASHES_DRIVE.match(name):  # "/C:/x" keeps its drive, refused below
         name = name.lstrip("/")
-    return check_member(name, path=path, record=record), remote
+    return name, remote

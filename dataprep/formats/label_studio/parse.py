@@ -25,9 +25,11 @@ from typing import Any
 import numpy as np
 
 from dataprep.errors import InputError
-from dataprep.formats._annotation_tools import Collector, ObjectRows
+from dataprep.files import clean_members
+from dataprep.formats._annotation_tools import Collector, ObjectRows, parse_rows
+from dataprep.formats.base import OnError
 from dataprep.formats.label_studio import brush
-from dataprep.formats.label_studio.layout import file_name_from_url
+from dataprep.formats.label_studio.layout import file_name_from_url, url_path
 
 _NAN4 = (math.nan,) * 4
 
@@ -45,6 +47,9 @@ class Rows(ObjectRows):
     multi_annotator: int = 0
     predictions: int = 0
     skipped_types: dict[str, int] = field(default_factory=dict)
+    # with `defer`, image names are checked at the end: True when one is unsafe (`resolve_deferred`
+    # then asks for a second pass, which names the task)
+    unsafe_names: bool = False
     # unrotated rectangles of images of known size, converted to pixels in one pass by
     # `resolve_deferred`: their raw x, y, width, height (percent) (rows and boxes: `ObjectRows`)
     deferred_values: list[Any] = field(default_factory=list)
@@ -64,7 +69,8 @@ def parse_tasks(tasks: Any, path: str, collector: Collector, rows: Rows, *, defe
     """Parse a decoded export (a list of tasks, full or JSON-MIN) into `rows`.
 
     With `defer`, unrotated ``rectanglelabels`` of full exports only queue their values for
-    `resolve_deferred`.
+    `resolve_deferred`, and the image names are checked all at once at the end (an unsafe one
+    sets ``rows.unsafe_names``).
     """
     if isinstance(tasks, dict):
         tasks = [tasks]
@@ -80,11 +86,14 @@ def parse_tasks(tasks: Any, path: str, collector: Collector, rows: Rows, *, defe
         if not isinstance(url, str) or not url.strip():
             collector.report(InputError(path, "task has no image URL", record=f"{record}.data.image", hint=_HINT))
             continue
-        try:
-            name, remote = file_name_from_url(url, path=path, record=f"{record}.data.image")
-        except InputError as err:
-            collector.report(err, "unsafe-file-name")
-            continue
+        if defer:  # the safe-path rule for all names at once, at the end
+            name, remote = url_path(url)
+        else:
+            try:
+                name, remote = file_name_from_url(url, path=path, record=f"{record}.data.image")
+            except InputError as err:
+                collector.report(err, "unsafe-file-name")
+                continue
         rows.remote += remote
         index = len(rows.file_name)
         rows.file_name.append(name)
@@ -95,6 +104,30 @@ def parse_tasks(tasks: Any, path: str, collector: Collector, rows: Rows, *, defe
             _parse_minimal(task, index, record, path, collector, rows)
         else:
             _parse_full(task, index, record, path, collector, rows, defer)
+    if defer:
+        clean, bad = clean_members(rows.file_name)
+        rows.file_name = clean.tolist()
+        rows.unsafe_names = bool(bad.any())
+
+
+def parse_export(tasks: Any, path: str, on_error: OnError) -> tuple[Rows, Collector]:
+    """The rows of a decoded export: queued, then resolved in one pass, else again result by result.
+
+    Under ``on_error="raise"`` the error raised is the first in task order, as result by result
+    (an unsafe name or a bad queued value is only found at the end of the queued pass).
+    """
+
+    def parse(collector: Collector, defer: bool) -> Rows:
+        rows = Rows()
+        try:
+            parse_tasks(tasks, path, collector, rows, defer=defer)
+        except InputError:
+            if defer:  # raises the first error in task order
+                parse_tasks(tasks, path, Collector(on_error), Rows(), defer=False)
+            raise
+        return rows
+
+    return parse_rows(parse, resolve_deferred, on_error)
 
 
 def _defer_rectangles(results: list[Any], start: int, index: int, prefix: str, rows: Rows) -> int:
@@ -159,9 +192,12 @@ _XYWH = itemgetter("x", "y", "width", "height")
 def resolve_deferred(rows: Rows) -> bool:
     """Pixel boxes of the queued rectangles in one numpy pass, with `_rectangle`'s arithmetic.
 
-    Returns False, changing nothing, when a value is missing, not a number or not finite: the
-    caller parses again result by result, which names the record.
+    Returns False, changing nothing, when a value is missing, not a number or not finite, or an
+    image name is unsafe (``unsafe_names``): the caller parses again result by result, which
+    names the record.
     """
+    if rows.unsafe_names:
+        return False
     if not rows.deferred_rows:
         return True
     try:
