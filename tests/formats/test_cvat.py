@@ -383,3 +383,15 @@ def test_bulk_path_reads_like_the_tree(tmp_path: Path, variant: str) -> None:
     assert (bulk.scan(xml.read_bytes()) is not None) == bulk_path
     for on_error in ("raise", "collect"):
         assert _outcome(tmp_path, on_error, defer=True) == _outcome(tmp_path, on_error, defer=False)
+
+
+def test_the_first_error_in_document_order_is_raised(tmp_path: Path) -> None:
+    # a bad coordinate among plain boxes is found at the end of the queued pass: a later bad polygon must not win
+    images = (
+        '<image id="0" name="a.jpg"><box label="x" xtl="oops" ytl="0" xbr="2" ybr="2"/></image>'
+        '<image id="1" name="b.jpg"><polygon label="x" points="0,0;1,1"/></image>'
+    )
+    cvat_xml(tmp_path / "annotations.xml", images)
+    with pytest.raises(InputError, match="bad <box> geometry") as info:
+        cvat.read(tmp_path)
+    assert info.value.record == "image[1]/box[1]"

@@ -65,12 +65,23 @@ def read(path: Path, *, on_error: OnError = "raise", provenance: bool = False, *
     layout = resolve_layout(Path(path))
     # 2. parse: every xml -> rows; plain boxes converted in one pass at the end (else a bad
     # coordinate among them: again, shape by shape, to name it)
-    rows, collector = parse_rows(lambda c, defer: _parse_files(layout, c, defer=defer), resolve_deferred, on_error)
+    rows, collector = parse_rows(lambda c, defer: _parse_first(layout, c, defer=defer), resolve_deferred, on_error)
     _notes(layout, rows)
     # 3. tables, 4. the result
     tables = (_images_table(rows, layout.notes), *_categories(rows, layout.notes))
     sources = rows.source if provenance else None
     return finish_read("cvat", layout.root, layout.notes, collector, rows, tables, sources)
+
+
+def _parse_first(layout: Layout, collector: Collector, *, defer: bool) -> Rows:
+    """`_parse_files`; under ``on_error="raise"`` the error raised is the first in document order, as
+    shape by shape (a bad coordinate among the queued boxes is only found at the end)."""
+    try:
+        return _parse_files(layout, collector, defer=defer)
+    except InputError:
+        if defer:  # raises the first error in document order
+            _parse_files(layout, Collector(collector.on_error), defer=False)
+        raise
 
 
 def _parse_files(layout: Layout, collector: Collector, *, defer: bool) -> Rows:
