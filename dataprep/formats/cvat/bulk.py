@@ -56,13 +56,13 @@ _ENCODING = re.compile(rb"""\A(?:\xef\xbb\xbf)?<\?xml[^>]*?encoding=["']([A-Za-z
 
 @dataclass
 class Scan:
-    """What `scan` read: the head's root, each image's attributes and box count, each box's label and texts."""
+    """What `scan` read: the head's root, each image's attributes and box count, each box's label and box."""
 
     head: Any  # ElementTree.Element: <annotations> with everything before the first <image>
     images: list[dict[str, str]]
     counts: list[int]
     labels: list[str]
-    coordinates: list[tuple[str, str, str, str]]
+    xyxy: np.ndarray | None  # (N, 4) float64 pixels; None if a coordinate is not a number
 
 
 def scan(data: bytes) -> Scan | None:
@@ -82,33 +82,34 @@ def scan(data: bytes) -> Scan | None:
     if end is None or "\ufffe" in text or "\uffff" in text:  # characters XML forbids
         return None
     body = text[: end.start()]
+    del text  # each step frees what the next no longer needs: the peak stays below a tree's
     found = _IMAGES.findall(body)
     if sum(map(len, map(_FIRST, found))) != len(body):  # the images tile the text: nothing else
         return None
+    del body
     attributes = list(map(_SECOND, found))
+    contents = [image[2].strip(_WHITE) for image in found]
+    del found
     sizes = [a.count('"') >> 1 for a in attributes]  # values hold no '"': two per attribute
     pairs = iter(_ATTRIBUTE.findall("".join(attributes)))  # each starts with white space: no two run together
     images = [dict(islice(pairs, n)) for n in sizes]
     if list(map(len, images)) != sizes or any("xmlns" in a for a in images):
         return None  # a duplicate attribute (malformed) or a namespace (other element names)
-    contents = [image[2].strip(_WHITE) for image in found]
-    joined = "\x00".join(contents)  # NUL: no box matches across two images
-    boxes = _BOXES.findall(joined)
-    if sum(map(len, map(_FIRST, boxes))) + len(contents) - 1 != len(joined):  # only boxes in the images
-        return None
     counts = [content.count("<box") for content in contents]
-    labels = list(map(_SECOND, boxes))
-    coordinates = list(map(_COORDINATES, boxes))
-    return Scan(head, images, counts, labels, coordinates)
-
-
-def floats(coordinates: list[tuple[str, str, str, str]]) -> np.ndarray | None:
-    """``(N, 4)`` float64 of the coordinate texts (``float``, as shape by shape), or None if one is not a number."""
-    try:
-        values = np.fromiter(map(float, chain.from_iterable(coordinates)), np.float64, 4 * len(coordinates))
-    except (TypeError, ValueError):
+    joined = "\x00".join(contents)  # NUL: no box matches across two images
+    del contents
+    boxes = _BOXES.findall(joined)
+    if sum(map(len, map(_FIRST, boxes))) + len(counts) - 1 != len(joined):  # only boxes in the images
         return None
-    return values.reshape(-1, 4)
+    del joined
+    labels = list(map(_SECOND, boxes))
+    try:  # ``float``, as shape by shape
+        values = np.fromiter(map(float, chain.from_iterable(map(_COORDINATES, boxes))), np.float64, 4 * len(boxes))
+    except ValueError:  # "1.2.3": the tree path names it
+        xyxy = None
+    else:
+        xyxy = values.reshape(-1, 4)
+    return Scan(head, images, counts, labels, xyxy)
 
 
 @dataclass

@@ -60,6 +60,8 @@ class Rows(ObjectRows):
     # plain boxes (no rotation, flags, group or attributes) of files read as a tree, converted
     # in one pass by `resolve_deferred`: their xtl, ytl, xbr, ybr texts (rows and boxes: `ObjectRows`)
     deferred_text: list[Any] = field(default_factory=list)
+    # the boxes of files `bulk.scan` read: (first row, (N, 4) float64 pixels) per file
+    scanned: list[tuple[int, np.ndarray]] = field(default_factory=list)
 
 
 def check_safe(data: bytes, path: str) -> None:
@@ -190,7 +192,7 @@ def _add_scanned(
     used = set(labels)
     if any(spec.attributes for name, spec in rows.labels.items() if name in used):
         return False
-    xyxy = bulk.floats(scanned.coordinates)
+    xyxy = scanned.xyxy
     columns = bulk.image_columns(scanned.images, by_task, fallback, image_files)
     if xyxy is None or any(columns.unsafe):
         return False
@@ -203,31 +205,39 @@ def _add_scanned(
     rows.missing_files += columns.found.count(False)
     counts = scanned.counts
     nones = [None] * n
+    first = len(rows.image)
     rows.image += np.repeat(np.arange(start, start + len(counts)), counts).tolist()
     rows.label += labels
-    rows.xyxy += xyxy.tolist()
+    rows.xyxy += [_NAN4] * n  # boxes: `resolve_deferred` puts `xyxy` there
     rows.segmentation += nones
     rows.attributes += nones
+    rows.scanned.append((first, xyxy))
     rows.record += [f"image[{k}]/box[{j}]" for k, c in enumerate(counts, start=1) for j in range(1, c + 1)]
     return True
 
 
 _UNSET = ("0", "")
+_NAN4 = (math.nan,) * 4
 
 
 def resolve_deferred(rows: Rows) -> bool:
     """The queued boxes' coordinates, converted in one pass (``float`` as the shape-by-shape path does).
 
-    Returns False, changing nothing, when a coordinate is missing or not a number: the caller
-    parses again shape by shape, which names the element.
+    The boxes of scanned files (``rows.scanned``) join them. Returns False, changing nothing, when
+    a coordinate is missing or not a number: the caller parses again shape by shape, which names
+    the element.
     """
-    if not rows.deferred_rows:
-        return True
     try:
         values = np.fromiter(map(float, rows.deferred_text), np.float64, len(rows.deferred_text))
     except (TypeError, ValueError):
         return False
-    rows.deferred_xyxy = values.reshape(-1, 4)
+    if rows.scanned:
+        targets = [np.asarray(rows.deferred_rows, dtype=np.int64)]
+        targets += [np.arange(first, first + len(xyxy)) for first, xyxy in rows.scanned]
+        rows.deferred_rows = np.concatenate(targets).tolist()
+        values = np.concatenate([values, *(xyxy.ravel() for _, xyxy in rows.scanned)])
+    if rows.deferred_rows:
+        rows.deferred_xyxy = values.reshape(-1, 4)
     return True
 
 
