@@ -157,10 +157,12 @@ def _defer_rectangles(results: list[Any], start: int, index: int, prefix: str, r
         name = labels[0]
         if type(name) is not str:
             break
-        if not sized:
-            sizes = {key: value[key] if key in value else result.get(key) for key in _SIZE_KEYS}
-            if _size(sizes, index, rows)[0] is None:
+        if not sized:  # `_size` of the value's size, else the result's
+            w = value["original_width"] if "original_width" in value else result.get("original_width")
+            h = value["original_height"] if "original_height" in value else result.get("original_height")
+            if not (isinstance(w, _REAL) and isinstance(h, _REAL) and w > 0 and h > 0):
                 break
+            rows.width[index], rows.height[index] = int(w), int(h)
             sized = True
         try:
             box = _XYWH(value)
@@ -185,7 +187,7 @@ def _defer_rectangles(results: list[Any], start: int, index: int, prefix: str, r
     return r
 
 
-_SIZE_KEYS = ("original_width", "original_height")
+_REAL = (int, float)
 _XYWH = itemgetter("x", "y", "width", "height")
 
 
@@ -221,11 +223,11 @@ def _parse_full(
 ) -> None:
     annotations = task.get("annotations") or []
     rows.predictions += len(task.get("predictions") or [])
-    kept = [a for a in annotations if isinstance(a, dict) and not a.get("was_cancelled")]
-    rows.multi_annotator += len(kept) > 1
+    kept = 0
     for a, ann in enumerate(annotations):
         if not isinstance(ann, dict) or ann.get("was_cancelled"):
             continue
+        kept += 1
         results = ann.get("result") or []
         prefix = f"{record}.annotations[{a}].result["
         if not (defer and type(results) is list):
@@ -238,6 +240,7 @@ def _parse_full(
             if r < len(results):
                 _read_result(results[r], index, f"{prefix}{r}]", path, collector, rows)
                 r += 1
+    rows.multi_annotator += kept > 1
 
 
 def _read_result(result: Any, index: int, where: str, path: str, collector: Collector, rows: Rows) -> None:
