@@ -15,6 +15,7 @@ used; see `write`. Modules by role: `layout`, `parse`, `brush` (the brush RLE), 
 
 from __future__ import annotations
 
+from os.path import isfile
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -114,7 +115,12 @@ def _notes(layout: Layout, rows: Rows) -> None:
 
 
 def _images_table(layout: Layout, rows: Rows) -> pd.DataFrame:
-    todo = [k for k, name in enumerate(rows.file_name) if rows.width[k] is None and (layout.root / name).is_file()]
+    root = str(layout.root)
+    todo = [
+        k
+        for k, (name, w) in enumerate(zip(rows.file_name, rows.width, strict=True))
+        if w is None and isfile(f"{root}/{name}")
+    ]
     widths, heights = probe_sizes(layout.root, rows, todo, layout.notes)
     return images_table(rows.file_name, widths, heights)
 
