@@ -341,6 +341,14 @@ _VARIANTS = {  # name: (images, bulk path taken)
     "comment": (f'<image name="a.jpg">{_PLAIN}</image><!-- c --><image name="b.jpg"/>', False),
     "label with attribute specs": ('<image name="a.jpg">' + _PLAIN.replace(_X, '"y"') + _PLAIN + "</image>", True),
     "namespace": (f'<image xmlns="urn:x" name="a.jpg">{_PLAIN}</image><image name="b.jpg">{_PLAIN}</image>', False),
+    "namespace on every image": (
+        f'<image xmlns="urn:x" name="a.jpg">{_PLAIN}</image><image xmlns="urn:x" name="b.jpg">{_PLAIN}</image>',
+        False,
+    ),
+    "same attributes on every image": (
+        f'<image name="a.jpg" subset="Train" width="4">{_PLAIN}</image><image name="b.jpg" subset="x" width="-1"/>',
+        True,
+    ),
     "tab in a value": (f'<image name="a\tb.jpg">{_PLAIN}</image>', False),
     "polygon": (f'<image name="a.jpg">{_PLAIN}<polygon label="x" points="0,0;1,0;1,1"/></image>', False),
     "empty label": ('<image name="a.jpg">' + _PLAIN.replace(_X, '""') + "</image>", False),
