@@ -349,6 +349,7 @@ _VARIANTS = {  # name: (images, bulk path taken)
         f'<image name="a.jpg" subset="Train" width="4">{_PLAIN}</image><image name="b.jpg" subset="x" width="-1"/>',
         True,
     ),
+    "unclosed images (the scan stays linear)": (f'<image name="a.jpg">{_PLAIN}' * 3000, False),
     "tab in a value": (f'<image name="a\tb.jpg">{_PLAIN}</image>', False),
     "polygon": (f'<image name="a.jpg">{_PLAIN}<polygon label="x" points="0,0;1,0;1,1"/></image>', False),
     "empty label": ('<image name="a.jpg">' + _PLAIN.replace(_X, '""') + "</image>", False),

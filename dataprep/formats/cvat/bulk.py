@@ -44,7 +44,7 @@ _BOXES = re.compile(  # groups: the whole element with the white space after it,
 )
 _IMAGES = re.compile(  # groups: the whole element with the white space after it, its attributes, its content
     rf'(<image((?:{_S}+[A-Za-z_][A-Za-z0-9_.-]*="{_VALUE}*")*){_S}*'
-    rf"(?:/>|>([^<]*(?:<(?!/image>)[^<]*)*)</image>){_S}*)"
+    rf"(?:/>|>([^<]*(?:<(?!/image>|image[ \t\r\n/>])[^<]*)*)</image>){_S}*)"  # (no image inside: linear time)
 )
 _WHITE = " \t\r\n"
 _FIRST, _SECOND, _COORDINATES = itemgetter(0), itemgetter(1), itemgetter(3, 4, 5, 6)
