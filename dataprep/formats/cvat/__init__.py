@@ -12,8 +12,9 @@ order (ids 1..C), their attribute specs kept in ``categories.attributes`` so tha
 again restores ``<meta>``; labels only met on shapes follow, sorted. Shapes without a label
 are skipped (noted). ``<track>`` (video) exports are refused.
 
-Modules by role: `layout` (files, detection), `parse` (xml bytes -> rows), `write` (`plan` and
-`write` on one ``_prepare``), `documents` (validation hooks).
+Modules by role: `layout` (files, detection), `parse` (xml bytes -> rows), `bulk` (the common
+file of plain boxes, read with two regex scans instead of a tree), `write` (`plan` and `write`
+on one ``_prepare``), `documents` (validation hooks).
 """
 
 from __future__ import annotations
@@ -63,8 +64,9 @@ def read(path: Path, *, on_error: OnError = "raise", provenance: bool = False, *
     check_options("cvat", options)
     # 1. layout: the xml files and the image files under the folder
     layout = resolve_layout(Path(path))
-    # 2. parse: every xml -> rows; plain boxes converted in one pass at the end (else a bad
-    # coordinate among them: again, shape by shape, to name it)
+    # 2. parse: every xml -> rows (a file of plain boxes in bulk, without a tree); plain boxes
+    # converted in one pass at the end (else a bad coordinate among them: again, shape by
+    # shape, to name it)
     rows, collector = parse_rows(lambda c, defer: _parse_first(layout, c, defer=defer), resolve_deferred, on_error)
     _notes(layout, rows)
     # 3. tables, 4. the result
