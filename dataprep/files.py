@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -372,27 +372,37 @@ def probe_image(path: str | Path) -> ImageHeader:
     from PIL import Image, UnidentifiedImageError  # lazy: convert/info avoid it when sizes are known
 
     try:
-        with Image.open(path) as im:
-            stored_w, stored_h = im.size
-            fmt = im.format
-            orientation = 1
-            try:
-                if fmt == "PNG":  # getexif() would decode a PNG to find a trailing eXIf chunk
-                    exif = Image.Exif()
-                    if "exif" in im.info:
-                        exif.load(im.info["exif"])
-                else:
-                    exif = im.getexif()
-                orientation = int(exif.get(0x0112, 1) or 1)
-            except Exception:  # a broken EXIF block is not a broken image
-                orientation = 1
+        return pillow_header(path)
     except FileNotFoundError:
         raise InputError(path, "image file not found", hint="Check the file name in the labels") from None
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as err:
         raise InputError(path, f"not a readable image ({err})", hint="Re-export or remove the file") from None
+
+
+def pillow_header(source: str | Path | IO[bytes]) -> ImageHeader:
+    """An image's size, format and EXIF orientation as Pillow reads them (a file or bytes in memory).
+
+    Raises:
+        PIL.UnidentifiedImageError, OSError, ValueError: not an image Pillow opens (or a bomb).
+    """
+    from PIL import Image
+
+    with Image.open(source) as im:
+        stored_w, stored_h = im.size
+        fmt = im.format
+        try:
+            if fmt == "PNG":  # getexif() would decode a PNG to find a trailing eXIf chunk
+                exif = Image.Exif()
+                if "exif" in im.info:
+                    exif.load(im.info["exif"])
+            else:
+                exif = im.getexif()
+            orientation = int(exif.get(0x0112, 1) or 1)
+        except Exception:  # a broken EXIF block is not a broken image
+            orientation = 1
     if orientation not in range(1, 9):
         orientation = 1
-    w, h = (stored_h, stored_w) if orientation in (5, 6, 7, 8) else (stored_w, stored_h)
+    w, h = (stored_h, stored_w) if orientation >= 5 else (stored_w, stored_h)
     return ImageHeader(w, h, stored_w, stored_h, orientation, fmt)
 
 

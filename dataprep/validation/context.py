@@ -25,7 +25,6 @@ import pandas as pd
 from dataprep.dataset import Dataset
 
 if TYPE_CHECKING:
-    from dataprep.files import ImageHeader
     from dataprep.formats.base import ValidationHooks
 
 
@@ -272,6 +271,7 @@ def _probe_one(
 def _probe_embedded(source: Callable[[str], bytes | None], name: str, decode: bool) -> tuple[Any, ...]:
     """`_probe_one` of the bytes `source` gives for image `name`: missing when it gives None."""
     from dataprep.errors import InputError
+    from dataprep.files import pillow_header
 
     try:
         data = source(name)
@@ -281,7 +281,7 @@ def _probe_embedded(source: Callable[[str], bytes | None], name: str, decode: bo
     if data is None:
         return _MISSING
     try:
-        header = _header_of_bytes(data)
+        header = pillow_header(io.BytesIO(data))
     except Exception as err:
         return ("unreadable", f"the copy its labels embed: {_short_error(err)}", *(None,) * 5, len(data))
     row = ("ok", None, header.width, header.height, header.stored_width, header.stored_height, header.orientation)
@@ -290,35 +290,6 @@ def _probe_embedded(source: Callable[[str], bytes | None], name: str, decode: bo
         if error is not None:
             return ("corrupt", f"the copy its labels embed: {error}", *row[2:], len(data))
     return (*row, len(data))
-
-
-def _header_of_bytes(data: bytes) -> ImageHeader:
-    """`dataprep.files.probe_image` of an image held in memory (its Pillow route: size, format, EXIF orientation).
-
-    Raises:
-        PIL.UnidentifiedImageError, OSError, ValueError: not an image Pillow opens (or a bomb).
-    """
-    from PIL import Image
-
-    from dataprep.files import ImageHeader
-
-    with Image.open(io.BytesIO(data)) as im:
-        stored_w, stored_h = im.size
-        fmt = im.format
-        try:
-            if fmt == "PNG":  # getexif() would decode a PNG to find a trailing eXIf chunk
-                exif = Image.Exif()
-                if "exif" in im.info:
-                    exif.load(im.info["exif"])
-            else:
-                exif = im.getexif()
-            orientation = int(exif.get(0x0112, 1) or 1)
-        except Exception:  # a broken EXIF block is not a broken image
-            orientation = 1
-    if orientation not in range(1, 9):
-        orientation = 1
-    w, h = (stored_h, stored_w) if orientation >= 5 else (stored_w, stored_h)
-    return ImageHeader(w, h, stored_w, stored_h, orientation, fmt)
 
 
 def _decode_error(path: Path | IO[bytes]) -> str | None:
