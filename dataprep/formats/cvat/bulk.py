@@ -71,7 +71,8 @@ def scan(data: bytes) -> Scan | None:
 
     first = _FIRST_IMAGE.search(data)
     declared = _ENCODING.match(data)
-    if first is None or (declared and declared.group(1).lower() not in (b"utf-8", b"utf8")):
+    # only "utf-8" (any case): expat reads "utf8" as a one-byte encoding and refuses non-ASCII text
+    if first is None or (declared and declared.group(1).lower() != b"utf-8"):
         return None
     try:
         head = ElementTree.fromstring(data[: first.start()] + b"</annotations>")

@@ -255,9 +255,10 @@ _DEFERRED_LEAST = {"rectangle": 2, "polygon": 3}
 def _defer_shapes(shapes: list[Any], image: int, rows: Rows) -> bool:
     """Queue the shapes of a file of plain rectangles and polygons; False (nothing queued) for any other file.
 
-    Plain: no group, flags, description or ``__ignore__`` label, and every point a list of two
-    numbers (JSON's numbers and booleans, as numpy reads them); point counts and finiteness are
-    checked by `resolve_deferred`.
+    Plain: no group, flags, description or ``__ignore__`` label, enough points, and every point a
+    list of two numbers (JSON's numbers and booleans, as numpy reads them); finiteness is checked by
+    `resolve_deferred`. (A shape with too few points sends its file shape by shape here, not at the
+    end: under ``on_error="raise"`` its error must win over a later file's.)
     """
     labels, points, polygon = [], [], []
     for shape in shapes:
@@ -273,6 +274,7 @@ def _defer_shapes(shapes: list[Any], image: int, rows: Rows) -> bool:
             or shape.get("group_id") is not None
             or shape.get("flags")
             or shape.get("description")
+            or len(pts) < _DEFERRED_LEAST[kind]
         ):
             return False
         labels.append(label)
@@ -317,7 +319,9 @@ def resolve_deferred(rows: Rows) -> bool:
     Box = the points' extent, as `_shape_geometry` gives it; a polygon's segmentation is its
     ``(K, 2)`` points (views of one array). Returns False, changing nothing, when any queued
     shape is malformed (too few points, a non-finite number; `_defer_shapes` queues only
-    ``[x, y]`` numbers): the caller parses again shape by shape, which names the record.
+    ``[x, y]`` numbers): the caller parses again shape by shape, which names the record. Also
+    False on a ``-0.0`` (the extent of 0.0 and -0.0 would depend on the order of the min, whereas
+    shape by shape Python's ``min`` of two points keeps the first).
     """
     n = len(rows.deferred_rows)
     if not n:
@@ -327,7 +331,7 @@ def resolve_deferred(rows: Rows) -> bool:
     if (counts < np.where(polygon, 3, 2)).any():
         return False
     coords = np.frombuffer(rows.deferred_coords, dtype=np.float64).reshape(-1, 2)  # no copy
-    if len(coords) != counts.sum() or not np.isfinite(coords).all():
+    if len(coords) != counts.sum() or not np.isfinite(coords).all() or np.signbit(coords[coords == 0]).any():
         return False
     starts = np.zeros(n, dtype=np.int64)
     np.cumsum(counts[:-1], out=starts[1:])
@@ -483,7 +487,10 @@ def _shape_geometry(shape: Any, k: int, size_wh: tuple[Any, Any], path: str) -> 
         return label, kind, None
     pts = _points(shape, k, path, _LEAST_POINTS[kind])
     if kind == "circle":
-        return label, kind, _circle(pts)
+        try:
+            return label, kind, _circle(pts)
+        except ValueError as err:
+            raise InputError(path, str(err), record=f"shapes[{k}].points", hint=_SHAPE_HINT) from None
     if kind == "mask":
         return label, kind, _mask(shape, pts, k, size_wh, path)
     if len(pts) == 2:  # rectangles, lines: plain floats beat two numpy reductions
@@ -499,9 +506,16 @@ def _shape_geometry(shape: Any, k: int, size_wh: tuple[Any, Any], path: str) -> 
     return label, kind, (extent, pts)
 
 
+_MAX_CIRCLE_RADIUS = 1e7  # pixels: a polygon of 1e6 points (one of 1e307 would exhaust memory)
+
+
 def _circle(pts: np.ndarray) -> tuple[tuple[float, ...], list[np.ndarray]]:
+    """Raises ValueError: a radius over `_MAX_CIRCLE_RADIUS` (or one that overflows)."""
     (cx, cy), rim = pts[0], pts[1]
-    r = float(np.hypot(*(rim - pts[0])))
+    with np.errstate(over="ignore"):
+        r = float(np.hypot(*(rim - pts[0])))
+    if not r <= _MAX_CIRCLE_RADIUS:
+        raise ValueError(f"a circle's radius must be at most {_MAX_CIRCLE_RADIUS:g} pixels, got {r:g}")
     n = max(12, int(100 * r / 1000))
     n += -n % 4  # a multiple of 4: the polygon touches the box on all four sides
     angles = np.arange(n) * (2 * np.pi / n)
