@@ -276,7 +276,11 @@ _OTHER_SHAPES = st.sampled_from(
 def _image(draw: st.DrawFn, k: int, p: int, labels: st.SearchStrategy[str]) -> str:
     pairs = [("id", str(k)), ("name", draw(_ODD_NAMES if _odd(draw, p) else _SAFE_NAMES))]
     if not _odd(draw, p):
-        width = draw(st.sampled_from(["0", "-1", "x", " 480", "1e3", "01", "+5", ""])) if _odd(draw, p) else "640"
+        width = (
+            draw(st.sampled_from(["0", "-1", "x", " 480", "1e3", "01", "+5", "", "99999999999999999999"]))
+            if _odd(draw, p)
+            else "640"
+        )
         pairs += [("width", width), ("height", "480")]
     if draw(st.integers(0, 3)) == 0:
         pairs.append(("subset", draw(st.sampled_from(["Train", "Validation", "test", "", "mine", "default"]))))
@@ -449,7 +453,11 @@ def labelme_documents(draw: st.DrawFn) -> dict[str, bytes]:
         doc["imagePath"] = draw(st.sampled_from(image_paths)) if _odd(draw, p) else image_paths[0]
         doc["imageData"] = None
         if not _odd(draw, p):
-            doc["imageHeight"] = draw(st.sampled_from([480, 0, -1, "480", None, 1.5, True])) if _odd(draw, p) else 480
+            doc["imageHeight"] = (
+                draw(st.sampled_from([480, 0, -1, "480", None, 1.5, True, _Raw("18446744073709551615")]))
+                if _odd(draw, p)
+                else 480
+            )
             doc["imageWidth"] = 640
         if draw(st.integers(0, 5)) == 0:
             doc["otherKey"] = {"k": [1, 2]}
@@ -634,3 +642,33 @@ def test_labelme_circle_of_huge_radius_is_a_finding(tmp_path: Path, points: str)
     result = formats.load(tmp_path, "labelme", on_error="collect")
     assert [f.record for f in result.findings] == ["shapes[0].points"]
     assert "radius" in result.findings[0].message
+
+
+_HUGE_SIZES = {
+    "cvat": (
+        "annotations.xml",
+        '<?xml version="1.0" encoding="utf-8"?>\n<annotations><version>1.1</version>\n<image id="0" name="a.jpg" '
+        'width="99999999999999999999" height="480">' + _CVAT_BOX.format(label="cat") + "</image>\n</annotations>",
+    ),
+    "labelme": (
+        "a.json",
+        '{"shapes": [{"label": "cat", "points": [[1, 2], [3, 4]], "shape_type": "rectangle"}], "imagePath": "a.jpg", '
+        '"imageData": null, "imageHeight": 480, "imageWidth": 18446744073709551615}',
+    ),
+    "label-studio": (
+        "tasks.json",
+        '[{"id": 1, "data": {"image": "a.jpg"}, "annotations": [{"result": [{"type": "rectanglelabels", '
+        '"original_width": 1e308, "original_height": 480, "value": {"x": 1, "y": 2, "width": 3, "height": 4, '
+        '"rectanglelabels": ["cat"]}}]}]}]',
+    ),
+}
+
+
+@pytest.mark.parametrize("fmt", list(_HUGE_SIZES))
+def test_an_image_size_past_int64_is_unknown_not_a_crash(tmp_path: Path, fmt: str) -> None:
+    # the Int64 width column could not hold it: OverflowError/TypeError from the images table, fast path or not
+    name, text = _HUGE_SIZES[fmt]
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    _check_alike(tmp_path, fmt, ())
+    images = formats.load(tmp_path, fmt, on_error="collect").dataset.images
+    assert images["width"].isna().all()

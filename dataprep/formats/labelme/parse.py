@@ -194,13 +194,17 @@ def _image_name(json_rel: str, image_path: Any, rows: Rows) -> str:
     return stem + ".jpg"
 
 
+_INT64_END = 2**63
+
+
 def _size(w: Any, h: Any, image_data: Any, path: str, rows: Rows) -> tuple[int | None, int | None]:
     """``(width, height)`` from ``imageWidth``/``imageHeight`` (`w`, `h`), else from `image_data`'s header.
 
     Raises:
         InputError: `image_data` is a base64 bomb or not an image (checked even when the size is given).
     """
-    ok = type(w) is int and type(h) is int and w > 0 and h > 0  # JSON ints are exact ints (no bool)
+    # JSON ints are exact ints (no bool); from 2**63 on they do not fit the images table's Int64
+    ok = type(w) is int and type(h) is int and 0 < w < _INT64_END and 0 < h < _INT64_END
     if image_data and type(image_data) is str and (len(image_data) > MAX_IMAGE_DATA_CHARS or not ok):
         dw, dh = image_data_size(image_data, path)  # raises on a bomb even when the size is given
         if not ok:
@@ -227,7 +231,8 @@ def parse_file(data: bytes, json_rel: str, path: str, collector: Collector, rows
         collector.report(InputError(path, "not a LabelMe file: no 'shapes' list", hint="Remove it from the folder"))
         return
     image_data, width, height = doc.get("imageData"), doc.get("imageWidth"), doc.get("imageHeight")
-    if not (image_data is None and type(width) is int and type(height) is int and width > 0 and height > 0):
+    sized = type(width) is int and type(height) is int and 0 < width < _INT64_END and 0 < height < _INT64_END
+    if not (image_data is None and sized):
         try:  # the common case above: sizes given, no imageData
             width, height = _size(width, height, image_data, path, rows)
         except InputError as err:
