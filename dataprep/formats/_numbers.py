@@ -16,6 +16,7 @@ from dataprep.dataset import Dataset
 from dataprep.errors import InputError
 
 MAX_IMAGE_SIDE = 2**31 - 1  # PNG's own limit: a larger width or height is not a real image
+INT64_END = 2**63  # a reader's number from here on does not fit the tables' int64/Int64 columns: read as unknown
 MAX_COORDINATE = 1e9  # px: far outside any image; past it a float is an overflow waiting to happen
 _BOX = ["x_min", "y_min", "x_max", "y_max"]
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from dataprep.formats._numbers import INT64_END
 from dataprep.formats.cvat.layout import image_file_name
 
 _S = r"[ \t\r\n]"
@@ -151,16 +152,13 @@ def image_columns(
     return ImageColumns(names, clean_names, bad.tolist(), file_names, found, widths, heights, subsets)
 
 
-_INT64_END = 2**63  # from here on a number does not fit the images table's Int64 columns
-
-
 def positive_int(text: str | None) -> int | None:
     """``int(text)`` when it is a positive integer that fits an int64, else None."""
     try:
         value = int(text or "")
     except ValueError:
         return None
-    return value if 0 < value < _INT64_END else None
+    return value if 0 < value < INT64_END else None
 
 
 def positive_ints(texts: list[str | None]) -> list[int | None]:
@@ -169,6 +167,6 @@ def positive_ints(texts: list[str | None]) -> list[int | None]:
         values: list[Any] = list(map(int, texts))
     except (TypeError, ValueError):
         return list(map(positive_int, texts))
-    if values and (min(values) <= 0 or max(values) >= _INT64_END):
-        return [v if 0 < v < _INT64_END else None for v in values]
+    if values and (min(values) <= 0 or max(values) >= INT64_END):
+        return [v if 0 < v < INT64_END else None for v in values]
     return values

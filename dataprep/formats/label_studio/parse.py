@@ -27,6 +27,7 @@ import numpy as np
 from dataprep.errors import InputError
 from dataprep.files import clean_members
 from dataprep.formats._annotation_tools import Collector, ObjectRows, parse_rows
+from dataprep.formats._numbers import INT64_END
 from dataprep.formats.base import OnError
 from dataprep.formats.label_studio import brush
 from dataprep.formats.label_studio.layout import file_name_from_url, url_path
@@ -160,7 +161,7 @@ def _defer_rectangles(results: list[Any], start: int, index: int, prefix: str, r
         if not sized:  # `_size` of the value's size, else the result's
             w = value["original_width"] if "original_width" in value else result.get("original_width")
             h = value["original_height"] if "original_height" in value else result.get("original_height")
-            if not (isinstance(w, _REAL) and isinstance(h, _REAL) and 0 < w < _INT64_END and 0 < h < _INT64_END):
+            if not (isinstance(w, _REAL) and isinstance(h, _REAL) and 0 < w < INT64_END and 0 < h < INT64_END):
                 break
             rows.width[index], rows.height[index] = int(w), int(h)
             sized = True
@@ -188,7 +189,6 @@ def _defer_rectangles(results: list[Any], start: int, index: int, prefix: str, r
 
 
 _REAL = (int, float)
-_INT64_END = 2**63  # sizes from here on do not fit the images table's Int64 columns
 _XYWH = itemgetter("x", "y", "width", "height")
 
 
@@ -268,7 +268,7 @@ def _parse_minimal(task: dict[str, Any], index: int, record: str, path: str, col
 
 def _size(value: dict[str, Any], index: int, rows: Rows) -> tuple[int | None, int | None]:
     w, h = value.get("original_width"), value.get("original_height")
-    ok = isinstance(w, int | float) and isinstance(h, int | float) and 0 < w < _INT64_END and 0 < h < _INT64_END
+    ok = isinstance(w, int | float) and isinstance(h, int | float) and 0 < w < INT64_END and 0 < h < INT64_END
     if ok and rows.width[index] is None:  # (from 2**63 on a size does not fit the images table's Int64)
         rows.width[index], rows.height[index] = int(w), int(h)
     return rows.width[index], rows.height[index]

@@ -37,6 +37,7 @@ import numpy as np
 
 from dataprep.errors import InputError
 from dataprep.formats._annotation_tools import Collector, ObjectRows
+from dataprep.formats._numbers import INT64_END
 from dataprep.formats.labelme.layout import IGNORE_LABEL
 
 # imageData bounds ("base64 bombs"): the text itself, and the pixel count its header claims.
@@ -194,9 +195,6 @@ def _image_name(json_rel: str, image_path: Any, rows: Rows) -> str:
     return stem + ".jpg"
 
 
-_INT64_END = 2**63
-
-
 def _size(w: Any, h: Any, image_data: Any, path: str, rows: Rows) -> tuple[int | None, int | None]:
     """``(width, height)`` from ``imageWidth``/``imageHeight`` (`w`, `h`), else from `image_data`'s header.
 
@@ -204,7 +202,7 @@ def _size(w: Any, h: Any, image_data: Any, path: str, rows: Rows) -> tuple[int |
         InputError: `image_data` is a base64 bomb or not an image (checked even when the size is given).
     """
     # JSON ints are exact ints (no bool); from 2**63 on they do not fit the images table's Int64
-    ok = type(w) is int and type(h) is int and 0 < w < _INT64_END and 0 < h < _INT64_END
+    ok = type(w) is int and type(h) is int and 0 < w < INT64_END and 0 < h < INT64_END
     if image_data and type(image_data) is str and (len(image_data) > MAX_IMAGE_DATA_CHARS or not ok):
         dw, dh = image_data_size(image_data, path)  # raises on a bomb even when the size is given
         if not ok:
@@ -231,7 +229,7 @@ def parse_file(data: bytes, json_rel: str, path: str, collector: Collector, rows
         collector.report(InputError(path, "not a LabelMe file: no 'shapes' list", hint="Remove it from the folder"))
         return
     image_data, width, height = doc.get("imageData"), doc.get("imageWidth"), doc.get("imageHeight")
-    sized = type(width) is int and type(height) is int and 0 < width < _INT64_END and 0 < height < _INT64_END
+    sized = type(width) is int and type(height) is int and 0 < width < INT64_END and 0 < height < INT64_END
     if not (image_data is None and sized):
         try:  # the common case above: sizes given, no imageData
             width, height = _size(width, height, image_data, path, rows)
