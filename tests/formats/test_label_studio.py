@@ -7,6 +7,7 @@ import json
 import math
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from dataprep import formats
 from dataprep.dataset import BOX_COLUMNS, Dataset
 from dataprep.errors import InputError
 from dataprep.formats import label_studio as ls
+from dataprep.formats._json_chunks import ChunkSizes
 from dataprep.geometry import rle_decode, rle_encode
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "label_studio"
@@ -341,9 +343,9 @@ def test_one_pass_matches_result_by_result_on_converter_exports(conformance: Pat
 
     tasks = json.loads((conformance / "label-studio" / export).read_text())
     fast, slow = Rows(), Rows()
-    parse_tasks(tasks, export, Collector("raise"), fast)
+    parse_tasks([tasks], export, Collector("raise"), fast)
     assert resolve_deferred(fast)
-    parse_tasks(tasks, export, Collector("raise"), slow, defer=False)
+    parse_tasks([tasks], export, Collector("raise"), slow, defer=False)
     a, b = _columns(fast), _columns(slow)
     np.testing.assert_array_equal(a[0], b[0])
     assert a[1:] == b[1:]
@@ -357,10 +359,10 @@ def _outcome(tasks: list, on_error: str, *, defer: bool) -> tuple:
 
     try:
         if defer:
-            rows, collector = parse_export(tasks, "tasks.json", on_error)
+            rows, collector = parse_export(lambda: [tasks], "tasks.json", on_error)
         else:
             rows, collector = Rows(), Collector(on_error)
-            parse_tasks(tasks, "tasks.json", collector, rows, defer=False)
+            parse_tasks([tasks], "tasks.json", collector, rows, defer=False)
     except InputError as err:
         return ("error", str(err), err.record)
     xyxy, *columns = _columns(rows)
@@ -418,3 +420,161 @@ def test_the_first_error_in_task_order_is_raised(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="unsafe file name") as info:
         ls.read(write_export(tmp_path / "tasks.json", tasks))
     assert info.value.record == "[0].data.image"
+
+
+# -- large exports: decoded a chunk of tasks at a time -------------------------------------------
+
+_WHOLE = ChunkSizes(min_bytes=1 << 62)  # never chunked: decoded whole
+_TINY = ChunkSizes(min_bytes=0, records=2, scan_block=64)  # 2 tasks a chunk, a bracket index of 64-byte blocks
+
+
+def _read_outcome(path: Path, on_error: str, sizes: ChunkSizes) -> tuple:
+    """Everything `read` gives (tables, findings, notes, sources) or the error it raises, comparable."""
+    try:
+        result = ls.read(path, on_error=on_error, provenance=True, chunk_sizes=sizes)
+    except InputError as err:
+        return ("error", str(err), err.record, err.line)
+    frames = [result.dataset.images, result.dataset.annotations, result.dataset.categories]
+    frames += [result.image_sources, result.annotation_sources]
+    tables = [(repr(df.reset_index().to_dict("list")), repr(df.dtypes.tolist())) for df in frames]
+    return tables, [f.to_dict() for f in result.findings], result.notes
+
+
+def _clean_export() -> list:
+    """Full-export tasks of every kind of result, then JSON-MIN rows: 2 tasks a chunk with `_TINY`, no errors."""
+    choices = {"type": "choices", "value": {"choices": ["day"]}}
+    polygon = {"type": "polygonlabels", "original_width": 10, "original_height": 10}
+    polygon["value"] = {"points": [[0, 0], [50, 0], [50, 50]], "polygonlabels": ["cat"]}
+    two = rect(1, 2, 3, 4, label="dog")
+    two["value"]["rectanglelabels"] = ["dog", "cat"]
+    minimal = {"id": 7, "image": "/data/local-files/?d=g.jpg", "label": [rect(10, 10, 20, 20)["value"]]}
+    minimal["label"][0].update(original_width=50, original_height=40)
+    return [
+        task("a.jpg", rect(12.5, 25, 50, 10), rect(10, 20, 30, 40, rotation=90), choices, rect(0, 0, 1, 1), polygon),
+        task("./sub//b.jpg", rect(1, 2, 3, 4), rect(5, 5, 10, 10, size=(400, 300)), task_id=2),
+        task("c.jpg", two, task_id=3),
+        task("http://host/d.png?x=1", rect(1, 2, 3, 4), task_id=4),
+        {"id": 5, "data": {"image": "e.jpg"}, "annotations": [{"was_cancelled": True, "result": [rect(1, 1, 1, 1)]}]},
+        task("f.jpg", task_id=6),
+        minimal,
+        {"id": 8, "image": "h.jpg", "choice": [{"choices": ["night"]}]},
+    ]
+
+
+# change -> the record of the error raised under on_error="raise" (None: no error)
+_CHUNK_CASES = {
+    "none": None,
+    "every kind of odd result": "[1].annotations[0].result[0].value",
+    "unsafe name in the 1st chunk": "[1].data.image",
+    "unsafe name in a later chunk": "[6].data.image",
+    "bad value in a later chunk": "[3].annotations[0].result[0].value",
+    "bad value in the 1st chunk, unsafe name later": "[0].annotations[0].result[3].value",
+    "unsafe name in a later chunk, bad value after": "[6].data.image",
+    "not an object, last": "[8]",
+    "json-min only": None,
+    "one task object": None,
+}
+
+
+@pytest.mark.parametrize("change", list(_CHUNK_CASES))
+@pytest.mark.parametrize("on_error", ["raise", "collect"])
+def test_chunked_read_equals_whole_read(tmp_path: Path, change: str, on_error: str) -> None:
+    tasks: Any = _clean_export()
+    if change == "every kind of odd result":
+        tasks = [*_mixed_tasks(), *tasks[6:], "x"]
+    if "unsafe name in the 1st chunk" in change:
+        tasks[1]["data"]["image"] = "/data/local-files/?d=../escape.jpg"
+    if "unsafe name in a later chunk" in change:
+        tasks[6]["image"] = "../escape.jpg"  # JSON-MIN, 4th chunk
+    if "bad value in the 1st chunk" in change:
+        tasks[0]["annotations"][0]["result"][3]["value"]["x"] = "left"  # a queued rectangle
+    if "bad value in a later chunk" in change:
+        tasks[3]["annotations"][0]["result"][0]["value"]["y"] = None
+    if change == "unsafe name in a later chunk, bad value after":
+        tasks[7]["choice"] = [{"choices": "night"}]  # raised at once, before the queued pass ends
+    if change == "not an object, last":
+        tasks.append("x")
+    if change == "json-min only":
+        tasks = tasks[6:8] * 3
+    if change == "one task object":
+        tasks = tasks[0]
+    path = write_export(tmp_path / "tasks.json", tasks)
+    whole = _read_outcome(path, on_error, _WHOLE)
+    assert _read_outcome(path, on_error, _TINY) == whole
+    assert _read_outcome(path, on_error, ChunkSizes(min_bytes=0, records=1)) == whole
+    if on_error == "raise":
+        assert (whole[2] if whole[0] == "error" else None) == _CHUNK_CASES[change]
+    else:
+        assert whole[0] != "error"
+
+
+@pytest.mark.parametrize("export", ["data.json", "data_obb.json", "data_polygons.json", "json_min_data.json"])
+def test_chunked_read_equals_whole_read_on_converter_exports(conformance: Path, export: str) -> None:
+    path = conformance / "label-studio" / export
+    assert _read_outcome(path, "raise", ChunkSizes(min_bytes=0, records=1)) == _read_outcome(path, "raise", _WHOLE)
+
+
+def test_large_exports_are_decoded_a_chunk_at_a_time(tmp_path: Path) -> None:
+    from dataprep.formats.label_studio.parse import load_tasks
+
+    tasks = [*_clean_export(), "x"]
+    path = write_export(tmp_path / "tasks.json", tasks)
+    chunks = load_tasks(path, _TINY)
+    assert [len(c) for c in chunks()] == [2, 2, 2, 2, 1]  # cut after the objects' braces: "x" comes last
+    assert [t for c in chunks() for t in c] == tasks  # and again, from the first (the second pass)
+    assert [len(c) for c in load_tasks(path, _WHOLE)()] == [9]
+    assert [len(c) for c in load_tasks(write_export(tmp_path / "one.json", tasks[0]), _TINY)()] == [1]
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "missing comma",
+        "NaN literal",
+        "bad value, then missing comma",
+        "unsafe name, then bad literal",
+        "missing comma between chunks",
+        "trailing comma",
+        "text after the array",
+        "form feed before the array",
+        "truncated",
+        "byte-order mark",
+        "not utf-8",
+        "a string",
+        "white space",
+    ],
+)
+@pytest.mark.parametrize("on_error", ["raise", "collect"])
+def test_invalid_json_gives_the_same_error_chunked_or_not(tmp_path: Path, broken: str, on_error: str) -> None:
+    tasks = [*_clean_export(), {"id": 9, "image": "i.jpg"}]
+    if broken.startswith("bad value"):  # raised at once (a polygon is read result by result)
+        tasks[0]["annotations"][0]["result"][4]["value"]["points"] = [[1, 2]]
+    if broken.startswith("unsafe name"):
+        tasks[0]["data"]["image"] = "../a.jpg"
+    text = json.dumps(tasks, indent=1).encode()
+    last = text.rindex(b'"id": 8')  # in the last chunk but one
+    data = {
+        "missing comma": text[:last] + text[last:].replace(b",", b"", 1),
+        "NaN literal": text.replace(b'"id": 8', b'"id": NaN'),
+        "bad value, then missing comma": text[:last] + text[last:].replace(b",", b"", 1),
+        "unsafe name, then bad literal": text.replace(b'"id": 8', b'"id": tru'),
+        "missing comma between chunks": text.replace(b'},\n {\n  "id": 3,', b'}\n {\n  "id": 3,'),  # after task 2 of 2
+        "trailing comma": text[:-2] + b",\n]",
+        "text after the array": text + b" 0",
+        "form feed before the array": b"\f" + text,
+        "truncated": text[:-20],
+        "byte-order mark": b"\xef\xbb\xbf" + text,
+        "not utf-8": text.replace(b"h.jpg", b"h\xff.jpg"),
+        "a string": b'"tasks"',
+        "white space": b" \n" * 10,
+    }[broken]
+    path = tmp_path / "tasks.json"
+    path.write_bytes(data)
+    whole = _read_outcome(path, on_error, _WHOLE)
+    assert whole[0] == "error"
+    assert _read_outcome(path, on_error, _TINY) == whole
+    assert _read_outcome(path, on_error, ChunkSizes(min_bytes=0, records=1)) == whole
+    if broken not in ("a string",):
+        assert "not valid JSON" in whole[1]
+    if broken in ("missing comma", "bad value, then missing comma", "unsafe name, then bad literal", "NaN literal"):
+        assert "line " in whole[1] and "char " in whole[1]  # the position in the file

@@ -5,7 +5,8 @@ a folder holding one (``tasks.json`` preferred); ``image_id`` 1..N in task order
 results' ``original_width``/``original_height``, else the image file's header. Categories come
 from the label config xml beside the json (``label_config.xml``, ``<stem>_label_config.xml`` or
 ``label_config_<name>.xml``: every ``<Label value>``/``<Choice value>`` in order, ids 1..C), else
-sorted names. Boxes are absolute continuous xyxy pixels (percent x image size).
+sorted names. Boxes are absolute continuous xyxy pixels (percent x image size). An export of
+1 MiB or more is decoded a chunk of tasks at a time (`parse.load_tasks`), never whole.
 
 Writing: ``tasks.json`` (an import file: ``data.image`` = ``/data/local-files/?d=<file_name>``,
 and the objects as ``annotations[0].result``) + ``label_config.xml`` with a control tag per kind
@@ -25,6 +26,7 @@ import pandas as pd
 
 from dataprep.errors import InputError
 from dataprep.formats._annotation_tools import check_options, finish_read, images_table, probe_sizes
+from dataprep.formats._json_chunks import ChunkSizes
 from dataprep.formats.base import FormatSpec, OnError, ReadResult
 from dataprep.formats.label_studio import brush, documents
 from dataprep.formats.label_studio.layout import (
@@ -37,7 +39,7 @@ from dataprep.formats.label_studio.layout import (
     file_name_from_url,
     resolve_layout,
 )
-from dataprep.formats.label_studio.parse import Rows, parse_export
+from dataprep.formats.label_studio.parse import CHUNK_SIZES, Rows, load_tasks, parse_export
 from dataprep.formats.label_studio.write import CAPABILITIES, plan, write
 
 __all__ = [
@@ -55,27 +57,36 @@ __all__ = [
 ]
 
 
-def read(path: Path, *, on_error: OnError = "raise", provenance: bool = False, **options: Any) -> ReadResult:
+def read(
+    path: Path,
+    *,
+    on_error: OnError = "raise",
+    provenance: bool = False,
+    chunk_sizes: ChunkSizes = CHUNK_SIZES,
+    **options: Any,
+) -> ReadResult:
     """Read a Label Studio json export (full or JSON-MIN) into a `Dataset`.
+
+    Args:
+        path: the export json, or a folder holding it.
+        on_error: ``"raise"`` at the first bad task or result, or ``"collect"`` findings.
+        provenance: fill the result's image and annotation sources.
+        chunk_sizes: from what file size, and how many tasks at a time, the export is decoded
+            (memory against speed; the result is the same).
+        **options: none known (refused).
 
     Raises:
         InputError: no export found, invalid JSON, an image path leaving the folder, a result
             with bad values (``on_error="raise"``; else findings), or an unsafe label config.
         UsageError: an unknown option.
     """
-    import orjson
-
     check_options("label-studio", options)
     # 1. layout: the json and its label config
     layout = resolve_layout(Path(path))
     order = _config_labels(layout.config) if layout.config else None
-    # 2. parse (else a bad value among the queued rectangles or an unsafe image name: again,
-    # result by result, to name it)
-    try:
-        tasks = orjson.loads(layout.json_file.read_bytes())
-    except orjson.JSONDecodeError as err:
-        raise InputError(layout.json_file, f"not valid JSON ({err})", hint="Re-export from Label Studio") from None
-
+    # 2. parse, a chunk of tasks at a time (else a bad value among the queued rectangles or an
+    # unsafe image name: again, result by result, to name it)
+    tasks = load_tasks(layout.json_file, chunk_sizes)
     rows, collector = parse_export(tasks, str(layout.json_file), on_error)
     _notes(layout, rows)
     # 3. tables, 4. the result
