@@ -399,8 +399,13 @@ def array_chunks(
     cuts = [start + 1, *(ends[records - 1 :: records] + 1).tolist(), stop]
     for a, b in itertools.pairwise(cuts):
         piece = buf[a:b].lstrip()
-        if a != start + 1:
-            piece = piece.removeprefix(b",")
+        if a != start + 1:  # after a cut: a comma and more records, or the array's end
+            if not piece and b == stop:
+                continue
+            if not piece.startswith(b",") or not piece[1:].strip():  # a missing or a trailing comma
+                loads_whole(buf, path, [])  # raises with the position in the file
+                raise InputError(path, "malformed JSON array", hint="Re-export the file")
+            piece = piece[1:]
         if not piece.strip():
             continue
         try:

@@ -227,3 +227,30 @@ def test_large_documents_are_memory_mapped_not_read(tmp_path: Path) -> None:
     assert isinstance(_json_chunks.read_document(path), bytes)
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
     assert _json_chunks.read_document(path, map_from=10) == b'{"images": [{"id": 1}], "x": 1}'
+
+
+@pytest.mark.parametrize(
+    "buf",
+    [
+        b'{"images": [{"id": 1} {"id": 2}, {"id": 3}]}',  # a comma missing exactly at a cut
+        b'{"images": [{"id": 1}, {"id": 2},]}',  # a trailing comma
+        b'{"images": [{"id": 1}, {"id": 2}, ]}',
+        b'[{"id": 1} {"id": 2}]',
+        b'[{"id": 1}, {"id": 2},\n]',
+    ],
+)
+def test_chunks_refuse_what_the_whole_parser_refuses(buf: bytes) -> None:
+    """Cutting after record braces must not make a malformed array readable (a comma at a cut)."""
+    with pytest.raises(InputError, match="invalid JSON"):
+        _json_chunks.loads_whole(buf, Path("x.json"), [])
+    with pytest.raises(InputError, match="invalid JSON"):
+        document = _json_chunks.load(buf, Path("x.json"), [], keys=KEYS, sizes=ChunkSizes(min_bytes=0, records=1))
+        for chunks in document.arrays.values():
+            list(chunks)
+
+
+@pytest.mark.parametrize("records", [1, 2, 3])
+def test_chunks_of_well_formed_arrays_with_any_spacing(records: int) -> None:
+    for buf in (b'[{"a": 1},{"a": 2} , {"a": 3}\n]', b'[ {"a": 1}, {"a": 2}, {"a": 3} ]', b"[]", b"[ ]"):
+        document = _json_chunks.load(buf, Path("x.json"), [], sizes=ChunkSizes(min_bytes=0, records=records))
+        assert [r for c in document.arrays[""] for r in c] == json.loads(buf)
