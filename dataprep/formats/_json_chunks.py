@@ -7,19 +7,22 @@ temporaries stay small), the document is parsed without its big arrays, and each
 into slices of `ChunkSizes.records` records that orjson parses only when iterated.
 
 Everything below reads its input through slicing, ``find``, ``re`` and ``np.frombuffer``, so
-it works the same on ``bytes`` and on a read-only ``mmap`` of the file (a later change can map
-huge files instead of reading them, and look at the first non-space byte before any work).
+it works the same on ``bytes`` and on a read-only ``mmap`` of the file (`read_document` maps
+files past a size). For a mapped file, the pages already read are released as the work advances
+(`drop_pages`: behind the bracket index's blocks, then behind each parsed slice), so the file
+never counts whole in the process's memory. Used by the COCO reader (`load`) and the Label
+Studio reader (`array_reader`, iterated twice).
 """
 
 from __future__ import annotations
 
-import itertools
 import mmap
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +37,12 @@ __all__ = [
     "ChunkSizes",
     "Document",
     "array_chunks",
+    "array_reader",
     "bracket_index",
+    "drop_pages",
     "load",
     "loads_whole",
+    "note_python_json",
     "read_document",
     "split_array",
     "split_object",
@@ -163,6 +169,10 @@ def read_document(path: Path, *, map_from: int | None = None) -> bytes | mmap.mm
 
 
 _HEAD = 1 << 16  # bytes read to find the first non-space byte
+_JSON_SPACE = b" \t\n\r"  # JSON's white space (Python's also has form feed and vertical tab)
+
+WholeLoader = Callable[[Any, Path, list[str]], Any]
+"""Parses a whole document (``bytes`` or ``mmap``) given its path and notes (`loads_whole`), raising its error."""
 
 
 def loads_whole(buf: bytes, path: Path, notes: list[str]) -> Any:
@@ -221,7 +231,7 @@ def load(
     if len(buf) >= sizes.min_bytes:
         index = bracket_index(buf, block=sizes.scan_block)
         if index is not None and index.kinds[0] == OPEN_ARRAY:
-            return Document([], {"": _top_level_array(buf, index, path, notes, records=sizes.records)})
+            return Document([], {"": _top_level_array(buf, index, path, notes, records=sizes.records)()})
         if index is not None and keys:
             doc = _split_indexed_object(buf, index, path, notes, keys=keys, records=sizes.records)
             if doc is not None:
@@ -248,18 +258,42 @@ def split_array(
     buf: bytes, path: Path, notes: list[str], *, sizes: ChunkSizes = DEFAULT_SIZES
 ) -> Iterator[list[Any]] | None:
     """The records of a top-level array in chunks, whatever its size; None when it is not one."""
+    chunks = array_reader(buf, path, notes, sizes=sizes)
+    return None if chunks is None else chunks()
+
+
+def array_reader(
+    buf: bytes, path: Path, notes: list[str], *, sizes: ChunkSizes = DEFAULT_SIZES, loads: WholeLoader | None = None
+) -> Callable[[], Iterator[list[Any]]] | None:
+    """`split_array` as a function iterating the chunks again, from the first, on each call.
+
+    The bracket index is built once (now); each iteration parses the chunks from `buf` again
+    (`array_chunks`; `loads` raises a broken file's error). None when `buf` is not plainly one
+    top-level array (brackets that do not balance, or an object).
+
+    Raises:
+        InputError: text other than JSON white space around the array (`loads`'s error).
+    """
     index = bracket_index(buf, block=sizes.scan_block)
     if index is None or index.kinds[0] != OPEN_ARRAY:
         return None
-    return _top_level_array(buf, index, path, notes, records=sizes.records)
+    return _top_level_array(buf, index, path, notes, records=sizes.records, loads=loads)
 
 
 def _top_level_array(
-    buf: bytes, index: BracketIndex, path: Path, notes: list[str], *, records: int
-) -> Iterator[list[Any]]:
+    buf: bytes, index: BracketIndex, path: Path, notes: list[str], *, records: int, loads: WholeLoader | None = None
+) -> Callable[[], Iterator[list[Any]]]:
+    """The chunks of the top-level array of `index`, as a function iterating them from the first.
+
+    Raises:
+        InputError: text other than JSON white space before or after the array (`loads`'s error).
+    """
     ends = index.positions[(index.kinds == CLOSE_OBJECT) & (index.depth == 1)]
     start, stop = int(index.positions[0]), int(index.positions[-1])
-    return array_chunks(buf, start, stop, ends, path, notes, records=records)
+    if buf[:start].strip(_JSON_SPACE) or buf[stop + 1 :].strip(_JSON_SPACE):  # e.g. a form feed, text after it
+        (loads or loads_whole)(buf, path, [])  # raises with the position in the file
+        raise InputError(path, "text around the JSON array", hint="Re-export the file")
+    return partial(array_chunks, buf, start, stop, ends, path, notes, records=records, loads=loads)
 
 
 def _split_indexed_object(
@@ -318,12 +352,12 @@ def bracket_index(buf: bytes, *, block: int = DEFAULT_SIZES.scan_block) -> Brack
 
     Vectorized over the bytes, `block` bytes at a time, so every temporary is a few bytes per
     byte of one block: a bracket is inside a string when an odd number of unescaped quotes
-    precede it, and a quote is escaped after an odd run of backslashes. None when the brackets
-    do not describe one balanced top-level object or array.
+    precede it, and a quote is escaped after an odd run of backslashes (looked for only in
+    blocks holding a backslash). A mapped `buf`'s pages are released behind each block
+    (`drop_pages`). None when the brackets do not describe one balanced top-level object or array.
     """
     arr = np.frombuffer(buf, np.uint8)
-    any_escape = buf.find(b"\\") != -1
-    found = []
+    found, kinds = [], []
     quote_parity, slash_parity = 0, False  # carried over blocks: quotes before, odd backslash run at the end
     for start in range(0, len(arr), block):
         chunk = arr[start : start + block]
@@ -331,17 +365,22 @@ def bracket_index(buf: bytes, *, block: int = DEFAULT_SIZES.scan_block) -> Brack
         spos = np.flatnonzero((folded == 0x5B) | (folded == 0x5D))
         del folded
         quotes = (chunk == 0x22).view(np.uint8)
-        if any_escape:
+        if slash_parity or buf.find(b"\\", start, start + len(chunk)) != -1:
             escaped, slash_parity = _escaped_quotes(chunk, slash_parity)
             quotes[escaped] = 0
         if len(spos):
             segments = np.empty(len(spos) + 1, np.int64)
             segments[0], segments[1:] = 0, spos
             inside = np.bitwise_xor.accumulate(np.bitwise_xor.reduceat(quotes, segments)[:-1]) ^ quote_parity
-            found.append(spos[inside == 0] + start)
+            spos = spos[inside == 0]
+            kinds.append(_BRACKET_KIND[chunk[spos]])
+            found.append(spos + start)
         quote_parity ^= int(np.bitwise_xor.reduce(quotes))
+        del chunk, quotes
+        drop_pages(buf, start, start + block)  # read: released (a mapped file's pages need not stay resident)
+    del arr
     spos = np.concatenate(found) if found else np.empty(0, np.int64)
-    skind = _BRACKET_KIND[arr[spos]]
+    skind = np.concatenate(kinds) if kinds else np.empty(0, np.uint8)
     if not len(skind) or skind[0] not in (OPEN_OBJECT, OPEN_ARRAY):
         return None
     depth = np.cumsum(np.where(skind <= OPEN_ARRAY, 1, -1).astype(np.int32))
@@ -384,51 +423,82 @@ def array_chunks(
     notes: list[str],
     *,
     records: int = DEFAULT_SIZES.records,
+    loads: WholeLoader | None = None,
 ) -> Iterator[list[Any]]:
     """Parse the array ``buf[start] == "[" ... buf[stop] == "]"`` `records` records at a time.
 
     `ends` are the offsets of the closing braces of its records; slices are cut just after
-    every `records`-th one. A cut in the wrong place cannot go unnoticed: the slice before it
-    would end inside a string or a nested value, which the parser rejects.
+    every `records`-th one. Each slice is parsed with the file's own bytes around its cuts: the
+    first as ``buf[start:cut] + "]"``, the others as ``"[0 " + buf[cut:next] + "]"`` (the 0 is
+    dropped; the last ends with the array's own ``]``). The parser sees every byte of the array,
+    so a slice is JSON exactly when the array is: a cut inside a string or a nested value, a
+    comma missing or left over at a cut, all fail as in the whole file. A slice orjson refuses
+    is read with Python's json (NaN/Infinity literals, with a note). The pages of a mapped
+    file behind each parsed slice are released (`drop_pages`).
+
+    Args:
+        loads: parses the whole file to raise its error when a slice is not JSON (default
+            `loads_whole`), so the message and position are the whole-file parser's.
 
     Raises:
         InputError: a slice is not JSON even for Python's json (when the iterator reaches it).
     """
     import orjson
 
-    cuts = [start + 1, *(ends[records - 1 :: records] + 1).tolist(), stop]
-    for a, b in itertools.pairwise(cuts):
-        piece = buf[a:b].lstrip()
-        if a != start + 1:  # after a cut: a comma and more records, or the array's end
-            if not piece and b == stop:
-                continue
-            if not piece.startswith(b",") or not piece[1:].strip():  # a missing or a trailing comma
-                loads_whole(buf, path, [])  # raises with the position in the file
-                raise InputError(path, "malformed JSON array", hint="Re-export the file")
-            piece = piece[1:]
-        if not piece.strip():
-            continue
+    cuts = [start, *(ends[records - 1 :: records] + 1).tolist(), stop + 1]
+    last = len(cuts) - 2
+    for k in range(last + 1):
+        a, b = cuts[k], cuts[k + 1]
+        with memoryview(buf) as view:
+            piece = b"".join((b"[0 " if k else b"", view[a:b], b"]" if k < last else b""))
         try:
-            chunk = orjson.loads(b"[" + piece + b"]")
+            chunk = orjson.loads(piece)
         except orjson.JSONDecodeError:
-            chunk = _loads_lenient_piece(b"[" + piece + b"]", buf, path, notes)
-        yield chunk
+            chunk = _loads_lenient_piece(piece, buf, path, notes, loads or loads_whole)
+        del piece
+        if k:
+            del chunk[0]
+        drop_pages(buf, a, b)
+        if chunk:
+            yield chunk
+        del chunk  # freed before the next slice is parsed
 
 
-def _loads_lenient_piece(piece: bytes, buf: bytes, path: Path, notes: list[str]) -> Any:
+def _loads_lenient_piece(piece: bytes, buf: bytes, path: Path, notes: list[str], loads: WholeLoader) -> Any:
     """A slice orjson rejects: NaN/Infinity literals (stdlib json reads them), or a broken file.
 
     Raises:
-        InputError: the file is not JSON, with the whole-file parser's line and column.
+        InputError: the file is not JSON, with `loads`'s whole-file message and position.
     """
     import json
 
     try:
         records = json.loads(piece)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        loads_whole(buf, path, [])  # raises with the position in the file
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        loads(buf, path, [])  # raises with the position in the file
         raise InputError(path, "malformed JSON array", hint="Re-export the file") from None
+    note_python_json(path, notes)
+    return records
+
+
+def note_python_json(path: Path, notes: list[str]) -> None:
+    """Note, once, that part of `path` was read with Python's json (NaN/Infinity literals, which orjson refuses)."""
     note = f"{path.name}: uses non-standard JSON (NaN/Infinity literals); read with Python's json"
     if note not in notes:
         notes.append(note)
-    return records
+
+
+def drop_pages(buf: Any, start: int, stop: int) -> None:
+    """Release the pages of a memory-mapped `buf` wholly inside ``[start, stop)`` from the process (none for bytes).
+
+    Their bytes have been read, so they need not count in the process's memory (a 1.2 GB file
+    would otherwise stay resident until the read ends); read again they come back from the page
+    cache. The page holding `stop` is kept (the next slice starts in it).
+    """
+    if not isinstance(buf, mmap.mmap) or not hasattr(mmap, "MADV_DONTNEED"):
+        return
+    first = start - start % mmap.PAGESIZE
+    end = min(stop, len(buf))
+    end -= end % mmap.PAGESIZE if end < len(buf) else 0
+    if end > first:
+        buf.madvise(mmap.MADV_DONTNEED, first, end - first)

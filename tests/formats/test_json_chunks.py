@@ -254,3 +254,62 @@ def test_chunks_of_well_formed_arrays_with_any_spacing(records: int) -> None:
     for buf in (b'[{"a": 1},{"a": 2} , {"a": 3}\n]', b'[ {"a": 1}, {"a": 2}, {"a": 3} ]', b"[]", b"[ ]"):
         document = _json_chunks.load(buf, Path("x.json"), [], sizes=ChunkSizes(min_bytes=0, records=records))
         assert [r for c in document.arrays[""] for r in c] == json.loads(buf)
+
+
+@pytest.mark.parametrize(
+    "buf",
+    [
+        b'[{"a": 1}.5, {"a": 2}]',  # text at a cut that would join a number put before it
+        b'[{"a": 1}e5, {"a": 2}]',
+        b'[{"a": 1}\f, {"a": 2}]',  # Python's white space, not JSON's
+        b'\f[{"a": 1}, {"a": 2}]',
+        b'[{"a": 1}, {"a": 2}] 0',  # text after the array
+        b'[{"a": 1}, {"a": 2}]\v',
+        b"[\f]",
+    ],
+)
+def test_chunks_of_a_top_level_array_refuse_what_the_whole_parser_refuses(buf: bytes) -> None:
+    with pytest.raises(InputError, match="invalid JSON"):
+        _json_chunks.loads_whole(buf, Path("x.json"), [])
+    for records in (1, 2):
+        with pytest.raises(InputError, match="invalid JSON"):
+            chunks = _json_chunks.split_array(buf, Path("x.json"), [], sizes=ChunkSizes(records=records))
+            assert chunks is not None
+            list(chunks)
+
+
+def test_array_reader_iterates_again_and_passes_its_loader() -> None:
+    """Each call iterates the chunks from the first; a broken chunk raises through the caller's loader."""
+    buf = b'[{"a": 1}, {"a": NaN}, {"a": 3}, 4]'
+    notes: list[str] = []
+    reader = _json_chunks.array_reader(buf, Path("x.json"), notes, sizes=ChunkSizes(records=1))
+    assert reader is not None
+    assert [len(c) for c in reader()] == [1, 1, 1, 1]  # cut after each object: 4 comes alone
+    records = [r for c in reader() for r in c]
+    assert records[0] == {"a": 1} and np.isnan(records[1]["a"]) and records[2:] == [{"a": 3}, 4]
+    assert len(notes) == 1 and "NaN/Infinity" in notes[0]
+
+    def loader(data: object, path: Path, notes: list[str]) -> None:
+        raise InputError(path, "the caller's message")
+
+    broken = _json_chunks.array_reader(b'[{"a": 1}, {"a": tru}]', Path("x.json"), [], loads=loader)
+    assert broken is not None
+    with pytest.raises(InputError, match="the caller's message"):
+        list(broken())
+    assert _json_chunks.array_reader(b'{"a": [1]}', Path("x.json"), []) is None
+
+
+def test_mapped_pages_are_released_behind_the_reader_and_read_again(tmp_path: Path) -> None:
+    """Pages dropped behind the bracket index and each chunk come back from the file when read again."""
+    records = [{"id": i, "name": "x" * (i % 700), "s": '"]}\\'} for i in range(300)]  # chunks cross pages
+    path = tmp_path / "x.json"
+    path.write_bytes(encode(records, indent=1))
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        reader = _json_chunks.array_reader(mapped, path, [], sizes=ChunkSizes(records=7, scan_block=1000))  # type: ignore[arg-type]
+        assert reader is not None
+        assert [r for c in reader() for r in c] == records
+        assert [r for c in reader() for r in c] == records
+        _json_chunks.drop_pages(mapped, 0, len(mapped))
+        _json_chunks.drop_pages(mapped, 5, 3)  # nothing to drop
+        assert mapped[:] == path.read_bytes()
+    _json_chunks.drop_pages(b"[]", 0, 2)  # bytes: nothing to do

@@ -530,7 +530,6 @@ def test_large_exports_are_decoded_a_chunk_at_a_time(tmp_path: Path) -> None:
     "broken",
     [
         "missing comma",
-        "NaN literal",
         "bad value, then missing comma",
         "unsafe name, then bad literal",
         "missing comma between chunks",
@@ -555,7 +554,6 @@ def test_invalid_json_gives_the_same_error_chunked_or_not(tmp_path: Path, broken
     last = text.rindex(b'"id": 8')  # in the last chunk but one
     data = {
         "missing comma": text[:last] + text[last:].replace(b",", b"", 1),
-        "NaN literal": text.replace(b'"id": 8', b'"id": NaN'),
         "bad value, then missing comma": text[:last] + text[last:].replace(b",", b"", 1),
         "unsafe name, then bad literal": text.replace(b'"id": 8', b'"id": tru'),
         "missing comma between chunks": text.replace(b'},\n {\n  "id": 3,', b'}\n {\n  "id": 3,'),  # after task 2 of 2
@@ -576,5 +574,23 @@ def test_invalid_json_gives_the_same_error_chunked_or_not(tmp_path: Path, broken
     assert _read_outcome(path, on_error, ChunkSizes(min_bytes=0, records=1)) == whole
     if broken not in ("a string",):
         assert "not valid JSON" in whole[1]
-    if broken in ("missing comma", "bad value, then missing comma", "unsafe name, then bad literal", "NaN literal"):
+    if broken in ("missing comma", "bad value, then missing comma", "unsafe name, then bad literal"):
         assert "line " in whole[1] and "char " in whole[1]  # the position in the file
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize("on_error", ["raise", "collect"])
+def test_nan_literals_are_read_with_a_note_chunked_or_not(tmp_path: Path, literal: str, on_error: str) -> None:
+    """Label Studio writes exports with Python's json, which writes NaN/Infinity: read like COCO, with one note."""
+    tasks = [*_clean_export(), {"id": 9, "image": "i.jpg"}]
+    text = json.dumps(tasks, indent=1).encode().replace(b'"id": 8', b'"id": ' + literal.encode())
+    path = tmp_path / "tasks.json"
+    path.write_bytes(text)
+    whole = _read_outcome(path, on_error, _WHOLE)
+    assert whole[0] != "error"
+    assert _read_outcome(path, on_error, _TINY) == whole
+    assert _read_outcome(path, on_error, ChunkSizes(min_bytes=0, records=1)) == whole
+    notes = whole[2]
+    assert sum("NaN/Infinity" in n and "read with Python's json" in n for n in notes) == 1
+    clean = _read_outcome(write_export(tmp_path / "clean.json", _clean_export()), on_error, _WHOLE)
+    assert not any("NaN/Infinity" in n for n in clean[2])

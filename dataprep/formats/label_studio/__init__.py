@@ -6,7 +6,9 @@ results' ``original_width``/``original_height``, else the image file's header. C
 from the label config xml beside the json (``label_config.xml``, ``<stem>_label_config.xml`` or
 ``label_config_<name>.xml``: every ``<Label value>``/``<Choice value>`` in order, ids 1..C), else
 sorted names. Boxes are absolute continuous xyxy pixels (percent x image size). An export of
-1 MiB or more is decoded a chunk of tasks at a time (`parse.load_tasks`), never whole.
+1 MiB or more is decoded a chunk of tasks at a time (`parse.load_tasks`), never whole. NaN and
+Infinity literals (Python's json writes them; Label Studio exports with it) are read with a
+note, as for COCO; other invalid JSON is refused with orjson's position in the file.
 
 Writing: ``tasks.json`` (an import file: ``data.image`` = ``/data/local-files/?d=<file_name>``,
 and the objects as ``annotations[0].result``) + ``label_config.xml`` with a control tag per kind
@@ -86,7 +88,7 @@ def read(
     order = _config_labels(layout.config) if layout.config else None
     # 2. parse, a chunk of tasks at a time (else a bad value among the queued rectangles or an
     # unsafe image name: again, result by result, to name it)
-    tasks = load_tasks(layout.json_file, chunk_sizes)
+    tasks = load_tasks(layout.json_file, chunk_sizes, notes=layout.notes)
     rows, collector = parse_export(tasks, str(layout.json_file), on_error)
     _notes(layout, rows)
     # 3. tables, 4. the result

@@ -15,18 +15,22 @@ Every label in a result's label list is one object. All annotations of a task ar
 JSON-MIN rows carry ``image`` and, per control tag, a list of values with the label key.
 
 Decoding (`load_tasks`): an export of at least ``ChunkSizes.min_bytes`` is memory-mapped and its
-top-level array decoded `CHUNK_SIZES.records` tasks at a time (`dataprep.formats._json_chunks`);
-each list of tasks is parsed and freed before the next is decoded, so the export is never
-decoded whole (a 120 MB export of 50,000 tasks took 650 MB decoded whole). Smaller files, a
-single task object and files the bracket index cannot cut are decoded whole.
+top-level array decoded `CHUNK_SIZES.records` tasks at a time (`dataprep.formats._json_chunks`,
+as COCO's arrays; pages behind the decoder are released); each list of tasks is parsed and freed
+before the next is decoded, so the export is never decoded whole (a 120 MB export of 50,000
+tasks took 650 MB decoded whole). Smaller files, a single task object and files the bracket
+index cannot cut are decoded whole. NaN/Infinity literals are read with Python's json and noted,
+as for COCO: Label Studio writes its exports with Python's json, which writes them for NaN and
+infinite floats. Any other invalid JSON (also a byte-order mark, or text that is not UTF-8) is
+refused with orjson's message and position in the whole file, chunked or not.
 """
 
 from __future__ import annotations
 
+import json
 import math
-import mmap
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from operator import itemgetter
@@ -85,23 +89,25 @@ def _image_url(data: Any) -> str | None:
     return (images or texts or [None])[0]
 
 
-def load_tasks(path: Path, sizes: ChunkSizes = CHUNK_SIZES) -> Chunks:
+def load_tasks(path: Path, sizes: ChunkSizes = CHUNK_SIZES, *, notes: list[str] | None = None) -> Chunks:
     """The tasks of the export json `path`, decoded a chunk at a time when it is large.
 
-    A file of at least ``sizes.min_bytes`` holding a top-level array is memory-mapped and cut
-    after every ``sizes.records``-th task's closing brace (`_json_chunks.bracket_index`); each
-    iteration decodes a chunk when it reaches it (`_decode_chunks`) and unmaps the pages read.
-    Anything else (a smaller file, a single task object, a byte-order mark, brackets that do
-    not balance) is decoded whole, once.
+    A file of at least ``sizes.min_bytes`` holding a top-level array is memory-mapped and its
+    tasks decoded ``sizes.records`` at a time by `_json_chunks.array_reader`, each chunk when an
+    iteration reaches it (pages behind it released). Anything else (a smaller file, a single
+    task object, a byte-order mark, brackets that do not balance) is decoded whole, once.
+    NaN/Infinity literals (Python's json writes them) are read with Python's json and noted in
+    `notes`, as for COCO.
 
     Raises:
         InputError: not JSON (orjson's message and position in the file, chunked or not; when
-            iterated for a chunked file), or neither a list of tasks nor a task.
+            iterated for a chunk of a chunked file), or neither a list of tasks nor a task.
     """
-    chunks = _chunked(path, sizes) if os.stat(path).st_size >= sizes.min_bytes else None
+    notes = [] if notes is None else notes
+    chunks = _chunked(path, sizes, notes) if os.stat(path).st_size >= sizes.min_bytes else None
     if chunks is not None:
         return chunks
-    tasks = _loads(path.read_bytes(), path)
+    tasks = _loads(path.read_bytes(), path, notes)
     if isinstance(tasks, dict):
         tasks = [tasks]
     if not isinstance(tasks, list):
@@ -109,7 +115,7 @@ def load_tasks(path: Path, sizes: ChunkSizes = CHUNK_SIZES) -> Chunks:
     return partial(iter, [tasks])
 
 
-def _chunked(path: Path, sizes: ChunkSizes) -> Chunks | None:
+def _chunked(path: Path, sizes: ChunkSizes, notes: list[str]) -> Chunks | None:
     """`load_tasks` of a top-level array, chunk by chunk; None when the file is not plainly one."""
     if read_head(path, len(_json_chunks.BOM)) == _json_chunks.BOM:  # orjson refuses it: its error, read whole
         return None
@@ -117,58 +123,11 @@ def _chunked(path: Path, sizes: ChunkSizes) -> Chunks | None:
         buf = _json_chunks.read_document(path, map_from=sizes.min_bytes)
     except InputError:  # white space, or not starting like JSON: orjson's error, read whole
         return None
-    index = _json_chunks.bracket_index(buf, block=sizes.scan_block)
-    if index is None or index.kinds[0] != _json_chunks.OPEN_ARRAY:
-        return None
-    ends = index.positions[(index.kinds == _json_chunks.CLOSE_OBJECT) & (index.depth == 1)]
-    cuts = [0, *(ends[sizes.records - 1 :: sizes.records] + 1).tolist(), len(buf)]
-    _drop_pages(buf, len(buf))  # the index read them all
-    return partial(_decode_chunks, buf, cuts, path)
+    return _json_chunks.array_reader(buf, path, notes, sizes=sizes, loads=_loads)
 
 
-def _drop_pages(buf: Any, stop: int) -> None:
-    """Unmap the pages of a memory-mapped file before `stop` (read again from the page cache if needed).
-
-    Their bytes are decoded, so they need not count in the process's memory (a 1.2 GB export
-    would otherwise keep 1.2 GB resident until the read ends). Nothing for ``bytes``.
-    """
-    if isinstance(buf, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
-        buf.madvise(mmap.MADV_DONTNEED, 0, stop - stop % mmap.PAGESIZE)
-
-
-def _decode_chunks(buf: Any, cuts: list[int], path: Path) -> Iterator[list[Any]]:
-    """The tasks in ``buf[cuts[k]:cuts[k + 1]]`` for each k: a chunk is valid JSON exactly when the file is.
-
-    Every cut but the first and last is just after a task's closing brace. The first slice is
-    decoded with a ``]`` after it, the others with ``[0`` before them (their leading comma
-    follows it; the 0 is dropped) and, but for the last, a ``]`` after: orjson sees every byte
-    of the file, so a missing or extra comma at a cut, text after the array or bytes it refuses
-    fail as they fail in the whole file (unlike `_json_chunks.array_chunks`, which strips the
-    cut's comma and reads NaN with Python's json). Not the cheapest error path, but the message
-    is the same: the whole file is decoded again for orjson's position.
-
-    Raises:
-        InputError: not JSON, with orjson's message for the whole file.
-    """
-    import orjson
-
-    last = len(cuts) - 2
-    for k in range(last + 1):
-        head, tail = (b"" if k == 0 else b"[0"), (b"]" if k < last else b"")
-        try:
-            chunk = orjson.loads(head + buf[cuts[k] : cuts[k + 1]] + tail)
-        except orjson.JSONDecodeError:
-            _loads(memoryview(buf), path)  # raises with the position in the file
-            raise InputError(path, "not valid JSON (a chunk of tasks)", hint="Re-export from Label Studio") from None
-        if k:
-            del chunk[0]
-        _drop_pages(buf, cuts[k + 1])
-        yield chunk
-        del chunk  # freed before the next chunk is decoded
-
-
-def _loads(data: bytes | memoryview, path: Path) -> Any:
-    """The decoded file.
+def _loads(data: Any, path: Path, notes: list[str]) -> Any:
+    """The decoded file (``bytes`` or ``mmap``); Python's json reads NaN/Infinity literals (noted).
 
     Raises:
         InputError: not JSON, with orjson's message (line, column and character).
@@ -176,9 +135,15 @@ def _loads(data: bytes | memoryview, path: Path) -> Any:
     import orjson
 
     try:
-        return orjson.loads(data)
+        return orjson.loads(data if isinstance(data, bytes) else memoryview(data))
     except orjson.JSONDecodeError as err:
-        raise InputError(path, f"not valid JSON ({err})", hint="Re-export from Label Studio") from None
+        message = f"not valid JSON ({err})"
+    try:  # from text, so a byte-order mark or another encoding stays refused
+        tasks = json.loads(bytes(data).decode())
+    except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError; nested too deep
+        raise InputError(path, message, hint="Re-export from Label Studio") from None
+    _json_chunks.note_python_json(path, notes)
+    return tasks
 
 
 def parse_tasks(
