@@ -302,8 +302,9 @@ def resolve_deferred(rows: Rows) -> bool:
     image = np.array(rows.image, dtype=np.int64)[rows.deferred_rows]
     width = sizes[image]
     height = np.array([np.nan if h is None else h for h in rows.height], dtype=np.float64)[image]
-    x, y, w, h = x * width / 100, y * height / 100, w * width / 100, h * height / 100
-    rows.deferred_xyxy = np.stack([x, y, x + w, y + h], axis=1)
+    with np.errstate(over="ignore"):  # a value near 1e308 gives inf, silently, as Python's floats do result by result
+        x, y, w, h = x * width / 100, y * height / 100, w * width / 100, h * height / 100
+        rows.deferred_xyxy = np.stack([x, y, x + w, y + h], axis=1)
     return True
 
 
