@@ -30,6 +30,7 @@ different weights): the epoch order is ``default_rng([seed, epoch])``, augmentat
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -161,7 +162,9 @@ def train(
     history = fit(net, setup, config, out, state=state, on_step=on_step if rank == 0 else None, on_epoch=on_epoch)
     if owns_group:
         # every rank leaves the group together: a rank exiting while the others still hold gloo's
-        # threads aborts ("terminate called without an active exception", SIGABRT) now and then
+        # threads aborts ("terminate called without an active exception", SIGABRT) now and then.
+        # The DDP wrapper and its reducer (reference cycles) are freed first, while the group lives.
+        gc.collect()
         barrier(world)
         dist.destroy_process_group()
     if rank != 0:
