@@ -154,6 +154,68 @@ def _cut(weights: npt.NDArray[np.int64], demand: npt.NDArray[np.int64]) -> npt.N
     return np.searchsorted(np.cumsum(demand)[:-1], middle, side="right").astype(np.int64)
 
 
+@dataclass
+class _Tally:
+    """What each split holds so far: boxes and units per class, and images."""
+
+    counts: npt.NDArray[np.int64]  # (G, C) boxes (or labels) of each class per unit
+    n_images: npt.NDArray[np.int64]  # (G,)
+    boxes: npt.NDArray[np.float64]  # (S, C)
+    units: npt.NDArray[np.float64]  # (S, C) units holding the class
+    images: npt.NDArray[np.float64]  # (S,)
+
+    @classmethod
+    def empty(cls, counts: npt.NDArray[np.int64], n_images: npt.NDArray[np.int64], n_splits: int) -> _Tally:
+        n_classes = counts.shape[1]
+        zeros = np.zeros((n_splits, n_classes), dtype=np.float64)
+        return cls(counts, n_images, zeros, zeros.copy(), np.zeros(n_splits, dtype=np.float64))
+
+    def add(self, units: npt.NDArray[np.int64], to: npt.NDArray[np.int64]) -> None:
+        """Count units `units` into splits `to`."""
+        for s in range(len(self.images)):
+            mine = units[to == s]
+            if len(mine):
+                self.boxes[s] += self.counts[mine].sum(axis=0)
+                self.units[s] += (self.counts[mine] > 0).sum(axis=0)
+                self.images[s] += self.n_images[mine].sum()
+
+
+def _shortfall(
+    goal: npt.NDArray[np.float64], have: npt.NDArray[np.float64], total: int, ratios: npt.NDArray[np.float64]
+) -> npt.NDArray[np.int64]:
+    """`total` apportioned to what each split still lacks of `goal` (to `ratios` when none lacks anything)."""
+    need = np.clip(goal - have, 0, None)
+    return _apportion(need if need.sum() > 0 else ratios, total)
+
+
+def _class_destinations(
+    weight: npt.NDArray[np.int64], box_need: npt.NDArray[np.int64], unit_need: npt.NDArray[np.int64], n_splits: int
+) -> npt.NDArray[np.int64]:
+    """Split of each unit holding a class (in rank order), given its boxes of the class (`weight`).
+
+    Units with several boxes are cut first; the single-box units then fill what every split
+    still lacks, exactly.
+    """
+    to = np.empty(len(weight), dtype=np.int64)
+    multi = weight > 1
+    single = ~multi
+    if multi.any():
+        if single.sum() >= 2 * n_splits:
+            # Balance images and boxes: a unit brings 1 image and k boxes, so cut the units with
+            # k > 1 by their k - 1 extra boxes against (box need - image need); the single-box
+            # units then fill the box need, and the image need follows.
+            extra = weight[multi] - 1
+            to[multi] = _cut(extra, _apportion(np.clip(box_need - unit_need, 0, None), int(extra.sum())))
+        else:  # (almost) no single-box units to fix things up: cut by boxes
+            share = box_need * (weight[multi].sum() / weight.sum())
+            to[multi] = _cut(weight[multi], _apportion(share, int(weight[multi].sum())))
+        placed = np.bincount(to[multi], weights=weight[multi], minlength=n_splits)
+        box_need = np.clip(box_need - placed, 0, None)
+    if single.any():
+        to[single] = _cut(weight[single], _apportion(box_need, int(single.sum())))
+    return to
+
+
 def _assign(
     counts: npt.NDArray[np.int64],
     n_images: npt.NDArray[np.int64],
@@ -169,73 +231,40 @@ def _assign(
         ratios: ``(S,)`` target fractions summing to 1.
         fixed: ``(G,)`` split index of units that must stay where they are, -1 for the rest.
     """
-    n_units, n_classes = counts.shape
-    n_splits = len(ratios)
     split_of = fixed.copy()
     free = split_of < 0
-    rank = np.empty(n_units, dtype=np.int64)
-    rank[rng.permutation(n_units)] = np.arange(n_units)
-    achieved = np.zeros((n_splits, n_classes), dtype=np.float64)  # boxes per split and class
-    achieved_units = np.zeros((n_splits, n_classes), dtype=np.float64)  # units holding the class
-    achieved_images = np.zeros(n_splits, dtype=np.float64)
+    rank = np.empty(len(counts), dtype=np.int64)
+    rank[rng.permutation(len(counts))] = np.arange(len(counts))
+    tally = _Tally.empty(counts, n_images, len(ratios))
     present = counts > 0
 
     def place(units: npt.NDArray[np.int64], to: npt.NDArray[np.int64]) -> None:
         split_of[units] = to
         free[units] = False
-        for s in range(n_splits):
-            mine = units[to == s]
-            if len(mine):
-                achieved[s] += counts[mine].sum(axis=0)
-                achieved_units[s] += present[mine].sum(axis=0)
-                achieved_images[s] += n_images[mine].sum()
+        tally.add(units, to)
 
     fixed_units = np.flatnonzero(~free)
     place(fixed_units, split_of[fixed_units])
     target = ratios[:, None] * counts.sum(axis=0)[None, :]  # (S, C)
     target_units = ratios[:, None] * present.sum(axis=0)[None, :]
-    target_images = ratios * n_images.sum()
     remaining = present[free].sum(axis=0)
     done = remaining == 0
-
-    def shortfall(goal: npt.NDArray[np.float64], have: npt.NDArray[np.float64], total: int) -> npt.NDArray[np.int64]:
-        need = np.clip(goal - have, 0, None)
-        return _apportion(need if need.sum() > 0 else ratios, total)
-
     while not done.all():
         c = int(np.argmin(np.where(done, np.iinfo(np.int64).max, remaining)))
         units = np.flatnonzero(free & present[:, c])
         units = units[np.argsort(rank[units], kind="stable")]
         weight = counts[units, c]
-        box_need = shortfall(target[:, c], achieved[:, c], int(weight.sum()))
-        to = np.empty(len(units), dtype=np.int64)
-        multi = weight > 1
-        single = ~multi
-        if multi.any():
-            if single.sum() >= 2 * n_splits:
-                # Balance images and boxes: a unit brings 1 image and k boxes, so cut the units with
-                # k > 1 by their k - 1 extra boxes against (box need - image need); the single-box
-                # units then fill the box need, and the image need follows.
-                unit_need = shortfall(target_units[:, c], achieved_units[:, c], len(units))
-                extra = weight[multi] - 1
-                to[multi] = _cut(extra, _apportion(np.clip(box_need - unit_need, 0, None), int(extra.sum())))
-            else:  # (almost) no single-box units to fix things up: cut by boxes
-                share = box_need * (weight[multi].sum() / weight.sum())
-                to[multi] = _cut(weight[multi], _apportion(share, int(weight[multi].sum())))
-            placed = np.bincount(to[multi], weights=weight[multi], minlength=n_splits)
-            box_need = np.clip(box_need - placed, 0, None)
-        if single.any():  # one box each: fill what every split still lacks, exactly
-            to[single] = _cut(weight[single], _apportion(box_need, int(single.sum())))
+        box_need = _shortfall(target[:, c], tally.boxes[:, c], int(weight.sum()), ratios)
+        unit_need = _shortfall(target_units[:, c], tally.units[:, c], len(units), ratios)
         remaining -= present[units].sum(axis=0)
-        place(units, to)
+        place(units, _class_destinations(weight, box_need, unit_need, len(ratios)))
         done |= remaining == 0
         done[c] = True
     rest = np.flatnonzero(free)
     if len(rest):  # units without labels (or all, unstratified): fill the image targets
         rest = rest[np.argsort(rank[rest], kind="stable")]
         weight = n_images[rest]
-        need = np.clip(target_images - achieved_images, 0, None)
-        place(rest, _cut(weight, _apportion(need if need.sum() > 0 else ratios, int(weight.sum()))))
+        place(rest, _cut(weight, _shortfall(ratios * n_images.sum(), tally.images, int(weight.sum()), ratios)))
     return split_of
 
 
