@@ -438,7 +438,22 @@ def main() -> None:
 
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    for case, cmd, out in [] if args.annotation_tools else dataprep_cases(data, work):
+    if args.annotation_tools:
+        # every case twice: on N images, and on 3 images for the tool's start-up (imports, set-up)
+        big = ensure_tool_inputs(args.workdir, args.images, console)
+        small = ensure_tool_inputs(args.workdir, STARTUP_IMAGES, console)
+        for case, tool, cmd, out in tool_cases(big, work, args.others_python, not args.no_others):
+            measure(case, tool, cmd, out)
+            if args.baseline and tool == "dataprep":
+                # `python -m` puts the working folder first on sys.path: run in the baseline tree
+                base_out = out.with_name(out.name + "_baseline")
+                base_cmd = [str(base_out) if c == str(out) else c for c in cmd]
+                measure(case, "dataprep@baseline", base_cmd, base_out, cwd=args.baseline.resolve())
+        for case, tool, cmd, out in tool_cases(small, work / "startup", args.others_python, not args.no_others):
+            measure(case + STARTUP, tool, cmd, out)
+        console.print(tools_table(runs, args.images, n_boxes, args.repeat))
+        return
+    for case, cmd, out in dataprep_cases(data, work):
         if case == "YOLO->COCO":
             # a YOLO copy of the set with hard-linked images (what a real YOLO dataset looks like)
             subprocess.run(
@@ -458,24 +473,9 @@ def main() -> None:
                 stdout=subprocess.DEVNULL,
             )
         measure(case, "dataprep", cmd, out)
-    if not args.no_others and not args.annotation_tools:
+    if not args.no_others:
         for case, tool, cmd, out in other_tools(data, work, args.others_python):
             measure(case, tool, cmd, out)
-    if args.annotation_tools:
-        # every case twice: on N images, and on 3 images for the tool's start-up (imports, set-up)
-        big = ensure_tool_inputs(args.workdir, args.images, console)
-        small = ensure_tool_inputs(args.workdir, STARTUP_IMAGES, console)
-        for case, tool, cmd, out in tool_cases(big, work, args.others_python, not args.no_others):
-            measure(case, tool, cmd, out)
-            if args.baseline and tool == "dataprep":
-                # `python -m` puts the working folder first on sys.path: run in the baseline tree
-                base_out = out.with_name(out.name + "_baseline")
-                base_cmd = [str(base_out) if c == str(out) else c for c in cmd]
-                measure(case, "dataprep@baseline", base_cmd, base_out, cwd=args.baseline.resolve())
-        for case, tool, cmd, out in tool_cases(small, work / "startup", args.others_python, not args.no_others):
-            measure(case + STARTUP, tool, cmd, out)
-        console.print(tools_table(runs, args.images, n_boxes, args.repeat))
-        return
 
     base = {r.case: r.seconds for r in runs if r.tool == "dataprep" and r.ok}
     table = Table(
