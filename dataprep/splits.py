@@ -406,6 +406,18 @@ def _fixed_units(
 # -- the API ---------------------------------------------------------------------------------
 
 
+def _existing_splits(
+    images: pd.DataFrame, parts: dict[str, float], keep_existing: bool, notes: list[str]
+) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.bool_], list[str]]:
+    """``(split or None per image, kept?, split names)``: the ratios' names, then kept splits not among them."""
+    existing = images["split"].astype(object).where(images["split"].notna(), None).to_numpy()
+    kept = np.array([v is not None for v in existing], dtype=bool) if keep_existing else np.zeros(len(images), bool)
+    extra = sorted({v for v in existing[kept] if v not in parts})
+    if extra:
+        notes.append(f"kept splits not among the ratios (no new images go there): {', '.join(extra)}")
+    return existing, kept, [*parts, *extra]
+
+
 def split_with_report(
     ds: Dataset,
     *,
@@ -441,17 +453,9 @@ def split_with_report(
     """
     parts, near_duplicates = _check_options(ratios=ratios, stratify=stratify, near_duplicates=near_duplicates)
     images = ds.images
-    n = len(images)
     units = find_units(ds, group_by=group_by, content=content, near_duplicates=near_duplicates)
     notes = list(units.notes)
-    names = list(parts)
-    existing = images["split"].astype(object).where(images["split"].notna(), None).to_numpy()
-    kept_mask = np.array([v is not None for v in existing], dtype=bool) if keep_existing else np.zeros(n, bool)
-    if kept_mask.any():
-        extra = sorted({v for v in existing[kept_mask] if v not in parts})
-        if extra:
-            notes.append(f"kept splits not among the ratios (no new images go there): {', '.join(extra)}")
-        names += extra
+    existing, kept_mask, names = _existing_splits(images, parts, keep_existing, notes)
     ratio_arr = np.array([parts.get(s, 0.0) for s in names], dtype=np.float64)
 
     labels = _Labels.of(ds, units.labels, stratify)
